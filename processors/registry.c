@@ -1,0 +1,18 @@
+/* registry.c — one line per processor; see registry.h. */
+#include <string.h>
+
+#include "registry.h"
+
+extern const nd_processor_def_t nd_proc_passthrough;
+
+const nd_processor_def_t *const nd_processors[] = {
+        &nd_proc_passthrough,
+        NULL,
+};
+
+const nd_processor_def_t *nd_processor_find(const char *type) {
+        for (int i = 0; nd_processors[i]; i++)
+                if (!strcmp(nd_processors[i]->name, type))
+                        return nd_processors[i];
+        return NULL;
+}
