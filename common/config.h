@@ -9,12 +9,18 @@
  * environment overrides, and validates. Every error names the file, the line,
  * the key and what is wrong; the caller prints it and exits with code 2.
  *
+ * YAML syntax errors read "FILE:LINE:COLUMN: invalid YAML: what", with
+ * libyaml's position, since no key is known there.
+ *
  * Environment overrides (for containers) win over the file:
  *   NUDGE_<KEY>          the key upper-cased, '.' as '_'
  *                        (NUDGE_TIME_MAX_OUT_OF_ORDERNESS=2s)
  *   NUDGE_KAFKA_<PROP>   a librdkafka property, Confluent-image style:
  *                        '_' -> '.', '__' -> '_', '___' -> '-'
  *                        (NUDGE_KAFKA_BOOTSTRAP_SERVERS=kafka:9092)
+ * Other NUDGE_* variables are ignored, since other tools may set some; a
+ * misspelt override is therefore silent (`nudge check-config -v` shows what
+ * took effect). Triggers have no environment overrides.
  *
  * Thread safety: load once at start; the result is read-only afterwards and
  * may be read from any thread.
@@ -127,6 +133,16 @@ typedef const nd_processor_def_t *(*nd_processor_lookup_t)(const char *type);
  */
 nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
                         nd_config_t **cfgp, char *errstr, size_t errstr_size);
+
+/**
+ * Like nd_config_load() on the len bytes at yaml, which need not end in NUL;
+ * name stands for the file in messages and in cfg->path. For tests, fuzzing
+ * and configurations that do not live in a file.
+ */
+nd_err_t nd_config_load_string(const char *name, const char *yaml, size_t len,
+                               nd_processor_lookup_t lookup,
+                               nd_config_t **cfgp, char *errstr,
+                               size_t errstr_size);
 
 /** nd_config_destroy(NULL) is a no-op. */
 void nd_config_destroy(nd_config_t *cfg);

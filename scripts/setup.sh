@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # Build and runtime dependencies. Why each one is there: README.md, "Dependencies".
 pkgs=(
   build-essential cmake pkg-config git ca-certificates
-  librdkafka-dev libavro-dev libjemalloc-dev libyaml-dev
+  librdkafka-dev libavro-dev libjemalloc-dev libyaml-dev libxxhash-dev
   check libsubunit-dev
   libcurl4-openssl-dev libmicrohttpd-dev
   clang libclang-rt-14-dev clang-format

@@ -18,6 +18,14 @@
  *   ENUM       int               index into names[]
  *   DURATIONS  nd_cfg_durations_t  a YAML list of durations (at most 16)
  *   ENUMSET    uint32_t          a YAML list of names[] -> bit (1u << index)
+ *
+ * Bounds: min and max are inclusive; min == max == 0 means "no bound" (any
+ * int64_t for INT, any non-negative value for DURATION and SIZE). Durations
+ * take an optional fraction with a unit ("1.5h") when the result is a whole
+ * number of milliseconds; sizes are binary (k = 1024) and case-insensitive.
+ * In text form (defaults, environment) a list is "[1h, 24h]" or "1h,24h";
+ * in YAML it is a sequence, flow or block. ENUM and ENUMSET names match
+ * exactly. An ENUMSET has at most 32 names.
  */
 #ifndef ND_CONFIG_PUBLIC_H
 #define ND_CONFIG_PUBLIC_H

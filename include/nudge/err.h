@@ -42,7 +42,10 @@ typedef enum {
         XX(FENCED, -21, FATAL, "producer fenced by a newer instance")          \
         XX(ABORTABLE, -22, RETRIABLE, "transaction must be aborted")           \
         XX(STATE, -23, FATAL, "invalid state")                                 \
-        XX(SHUTDOWN, -24, NONE, "shutting down")
+        XX(SHUTDOWN, -24, NONE, "shutting down")                               \
+        XX(INCOMPATIBLE_SCHEMA, -25, RECORD,                                   \
+           "writer schema cannot be read with the reader schema")              \
+        XX(REGISTRY, -26, RETRIABLE, "schema registry unavailable")
 
 typedef enum {
         ND_OK = 0,

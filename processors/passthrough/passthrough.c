@@ -37,7 +37,7 @@ static void pt_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         struct passthrough *pt = state;
         pt->seen++;
         if (pt->conf->log_records)
-                nd_ctx_log(ctx, 0, "%s [%d] @%lld: %zu bytes", rec->topic,
+                nd_ctx_log(ctx, ND_CTX_DEBUG, "%s [%d] @%lld: %zu bytes", rec->topic,
                            (int)rec->partition, (long long)rec->offset,
                            rec->value_len);
         if (nd_ctx_forward(ctx, rec->key, rec->key_len, rec->value,
@@ -47,7 +47,7 @@ static void pt_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
 
 static void pt_close(nd_ctx_t *ctx, void *state) {
         struct passthrough *pt = state;
-        nd_ctx_log(ctx, 1, "partition %d: %llu records seen, %llu forwarded",
+        nd_ctx_log(ctx, ND_CTX_INFO, "partition %d: %llu records seen, %llu forwarded",
                    (int)nd_ctx_partition(ctx), (unsigned long long)pt->seen,
                    (unsigned long long)pt->forwarded);
 }

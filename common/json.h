@@ -1,0 +1,46 @@
+/*
+ * json — the JSON side of serde: one JSON object per record decoded into
+ * nd_event_t / nd_product_rec_t, and actions written as JSON lines.
+ *
+ * Only serde calls the decoders (nd_serde_decode_json() and
+ * nd_serde_decode_product_json() wrap them and add the contract checks);
+ * the action writer is nd_action_write_json() of serde.h, defined here.
+ *
+ * Parsing uses jansson (libjansson, Debian's well-kept JSON library, which
+ * avro-c itself depends on). Decoded strings point into the document the
+ * nd_json_dec_t keeps until its next decode or nd_json_dec_fini(), lists into
+ * its scratch arrays. Field rules: the names of TRIGGERS.md §1; a missing
+ * field and null are the same; unknown fields are ignored; a required field
+ * that is missing or null is MISSING_FIELD, a value of the wrong JSON type
+ * BAD_TYPE, an unknown enum name BAD_ENUM, a list over its cap BAD_LENGTH,
+ * unparseable text BAD_JSON. Defaults follow the reader schemas: channel
+ * "other", device_type "unknown", quantity of a line 1, in_stock true.
+ *
+ * Thread safety: one thread at a time per nd_json_dec_t.
+ */
+#ifndef ND_JSON_H
+#define ND_JSON_H
+
+#include <stddef.h>
+
+#include "nudge/err.h"
+#include "nudge/event.h"
+
+typedef struct nd_json_dec_s {
+        void *doc; /* json_t *: the last parsed record */
+        nd_line_item_t lines[ND_EVENT_MAX_ITEMS];
+        nd_str_t strs[ND_PRODUCT_MAX_COMPLEMENTS];
+} nd_json_dec_t;
+
+void nd_json_dec_init(nd_json_dec_t *dec);
+void nd_json_dec_fini(nd_json_dec_t *dec);
+
+/** Decodes without the contract checks (serde adds them). */
+nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf,
+                              size_t len, nd_event_t *ev, char *errstr,
+                              size_t errstr_size);
+nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf,
+                                size_t len, nd_product_rec_t *prod,
+                                char *errstr, size_t errstr_size);
+
+#endif

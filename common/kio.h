@@ -1,0 +1,230 @@
+/*
+ * kio — Kafka I/O. The only module that includes rdkafka.h (STYLE.md §2).
+ *
+ * A worker thread owns one nd_kio_t: a consumer in the application's group
+ * (cooperative-sticky assignment, offsets never auto-committed) and a
+ * producer that is transactional under exactly-once and idempotent under
+ * at-least-once. The worker loop is
+ *
+ *     n = nd_kio_poll(kio, recs, max, timeout)   a batch of what is there
+ *     ... process recs[0..n), nd_kio_produce() outputs ...
+ *     nd_kio_release(kio)                        the batch's memory goes
+ *     nd_kio_commit(kio)                         every commit interval
+ *
+ * Under exactly-once, nd_kio_commit() sends the consumed positions to the
+ * open transaction and commits it, so outputs and input offsets become
+ * visible together; then it opens the next one. Under at-least-once it
+ * flushes the producer, checks every delivery succeeded, then commits the
+ * offsets. When the transaction must be aborted (or a delivery failed), kio
+ * aborts, rewinds the consumer to the committed offsets and returns
+ * ND_ERR_ABORTABLE: the caller drops what it derived from the batch since the
+ * last commit and goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean stop.
+ *
+ * Rebalances are served inside nd_kio_poll(). Before partitions are taken
+ * away, kio commits the open transaction (or the offsets), then calls the
+ * revoke callback; after new partitions are added, the assign callback.
+ * Lost partitions (session timeout) are aborted, not committed.
+ *
+ * Properties: every `kafka.*` key of the configuration goes to both clients
+ * as it is, except `consumer.*` and `producer.*` keys, which go to that
+ * client only with the prefix removed. kio sets what exactly-once needs
+ * (group.id = application.id unless given, enable.auto.commit=false,
+ * isolation.level=read_committed, transactional.id, ...); a user value for
+ * those wins where it is safe and is refused where it would break the
+ * guarantee (enable.auto.commit=true under exactly-once).
+ *
+ * Thread safety: an nd_kio_t is used by its worker thread only. The
+ * cluster, admin and simple-client helpers may be used from any one thread.
+ */
+#ifndef ND_KIO_H
+#define ND_KIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "nudge/err.h"
+#include "nudge/processor.h"
+
+typedef struct nd_kio_s nd_kio_t;
+typedef struct nd_kio_cluster_s nd_kio_cluster_t;
+typedef struct nd_kio_client_s nd_kio_client_t;
+
+typedef struct nd_kio_header_s {
+        const char *name;
+        const void *value;
+        size_t size;
+} nd_kio_header_t;
+
+/* ------------------------------------------------------------------ */
+/* The embedded broker: librdkafka's in-process mock cluster.          */
+
+/**
+ * Starts a mock cluster of `brokers` brokers on loopback ports.
+ * Returns ND_OK and *out, or ND_ERR_KAFKA with errstr.
+ */
+nd_err_t nd_kio_cluster_new(int brokers, nd_kio_cluster_t **out, char *errstr,
+                            size_t errstr_size);
+/** "127.0.0.1:port,..." of the mock brokers; owned by the cluster. */
+const char *nd_kio_cluster_bootstraps(const nd_kio_cluster_t *mc);
+/** Creates a topic on the mock cluster (no-op when it exists). */
+nd_err_t nd_kio_cluster_create_topic(nd_kio_cluster_t *mc, const char *topic,
+                                     int partitions);
+/** nd_kio_cluster_destroy(NULL) is a no-op. Destroy after every client. */
+void nd_kio_cluster_destroy(nd_kio_cluster_t *mc);
+
+/* ------------------------------------------------------------------ */
+/* Admin: topics and metadata, against the configured cluster.         */
+
+/**
+ * Reads the partition count of each topic into counts[] (-1: the topic
+ * does not exist). bootstrap overrides kafka.bootstrap.servers when set.
+ */
+nd_err_t nd_kio_partition_counts(const nd_config_t *cfg, const char *bootstrap,
+                                 const char *const *topics, int cnt,
+                                 int *counts, int timeout_ms, char *errstr,
+                                 size_t errstr_size);
+
+/**
+ * Creates topic with `partitions` partitions unless it exists; compact
+ * selects cleanup.policy=compact. Replication factor: the broker default.
+ */
+nd_err_t nd_kio_create_topic(const nd_config_t *cfg, const char *bootstrap,
+                             const char *topic, int partitions, bool compact,
+                             int timeout_ms, char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------------ */
+/* The worker's clients.                                               */
+
+typedef struct nd_kio_conf_s {
+        const nd_config_t *cfg;
+        const char *bootstrap;      /* overrides kafka.bootstrap.servers */
+        int thread;                 /* worker index, for ids and logs */
+        /* Called from nd_kio_poll() on the worker thread. */
+        void (*on_assign)(void *arg, const int32_t *partitions, int cnt);
+        void (*on_revoke)(void *arg, const int32_t *partitions, int cnt,
+                          bool lost);
+        /* Called at the start of every commit (interval, revocation,
+         * close): the runtime produces its changelog records here, so they
+         * join the same transaction. An error aborts the commit. */
+        nd_err_t (*before_commit)(void *arg);
+        void *arg;
+} nd_kio_conf_t;
+
+/**
+ * Creates the consumer and producer of one worker and, under exactly-once,
+ * initialises transactions (fencing any older producer with the same
+ * transactional.id). Returns NULL with errstr on failure.
+ */
+nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
+                     size_t errstr_size);
+
+/** Subscribes to topics (the event topics). */
+nd_err_t nd_kio_subscribe(nd_kio_t *kio, const char *const *topics, int cnt);
+
+/**
+ * Waits up to timeout_ms for a first record, then takes whatever else is
+ * already fetched, up to max. Fills recs[] (ev = NULL) and returns the
+ * count (0 on timeout) or a negative nd_err_t (fatal consumer error). The
+ * records stay valid until nd_kio_release(). Serves rebalances.
+ */
+int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms);
+
+/** Releases the batch returned by the last nd_kio_poll(). */
+void nd_kio_release(nd_kio_t *kio);
+
+/**
+ * Produces one record (key and value are copied). partition -1 lets the
+ * producer's partitioner choose by key, as the Java client does (murmur2).
+ * Under exactly-once it joins the open transaction.
+ */
+nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
+                        const void *key, size_t key_len, const void *value,
+                        size_t value_len, const nd_kio_header_t *hdrs,
+                        int hdr_cnt);
+
+/**
+ * Commits: see the top of this file. ND_OK, ND_ERR_ABORTABLE (rewound; drop
+ * derived state), ND_ERR_FENCED or ND_ERR_KAFKA_FATAL.
+ */
+nd_err_t nd_kio_commit(nd_kio_t *kio);
+
+/** How long the last nd_kio_commit() that had work took, in ns. */
+int64_t nd_kio_last_commit_ns(const nd_kio_t *kio);
+
+/** True when something was consumed or produced since the last commit. */
+bool nd_kio_has_pending(const nd_kio_t *kio);
+
+/**
+ * True when every assigned partition has been read up to its high
+ * watermark as last reported by the broker (the hybrid clock's "consumed
+ * everything available").
+ */
+bool nd_kio_caught_up(nd_kio_t *kio);
+
+/** Commits what is pending, then leaves the group. Bounded by timeout. */
+nd_err_t nd_kio_close(nd_kio_t *kio, int timeout_ms);
+
+/** nd_kio_destroy(NULL) is a no-op. Call nd_kio_close() first. */
+void nd_kio_destroy(nd_kio_t *kio);
+
+/* ------------------------------------------------------------------ */
+/* Simple clients for tools and the demo (not on the engine's path).   */
+
+/** A plain producer (idempotent, linger 5 ms). */
+nd_kio_client_t *nd_kio_producer_new(const nd_config_t *cfg,
+                                     const char *bootstrap, char *errstr,
+                                     size_t errstr_size);
+/**
+ * A consumer of one topic from the beginning in its own new group;
+ * read_committed selects isolation.level.
+ */
+nd_kio_client_t *nd_kio_reader_new(const nd_config_t *cfg,
+                                   const char *bootstrap, const char *topic,
+                                   bool read_committed, char *errstr,
+                                   size_t errstr_size);
+/** Produces to topic, partitioned by key; waits when the queue is full. */
+nd_err_t nd_kio_client_produce(nd_kio_client_t *cl, const char *topic,
+                               const void *key, size_t key_len,
+                               const void *value, size_t value_len);
+/** Serves delivery reports; returns the count of failed deliveries so far. */
+long nd_kio_client_poll(nd_kio_client_t *cl, int timeout_ms);
+/** Flushes a producer. */
+nd_err_t nd_kio_client_flush(nd_kio_client_t *cl, int timeout_ms);
+/**
+ * Reads up to max records, calling cb for each; returns how many were read
+ * (0 on timeout).
+ */
+int nd_kio_client_read(nd_kio_client_t *cl, int max, int timeout_ms,
+                       void (*cb)(void *arg, const nd_rec_t *rec), void *arg);
+void nd_kio_client_destroy(nd_kio_client_t *cl);
+
+/**
+ * A group-less reader of whole partitions, for restoring changelogs and for
+ * the catalog (a global table): assigns partition `partition` (-1: every
+ * partition) of each topic from the beginning, read_committed, and notes
+ * each partition's end offset at creation. Topics that do not exist are
+ * skipped. Read with nd_kio_client_read().
+ */
+nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
+                                  const char *bootstrap,
+                                  const char *const *topics, int topic_cnt,
+                                  int32_t partition, char *errstr,
+                                  size_t errstr_size);
+/** True once every assigned partition was read up to its end at creation. */
+bool nd_kio_table_loaded(nd_kio_client_t *cl);
+/** Records read so far, and the end offsets' total (for progress). */
+void nd_kio_table_progress(const nd_kio_client_t *cl, int64_t *read,
+                           int64_t *total);
+
+/**
+ * True when every assigned event-topic partition numbered `partition` was
+ * read up to the high watermark the broker last reported.
+ */
+bool nd_kio_partition_caught_up(nd_kio_t *kio, int32_t partition);
+
+/** librdkafka's version string. */
+const char *nd_kio_version(void);
+
+#endif

@@ -1,0 +1,840 @@
+/*
+ * runtime.c — worker threads, tasks and the commit loop. OVERALL DESIGN
+ *
+ * Each worker thread owns an nd_kio_t (consumer + producer), an nd_serde_t,
+ * a copy of the catalog, and the tasks (common/task.c) of the partition
+ * numbers its consumer is assigned. Nothing is shared between workers, so
+ * the hot path takes no locks. The loop:
+ *
+ *   1. take a batch of what has been fetched (at most processing.batch_size,
+ *      waiting at most until the next commit is due);
+ *   2. decode each record into a stack nd_event_t (zero-copy), check its key,
+ *      and hand it to its task, which runs TRIGGERS.md §2's order; records
+ *      that cannot be used go to the dead-letter topic with the reason in
+ *      headers and do not touch the task (§5: no watermark, no activity);
+ *   3. advance idle tasks' watermarks from the wall clock (hybrid clock);
+ *   4. every processing.commit_interval: evict expired state, then commit.
+ *      kio calls back before committing, and the tasks' changelog records
+ *      are produced then, so actions, changelog and input offsets share one
+ *      transaction under exactly-once.
+ *
+ * Assignment restores each new task from its changelog partitions before it
+ * sees a record; revocation happens after kio committed. When a commit must
+ * be aborted, kio rewinds the input to the committed offsets and the worker
+ * rebuilds every task from its changelog, so state and input agree again.
+ *
+ * A record's writer schema may need the schema registry; while the registry
+ * cannot be reached the record is retried a few times, then dead-lettered
+ * with the reason (it is kept, not lost, and can be replayed from there).
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "mem.h"
+#include "runtime_int.h"
+
+#define POLL_MAX_WAIT_MS   100
+#define TOPIC_TIMEOUT_MS   15000
+#define IDLE_CHECK_MS      50
+#define EVICT_SLOTS        256
+#define DLQ_LOG_PER_SEC    10
+#define RETRIABLE_TRIES    3
+
+/* ------------------------------------------------------------------ */
+/* Outputs                                                             */
+
+static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
+                          const nd_action_t *act) {
+        struct nd_worker *w = arg;
+        const nd_config_t *cfg = w->rt->cfg;
+        nd_str_t key = nd_action_key(act);
+        char topic[300];
+        const char *t = cfg->topic_actions;
+        size_t len;
+        nd_err_t err;
+        (void)task;
+        (void)inst;
+
+        err = nd_serde_encode_action(w->serde, act, w->abuf, ND_ACTION_BUF,
+                                     &len);
+        if (err != ND_OK) {
+                nd_log_error("runtime", "encoding an action of %.*s: %s",
+                             (int)act->trigger_name.len, act->trigger_name.p,
+                             nd_err_str(err));
+                return err;
+        }
+        if (cfg->actions_per_channel) {
+                snprintf(topic, sizeof(topic), "%s.%s", cfg->topic_actions,
+                         nd_channel_name(act->channel));
+                t = topic;
+        }
+        err = nd_kio_produce(w->kio, t, -1, key.p, key.len, w->abuf, len, NULL,
+                             0);
+        if (err == ND_OK)
+                atomic_fetch_add_explicit(&w->records_out, 1,
+                                          memory_order_relaxed);
+        return err;
+}
+
+static nd_err_t sink_forward(void *arg, nd_task_t *task, const void *key,
+                             size_t key_len, const void *value,
+                             size_t value_len) {
+        struct nd_worker *w = arg;
+        nd_err_t err = nd_kio_produce(w->kio, w->rt->cfg->topic_actions, -1,
+                                      key, key_len, value, value_len, NULL, 0);
+        (void)task;
+        if (err == ND_OK)
+                atomic_fetch_add_explicit(&w->records_out, 1,
+                                          memory_order_relaxed);
+        return err;
+}
+
+static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
+                        const char *text) {
+        char part[16], off[24];
+        const char *code = nd_err_name(err);
+        int64_t now = nd_clock_mono_ms();
+        nd_kio_header_t hdrs[5] = {
+            {"nudge.error.code", code, strlen(code)},
+            {"nudge.error.text", text, strlen(text)},
+            {"nudge.source.topic", rec->topic, strlen(rec->topic)},
+            {"nudge.source.partition", part, 0},
+            {"nudge.source.offset", off, 0},
+        };
+        hdrs[3].size = (size_t)snprintf(part, sizeof(part), "%d",
+                                        (int)rec->partition);
+        hdrs[4].size = (size_t)snprintf(off, sizeof(off), "%" PRId64,
+                                        rec->offset);
+        if (nd_kio_produce(w->kio, w->rt->cfg->topic_dead_letter,
+                           rec->partition, rec->key, rec->key_len, rec->value,
+                           rec->value_len, hdrs, 5) != ND_OK)
+                nd_log_error("runtime",
+                             "could not dead-letter %s [%d] @%" PRId64,
+                             rec->topic, (int)rec->partition, rec->offset);
+        atomic_fetch_add_explicit(&w->dead_letter, 1, memory_order_relaxed);
+        /* WHY a rate limit: a poisoned topic must not drown the log. */
+        if (now - w->dlq_log_window >= 1000) {
+                if (w->dlq_log_cnt > DLQ_LOG_PER_SEC)
+                        nd_log_warn("runtime",
+                                    "%d more records dead-lettered in the "
+                                    "last second",
+                                    w->dlq_log_cnt - DLQ_LOG_PER_SEC);
+                w->dlq_log_window = now;
+                w->dlq_log_cnt = 0;
+        }
+        if (w->dlq_log_cnt++ < DLQ_LOG_PER_SEC)
+                nd_log_warn("runtime",
+                            "dead-lettered %s [%d] @%" PRId64 ": %s: %s",
+                            rec->topic, (int)rec->partition, rec->offset,
+                            code, text);
+}
+
+/* ------------------------------------------------------------------ */
+/* Changelog and restore                                               */
+
+struct log_arg {
+        struct nd_worker *w;
+        nd_task_t *task;
+};
+
+static nd_err_t log_one(void *arg, int inst, const void *key, size_t klen,
+                        const void *value, size_t vlen) {
+        struct log_arg *la = arg;
+        char topic[300];
+        nd_task_changelog_topic(la->w->rt->cfg, inst, topic, sizeof(topic));
+        return nd_kio_produce(la->w->kio, topic, nd_task_partition(la->task),
+                              key, klen, value, vlen, NULL, 0);
+}
+
+static nd_err_t before_commit(void *arg) {
+        struct nd_worker *w = arg;
+        for (int p = 0; p < w->task_cap; p++) {
+                struct log_arg la = {w, w->tasks[p]};
+                nd_err_t err;
+                if (!w->tasks[p])
+                        continue;
+                if ((err = nd_task_flush(w->tasks[p], log_one, &la)) != ND_OK)
+                        return err;
+        }
+        return ND_OK;
+}
+
+struct restore_arg {
+        struct nd_worker *w;
+        nd_task_t *task;
+        char (*topics)[300];
+        int *inst_of;
+        int cnt;
+        uint64_t bad;
+};
+
+static void restore_one(void *arg, const nd_rec_t *rec) {
+        struct restore_arg *ra = arg;
+        for (int i = 0; i < ra->cnt; i++)
+                if (!strcmp(ra->topics[i], rec->topic)) {
+                        if (nd_task_restore(ra->task, ra->inst_of[i], rec->key,
+                                            rec->key_len, rec->value,
+                                            rec->value_len) != ND_OK)
+                                ra->bad++;
+                        return;
+                }
+}
+
+/* Reads every changelog partition of task to its end. */
+static nd_err_t restore_task(struct nd_worker *w, nd_task_t *task) {
+        const nd_config_t *cfg = w->rt->cfg;
+        int n = 0;
+        char(*topics)[300] = nd_calloc((size_t)(cfg->trigger_cnt + 1),
+                                       sizeof(*topics));
+        const char **names = nd_calloc((size_t)(cfg->trigger_cnt + 1),
+                                       sizeof(*names));
+        int *inst_of = nd_calloc((size_t)(cfg->trigger_cnt + 1),
+                                 sizeof(*inst_of));
+        struct restore_arg ra = {w, task, topics, inst_of, 0, 0};
+        nd_kio_client_t *cl = NULL;
+        char errstr[512];
+        int64_t start = nd_clock_mono_ms(), last_log = start, read, total;
+        nd_err_t err = ND_OK;
+
+        for (int i = 0; i < cfg->trigger_cnt; i++)
+                if (nd_task_instance_has_state(cfg, i)) {
+                        nd_task_changelog_topic(cfg, i, topics[n],
+                                                sizeof(topics[n]));
+                        names[n] = topics[n];
+                        inst_of[n++] = i;
+                }
+        ra.cnt = n;
+        if (n == 0)
+                goto out;
+        cl = nd_kio_table_new(cfg, w->rt->bootstrap, names, n,
+                              nd_task_partition(task), errstr, sizeof(errstr));
+        if (!cl) {
+                nd_log_error("runtime", "restore of partition %d: %s",
+                             (int)nd_task_partition(task), errstr);
+                err = ND_ERR_KAFKA;
+                goto out;
+        }
+        while (!nd_kio_table_loaded(cl)) {
+                int64_t now = nd_clock_mono_ms();
+                nd_kio_client_read(cl, 10000, 100, restore_one, &ra);
+                if (atomic_load(&w->rt->stop)) {
+                        err = ND_ERR_SHUTDOWN;
+                        goto out;
+                }
+                if (now - last_log >= 2000) {
+                        nd_kio_table_progress(cl, &read, &total);
+                        nd_log_info("runtime",
+                                    "restoring partition %d: %" PRId64
+                                    " of ~%" PRId64 " changelog records",
+                                    (int)nd_task_partition(task), read, total);
+                        last_log = now;
+                }
+        }
+        nd_kio_table_progress(cl, &read, &total);
+        atomic_fetch_add(&w->restored, (unsigned long long)read);
+        if (read > 0 || ra.bad > 0) {
+                nd_task_stats_t st;
+                nd_task_stats(task, &st);
+                nd_log_info("runtime",
+                            "partition %d restored: %" PRId64
+                            " changelog records in %lld ms (%zu entries, %zu "
+                            "timers%s)",
+                            (int)nd_task_partition(task), read,
+                            (long long)(nd_clock_mono_ms() - start), st.entries,
+                            st.timers_pending, ra.bad ? ", some bad skipped" : "");
+        }
+out:
+        nd_kio_client_destroy(cl);
+        nd_task_restored(task);
+        nd_free(topics);
+        nd_free(names);
+        nd_free(inst_of);
+        return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tasks                                                               */
+
+static void task_open(struct nd_worker *w, int32_t p) {
+        nd_task_conf_t tc = {.cfg = w->rt->cfg,
+                             .partition = p,
+                             .sink = {sink_emit, sink_forward, w},
+                             .catalog = w->catalog,
+                             .live = true};
+        nd_task_t *task;
+        if (p >= w->task_cap) {
+                int cap = w->task_cap ? w->task_cap : 16;
+                while (cap <= p)
+                        cap *= 2;
+                w->tasks = nd_realloc(w->tasks, (size_t)cap * sizeof(*w->tasks));
+                w->last_rec_ms = nd_realloc(w->last_rec_ms,
+                                            (size_t)cap * sizeof(int64_t));
+                memset(w->tasks + w->task_cap, 0,
+                       (size_t)(cap - w->task_cap) * sizeof(*w->tasks));
+                w->task_cap = cap;
+        }
+        if (w->tasks[p])
+                return;
+        task = nd_task_new(&tc);
+        restore_task(w, task);
+        nd_task_start(task);
+        w->tasks[p] = task;
+        w->last_rec_ms[p] = nd_clock_wall_ms();
+        w->task_cnt++;
+        atomic_store(&w->tasks_alive, w->task_cnt);
+}
+
+static void task_close(struct nd_worker *w, int32_t p) {
+        if (p >= w->task_cap || !w->tasks[p])
+                return;
+        nd_task_destroy(w->tasks[p]);
+        w->tasks[p] = NULL;
+        w->task_cnt--;
+        atomic_store(&w->tasks_alive, w->task_cnt);
+}
+
+static void on_assign(void *arg, const int32_t *parts, int cnt) {
+        struct nd_worker *w = arg;
+        atomic_fetch_add(&w->rebalances, 1);
+        atomic_store(&w->ready, false);
+        for (int i = 0; i < cnt; i++)
+                task_open(w, parts[i]);
+        atomic_store(&w->ready, true);
+        nd_log_info("runtime", "worker %d: %d tasks", w->idx, w->task_cnt);
+}
+
+static void on_revoke(void *arg, const int32_t *parts, int cnt, bool lost) {
+        struct nd_worker *w = arg;
+        atomic_fetch_add(&w->rebalances, 1);
+        for (int i = 0; i < cnt; i++)
+                task_close(w, parts[i]);
+        nd_log_info("runtime", "worker %d: %d tasks after %s", w->idx,
+                    w->task_cnt, lost ? "losing partitions" : "revocation");
+}
+
+/* After an aborted commit: state must match the rewound input again. */
+static void rebuild_tasks(struct nd_worker *w) {
+        nd_log_warn("runtime", "worker %d: rebuilding %d tasks from their "
+                               "changelogs after an aborted commit",
+                    w->idx, w->task_cnt);
+        for (int32_t p = 0; p < w->task_cap; p++)
+                if (w->tasks[p]) {
+                        task_close(w, p);
+                        task_open(w, p);
+                }
+}
+
+static void tasks_destroy_all(struct nd_worker *w) {
+        for (int32_t p = 0; p < w->task_cap; p++)
+                task_close(w, p);
+        nd_free(w->tasks);
+        nd_free(w->last_rec_ms);
+        w->tasks = NULL;
+        w->last_rec_ms = NULL;
+        w->task_cap = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The catalog                                                         */
+
+static void catalog_one(void *arg, const nd_rec_t *rec) {
+        struct nd_worker *w = arg;
+        nd_product_rec_t prod;
+        char errstr[256];
+        nd_err_t err;
+        if (!rec->value) {
+                nd_catalog_delete(w->catalog,
+                                  (nd_str_t){rec->key, (uint32_t)rec->key_len});
+                return;
+        }
+        err = w->rt->cfg->input_format == ND_FORMAT_JSON
+                  ? nd_serde_decode_product_json(w->serde, rec->value,
+                                                 rec->value_len, &prod, errstr,
+                                                 sizeof(errstr))
+                  : nd_serde_decode_product(w->serde, rec->value,
+                                            rec->value_len, &prod, errstr,
+                                            sizeof(errstr));
+        if (err == ND_OK)
+                err = nd_catalog_put(w->catalog, &prod);
+        if (err != ND_OK)
+                dead_letter(w, rec, err, errstr);
+}
+
+static nd_err_t catalog_load(struct nd_worker *w) {
+        const nd_config_t *cfg = w->rt->cfg;
+        const char *topics[1] = {cfg->topic_catalog};
+        char errstr[512];
+        int64_t start = nd_clock_mono_ms();
+        w->catalog_reader = nd_kio_table_new(cfg, w->rt->bootstrap, topics, 1,
+                                             -1, errstr, sizeof(errstr));
+        if (!w->catalog_reader) {
+                nd_log_error("runtime", "catalog %s: %s", cfg->topic_catalog,
+                             errstr);
+                return ND_ERR_KAFKA;
+        }
+        while (!nd_kio_table_loaded(w->catalog_reader)) {
+                nd_kio_client_read(w->catalog_reader, 10000, 100, catalog_one,
+                                   w);
+                if (atomic_load(&w->rt->stop))
+                        return ND_ERR_SHUTDOWN;
+        }
+        nd_log_info("runtime", "worker %d: catalog loaded: %zu products in "
+                               "%lld ms",
+                    w->idx, nd_catalog_count(w->catalog),
+                    (long long)(nd_clock_mono_ms() - start));
+        return ND_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The worker loop                                                     */
+
+static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec,
+                       nd_event_t *ev, char *errstr, size_t errstr_size) {
+        nd_err_t err;
+        for (int attempt = 0;; attempt++) {
+                if (!rec->value)
+                        return snprintf(errstr, errstr_size,
+                                        "null value (tombstone) on an event "
+                                        "topic"),
+                               ND_ERR_BAD_RECORD;
+                err = w->rt->cfg->input_format == ND_FORMAT_JSON
+                          ? nd_serde_decode_json(w->serde, rec->value,
+                                                 rec->value_len, ev, errstr,
+                                                 errstr_size)
+                          : nd_serde_decode(w->serde, rec->value,
+                                            rec->value_len, ev, errstr,
+                                            errstr_size);
+                if (err == ND_OK)
+                        return nd_serde_check_key(ev, rec->key, rec->key_len,
+                                                  errstr, errstr_size);
+                if (nd_err_class(err) != ND_ERR_CLASS_RETRIABLE ||
+                    attempt + 1 >= RETRIABLE_TRIES)
+                        return err;
+                /* The registry could not be asked: the record is good. */
+                struct timespec ts = {0, (100L << attempt) * 1000000L};
+                nanosleep(&ts, NULL);
+        }
+}
+
+static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
+        int64_t now = nd_clock_wall_ms();
+        char errstr[512];
+        for (int i = 0; i < n; i++) {
+                nd_rec_t *rec = &recs[i];
+                nd_task_t *task = rec->partition < w->task_cap
+                                      ? w->tasks[rec->partition]
+                                      : NULL;
+                nd_event_t ev;
+                nd_err_t err;
+                if (!task)
+                        continue; /* revoked while in the batch */
+                errstr[0] = '\0';
+                err = decode(w, rec, &ev, errstr, sizeof(errstr));
+                if (err != ND_OK) {
+                        dead_letter(w, rec, err, errstr[0] ? errstr
+                                                           : nd_err_str(err));
+                        continue;
+                }
+                rec->ev = &ev;
+                nd_task_process(task, rec);
+                rec->ev = NULL;
+                w->last_rec_ms[rec->partition] = now;
+        }
+        atomic_fetch_add_explicit(&w->records_in, (unsigned long long)n,
+                                  memory_order_relaxed);
+}
+
+static void idle_tasks(struct nd_worker *w) {
+        int64_t now = nd_clock_wall_ms();
+        int64_t after = w->rt->cfg->idle_advance_after_ms;
+        for (int32_t p = 0; p < w->task_cap; p++) {
+                size_t fired;
+                if (!w->tasks[p] || now - w->last_rec_ms[p] < after)
+                        continue;
+                fired = nd_task_idle(w->tasks[p], now, w->last_rec_ms[p],
+                                     nd_kio_partition_caught_up(w->kio, p));
+                if (fired)
+                        atomic_fetch_add(&w->timers_fired, fired);
+        }
+}
+
+/* Returns true when the worker must end (fatal). */
+static bool commit(struct nd_worker *w) {
+        nd_err_t err;
+        for (int32_t p = 0; p < w->task_cap; p++)
+                if (w->tasks[p])
+                        nd_task_evict(w->tasks[p], EVICT_SLOTS);
+        err = nd_kio_commit(w->kio);
+        switch (err) {
+        case ND_OK:
+                atomic_fetch_add_explicit(&w->commits, 1, memory_order_relaxed);
+                return false;
+        case ND_ERR_ABORTABLE:
+                atomic_fetch_add_explicit(&w->aborts, 1, memory_order_relaxed);
+                rebuild_tasks(w);
+                return false;
+        case ND_ERR_KAFKA:
+                atomic_fetch_add_explicit(&w->aborts, 1, memory_order_relaxed);
+                return false;
+        default:
+                nd_log_error("runtime",
+                             "worker %d: %s: stopping (another instance with "
+                             "the same transactional.id took over, or the "
+                             "producer hit a fatal error)",
+                             w->idx, nd_err_str(err));
+                w->err = err;
+                return true;
+        }
+}
+
+static void *worker_main(void *arg) {
+        struct nd_worker *w = arg;
+        nd_runtime_t *rt = w->rt;
+        const nd_config_t *cfg = rt->cfg;
+        nd_rec_t *recs = nd_calloc((size_t)cfg->batch_size, sizeof(*recs));
+        int64_t next_commit = nd_clock_mono_ms() + cfg->commit_interval_ms;
+        int64_t last_idle = 0;
+        int n;
+
+        if (catalog_load(w) != ND_OK) {
+                nd_log_warn("runtime", "worker %d: running without a catalog",
+                            w->idx);
+                nd_kio_client_destroy(w->catalog_reader);
+                w->catalog_reader = NULL;
+        }
+        if (nd_kio_subscribe(w->kio, rt->event_topics, 3) != ND_OK) {
+                w->err = ND_ERR_KAFKA;
+                goto out;
+        }
+        while (!atomic_load_explicit(&rt->stop, memory_order_relaxed)) {
+                int64_t now = nd_clock_mono_ms();
+                int64_t wait = next_commit - now;
+                if (wait < 0)
+                        wait = 0;
+                if (wait > POLL_MAX_WAIT_MS)
+                        wait = POLL_MAX_WAIT_MS;
+                n = nd_kio_poll(w->kio, recs, (int)cfg->batch_size, (int)wait);
+                if (n < 0) {
+                        w->err = (nd_err_t)n;
+                        break;
+                }
+                process_batch(w, recs, n);
+                nd_kio_release(w->kio);
+                if (w->catalog_reader)
+                        nd_kio_client_read(w->catalog_reader, 1000, 0,
+                                           catalog_one, w);
+                now = nd_clock_mono_ms();
+                if (now - last_idle >= IDLE_CHECK_MS) {
+                        idle_tasks(w);
+                        last_idle = now;
+                }
+                if (now >= next_commit) {
+                        if (commit(w))
+                                break;
+                        next_commit =
+                            nd_clock_mono_ms() + cfg->commit_interval_ms;
+                }
+        }
+        if (w->err == ND_OK || w->err == ND_ERR_SHUTDOWN) {
+                bool pending = nd_kio_has_pending(w->kio);
+                nd_err_t err =
+                    nd_kio_close(w->kio, (int)cfg->shutdown_timeout_ms);
+                if (err == ND_OK && pending)
+                        atomic_fetch_add(&w->commits, 1);
+                else if (err != ND_OK)
+                        nd_log_warn("runtime",
+                                    "worker %d: final commit failed: %s",
+                                    w->idx, nd_err_str(err));
+        }
+out:
+        tasks_destroy_all(w);
+        nd_free(recs);
+        if (w->err != ND_OK)
+                atomic_store(&rt->stop, true);
+        atomic_store(&w->done, true);
+        nd_log_info("runtime", "worker %d: stopped%s%s", w->idx,
+                    w->err ? ": " : "", w->err ? nd_err_str(w->err) : "");
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start, stop                                                         */
+
+nd_runtime_t *nd_runtime_new(const nd_config_t *cfg, const char *bootstrap) {
+        nd_runtime_t *rt = nd_calloc(1, sizeof(*rt));
+        rt->cfg = cfg;
+        rt->bootstrap = bootstrap ? nd_strdup(bootstrap) : NULL;
+        rt->event_topics[0] = cfg->topic_clickstream;
+        rt->event_topics[1] = cfg->topic_cart;
+        rt->event_topics[2] = cfg->topic_purchase;
+        return rt;
+}
+
+/*
+ * Co-partitioning (TRIGGERS.md §1): every event topic exists and all have
+ * the same partition count. Creates the output and changelog topics that
+ * are missing, with that count. Returns the count, or -1 with *errp set.
+ */
+static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
+                        nd_err_t *errp) {
+        const nd_config_t *cfg = rt->cfg;
+        int cnt = 5 + cfg->trigger_cnt;
+        const char **topics = nd_calloc((size_t)cnt, sizeof(*topics));
+        char(*logs)[300] = nd_calloc((size_t)(cfg->trigger_cnt + 1),
+                                     sizeof(*logs));
+        int *counts = nd_calloc((size_t)cnt, sizeof(*counts));
+        static const char *const keys[3] = {"clickstream", "cart", "purchase"};
+        int n = 5, ret = -1;
+        nd_err_t err;
+
+        topics[0] = rt->event_topics[0];
+        topics[1] = rt->event_topics[1];
+        topics[2] = rt->event_topics[2];
+        topics[3] = cfg->topic_actions;
+        topics[4] = cfg->topic_dead_letter;
+        for (int i = 0; i < cfg->trigger_cnt; i++)
+                if (nd_task_instance_has_state(cfg, i)) {
+                        nd_task_changelog_topic(cfg, i, logs[i],
+                                                sizeof(logs[i]));
+                        topics[n++] = logs[i];
+                }
+        err = nd_kio_partition_counts(cfg, rt->bootstrap, topics, n, counts,
+                                      TOPIC_TIMEOUT_MS, errstr, errstr_size);
+        if (err != ND_OK) {
+                *errp = err;
+                goto out;
+        }
+        for (int i = 0; i < 3; i++)
+                if (counts[i] < 0) {
+                        snprintf(errstr, errstr_size,
+                                 "event topic '%s' does not exist "
+                                 "(topics.%s)",
+                                 topics[i], keys[i]);
+                        *errp = ND_ERR_CONFIG;
+                        goto out;
+                }
+        if (counts[1] != counts[0] || counts[2] != counts[0]) {
+                snprintf(errstr, errstr_size,
+                         "the event topics must have the same partition count "
+                         "(co-partitioning): '%s' has %d, '%s' has %d, '%s' "
+                         "has %d",
+                         topics[0], counts[0], topics[1], counts[1], topics[2],
+                         counts[2]);
+                *errp = ND_ERR_CONFIG;
+                goto out;
+        }
+        for (int i = 3; i < n; i++) {
+                if (counts[i] >= 0) {
+                        if (i >= 5 && counts[i] != counts[0])
+                                nd_log_warn("runtime",
+                                            "changelog %s has %d partitions, "
+                                            "the event topics %d",
+                                            topics[i], counts[i], counts[0]);
+                        continue;
+                }
+                nd_log_info("runtime", "creating topic %s (%d partitions%s)",
+                            topics[i], counts[0], i >= 5 ? ", compacted" : "");
+                err = nd_kio_create_topic(cfg, rt->bootstrap, topics[i],
+                                          counts[0], i >= 5, TOPIC_TIMEOUT_MS,
+                                          errstr, errstr_size);
+                if (err != ND_OK) {
+                        *errp = err;
+                        goto out;
+                }
+        }
+        ret = counts[0];
+out:
+        nd_free(topics);
+        nd_free(logs);
+        nd_free(counts);
+        return ret;
+}
+
+nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
+        const nd_config_t *cfg = rt->cfg;
+        nd_err_t err = ND_OK;
+        int partitions = check_topics(rt, errstr, errstr_size, &err);
+        nd_serde_conf_t sc;
+
+        if (partitions < 0)
+                return err;
+        nd_log_info("runtime", "event topics %s, %s, %s: %d partitions each",
+                    rt->event_topics[0], rt->event_topics[1],
+                    rt->event_topics[2], partitions);
+
+        nd_serde_conf_from_config(&sc, cfg);
+        rt->worker_cnt = (int)cfg->threads;
+        rt->workers = nd_calloc((size_t)rt->worker_cnt, sizeof(*rt->workers));
+        for (int i = 0; i < rt->worker_cnt; i++) {
+                struct nd_worker *w = &rt->workers[i];
+                nd_kio_conf_t kc = {.cfg = cfg,
+                                    .bootstrap = rt->bootstrap,
+                                    .thread = i,
+                                    .on_assign = on_assign,
+                                    .on_revoke = on_revoke,
+                                    .before_commit = before_commit,
+                                    .arg = w};
+                w->rt = rt;
+                w->idx = i;
+                w->abuf = nd_malloc(ND_ACTION_BUF);
+                w->catalog = nd_catalog_new();
+                if ((err = nd_serde_new(&sc, &w->serde, errstr,
+                                        errstr_size)) != ND_OK) {
+                        rt->worker_cnt = i + 1;
+                        return err;
+                }
+                w->kio = nd_kio_new(&kc, errstr, errstr_size);
+                if (!w->kio) {
+                        rt->worker_cnt = i + 1;
+                        nd_runtime_request_stop(rt);
+                        return strstr(errstr, "key '") ? ND_ERR_CONFIG
+                                                       : ND_ERR_KAFKA;
+                }
+        }
+        for (int i = 0; i < rt->worker_cnt; i++) {
+                struct nd_worker *w = &rt->workers[i];
+                int rc = pthread_create(&w->thread, NULL, worker_main, w);
+                if (rc) {
+                        snprintf(errstr, errstr_size,
+                                 "cannot start worker thread: %s",
+                                 strerror(rc));
+                        nd_runtime_request_stop(rt);
+                        return ND_ERR_INVAL;
+                }
+                w->started = true;
+        }
+        nd_log_info("runtime",
+                    "started %d worker(s), %s, commit every %lld ms, %d "
+                    "trigger(s)",
+                    rt->worker_cnt,
+                    cfg->guarantee == ND_GUARANTEE_EXACTLY_ONCE
+                        ? "exactly-once"
+                        : "at-least-once",
+                    (long long)cfg->commit_interval_ms, cfg->trigger_cnt);
+        return ND_OK;
+}
+
+void nd_runtime_request_stop(nd_runtime_t *rt) {
+        atomic_store(&rt->stop, true);
+}
+
+bool nd_runtime_stopping(const nd_runtime_t *rt) {
+        return atomic_load(&rt->stop);
+}
+
+bool nd_runtime_ready(const nd_runtime_t *rt) {
+        if (rt->worker_cnt == 0 || atomic_load(&rt->stop))
+                return false;
+        for (int i = 0; i < rt->worker_cnt; i++)
+                if (!atomic_load(&rt->workers[i].ready))
+                        return false;
+        return true;
+}
+
+nd_err_t nd_runtime_wait(nd_runtime_t *rt, int timeout_ms) {
+        nd_err_t err = ND_OK;
+        int64_t deadline = -1;
+
+        for (int i = 0; i < rt->worker_cnt; i++) {
+                struct nd_worker *w = &rt->workers[i];
+                if (!w->started)
+                        continue;
+                /* Block until a stop is asked for, then bound the wait. */
+                while (!atomic_load(&w->done)) {
+                        struct timespec ts = {0, 20 * 1000000L};
+                        if (atomic_load(&rt->stop) && deadline < 0)
+                                deadline = nd_clock_mono_ms() + timeout_ms;
+                        if (deadline >= 0 && nd_clock_mono_ms() > deadline) {
+                                nd_log_error("runtime",
+                                             "workers did not stop within "
+                                             "%d ms",
+                                             timeout_ms);
+                                return ND_ERR_TIMEOUT;
+                        }
+                        nanosleep(&ts, NULL);
+                }
+                pthread_join(w->thread, NULL);
+                w->started = false;
+                if (w->err != ND_OK && err == ND_OK)
+                        err = w->err;
+        }
+        return err;
+}
+
+void nd_runtime_stats(const nd_runtime_t *rt, nd_runtime_stats_t *out) {
+        memset(out, 0, sizeof(*out));
+        for (int i = 0; i < rt->worker_cnt; i++) {
+                struct nd_worker *w = &rt->workers[i];
+                out->records_in += atomic_load(&w->records_in);
+                out->records_out += atomic_load(&w->records_out);
+                out->dead_letter += atomic_load(&w->dead_letter);
+                out->commits += atomic_load(&w->commits);
+                out->aborts += atomic_load(&w->aborts);
+                out->rebalances += atomic_load(&w->rebalances);
+                out->restored += atomic_load(&w->restored);
+                out->timers_fired += atomic_load(&w->timers_fired);
+                out->tasks += atomic_load(&w->tasks_alive);
+        }
+}
+
+void nd_runtime_destroy(nd_runtime_t *rt) {
+        if (!rt)
+                return;
+        for (int i = 0; i < rt->worker_cnt; i++) {
+                struct nd_worker *w = &rt->workers[i];
+                nd_kio_destroy(w->kio);
+                nd_kio_client_destroy(w->catalog_reader);
+                nd_serde_destroy(w->serde);
+                nd_catalog_destroy(w->catalog);
+                nd_free(w->abuf);
+        }
+        nd_free(rt->workers);
+        nd_free(rt->bootstrap);
+        nd_free(rt);
+}
+
+/* ------------------------------------------------------------------ */
+/* Embedded broker                                                     */
+
+nd_err_t nd_embedded_start(const nd_config_t *cfg, nd_kio_cluster_t **out,
+                           char *errstr, size_t errstr_size) {
+        nd_kio_cluster_t *mc = NULL;
+        int parts = (int)cfg->embedded_partitions;
+        const char *topics[] = {cfg->topic_clickstream, cfg->topic_cart,
+                                cfg->topic_purchase,    cfg->topic_catalog,
+                                cfg->topic_actions,     cfg->topic_dead_letter};
+        char log[300];
+        nd_err_t err = nd_kio_cluster_new((int)cfg->embedded_brokers, &mc,
+                                          errstr, errstr_size);
+        if (err != ND_OK)
+                return err;
+        for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+                if (nd_kio_cluster_create_topic(mc, topics[i], parts) != ND_OK)
+                        goto fail;
+        /* The mock has no CreateTopics: make the changelogs here too. */
+        for (int i = 0; i < cfg->trigger_cnt; i++)
+                if (nd_task_instance_has_state(cfg, i)) {
+                        nd_task_changelog_topic(cfg, i, log, sizeof(log));
+                        if (nd_kio_cluster_create_topic(mc, log, parts) !=
+                            ND_OK)
+                                goto fail;
+                }
+        nd_log_info("embedded",
+                    "embedded Kafka (librdkafka mock cluster, %d broker(s)) "
+                    "at %s; topics have %d partitions; try: kcat -b %s -L",
+                    (int)cfg->embedded_brokers, nd_kio_cluster_bootstraps(mc),
+                    parts, nd_kio_cluster_bootstraps(mc));
+        *out = mc;
+        return ND_OK;
+fail:
+        snprintf(errstr, errstr_size, "embedded broker: cannot create topics");
+        nd_kio_cluster_destroy(mc);
+        return ND_ERR_KAFKA;
+}

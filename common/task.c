@@ -1,0 +1,581 @@
+/*
+ * task.c — a task and the nd_ctx_* functions processors call. OVERALL DESIGN
+ *
+ * Every trigger instance of a task owns a store (common/store.c) whose
+ * entries hold, in this order, a runtime header and the processor's value:
+ *
+ *     [ struct entry_hdr: the entry's timer ][ value_size bytes ][ blob ]
+ *
+ * The timer lives inside the entry (STYLE.md §5.4) and entries never move,
+ * so the task's single timer heap can point at it. Keeping the timer in the
+ * entry's bytes also puts it in the changelog: a restored entry comes back
+ * with its due time and its armed flag, and nd_task_restored() re-binds and
+ * re-arms it. One heap for all instances gives the total firing order of
+ * TRIGGERS.md §2 — (due, key, trigger name) — across triggers.
+ *
+ * The per-event order is nd_time_fire() before process(); a timer armed by
+ * process() that is already due waits for the next firing step (§5), and one
+ * armed while firing fires in the same step, both by construction of
+ * nd_time_fire(). The watermark never goes back, across restores too.
+ */
+#include "task.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* WHY static linking only: it exposes XXH3_state_t so the hash state can
+ * live on the stack; the header and library come from one Debian package. */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "catalog.h"
+#include "clock.h"
+#include "log.h"
+#include "mem.h"
+#include "store.h"
+#include "timer.h"
+#include "watermark.h"
+
+/* The watermark's reserved changelog key: no customer key starts with NUL
+ * (nd_ctx_upsert refuses them). */
+static const char WM_KEY[] = "\0watermark";
+#define WM_KEY_LEN (sizeof(WM_KEY) - 1)
+#define WM_VALUE_LEN 16
+
+struct entry_hdr {
+        nd_timer_t tmr;
+};
+#define HDR_SIZE ((sizeof(struct entry_hdr) + 15) & ~(size_t)15)
+
+struct nd_ctx_s {
+        nd_task_t *task;
+        int idx;
+        const nd_trigger_conf_t *tc;
+        const nd_processor_def_t *def;
+        void *state;
+        nd_store_t *st;           /* NULL when value_size is 0 */
+        bool inited;
+};
+
+struct nd_task_s {
+        nd_task_conf_t conf;
+        const nd_config_t *cfg;
+        nd_watermark_t wm;
+        bool wm_dirty;
+        int wm_inst;              /* instance whose changelog carries W */
+        nd_timers_t *timers;
+        int inst_cnt;
+        struct nd_ctx_s *inst;
+        int64_t now_ts;           /* event time being applied */
+        uint8_t *enc;             /* changelog encoding scratch */
+        size_t enc_cap;
+        nd_task_stats_t stats;
+};
+
+/* An nd_entry_t is a store entry; the cast is the whole mapping. */
+static inline nd_store_entry_t *SE(nd_entry_t *e) {
+        return (nd_store_entry_t *)e;
+}
+static inline struct entry_hdr *HDR(const nd_entry_t *e) {
+        return nd_store_value((const nd_store_entry_t *)e);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+
+bool nd_task_instance_has_state(const nd_config_t *cfg, int inst) {
+        return cfg->triggers[inst].def->value_size > 0;
+}
+
+void nd_task_changelog_topic(const nd_config_t *cfg, int inst, char *buf,
+                             size_t size) {
+        snprintf(buf, size, "%s-%s-changelog", cfg->application_id,
+                 cfg->triggers[inst].name);
+}
+
+nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
+        const nd_config_t *cfg = conf->cfg;
+        nd_task_t *task = nd_calloc(1, sizeof(*task));
+        task->conf = *conf;
+        task->cfg = cfg;
+        nd_watermark_init(&task->wm, cfg->max_out_of_orderness_ms,
+                          cfg->idle_advance_after_ms);
+        task->timers = nd_timers_new();
+        task->inst_cnt = cfg->trigger_cnt;
+        task->inst = nd_calloc((size_t)(cfg->trigger_cnt ? cfg->trigger_cnt : 1),
+                               sizeof(*task->inst));
+        task->wm_inst = -1;
+        task->now_ts = INT64_MIN;
+        for (int i = 0; i < cfg->trigger_cnt; i++) {
+                struct nd_ctx_s *ctx = &task->inst[i];
+                ctx->task = task;
+                ctx->idx = i;
+                ctx->tc = &cfg->triggers[i];
+                ctx->def = ctx->tc->def;
+                ctx->state = nd_calloc(1, ctx->def->state_size
+                                              ? ctx->def->state_size
+                                              : 1);
+                if (ctx->def->value_size) {
+                        ctx->st = nd_store_new(ctx->tc->name,
+                                               HDR_SIZE + ctx->def->value_size);
+                        if (task->wm_inst < 0)
+                                task->wm_inst = i;
+                }
+        }
+        return task;
+}
+
+nd_err_t nd_task_start(nd_task_t *task) {
+        for (int i = 0; i < task->inst_cnt; i++) {
+                struct nd_ctx_s *ctx = &task->inst[i];
+                nd_err_t err = ND_OK;
+                if (ctx->inited)
+                        continue;
+                if (ctx->def->init)
+                        err = ctx->def->init(ctx, ctx->state, ctx->tc->conf);
+                if (err != ND_OK) {
+                        nd_log_error("task",
+                                     "trigger %s: init on partition %d: %s",
+                                     ctx->tc->name, (int)task->conf.partition,
+                                     nd_err_str(err));
+                        return err;
+                }
+                ctx->inited = true;
+        }
+        return ND_OK;
+}
+
+void nd_task_destroy(nd_task_t *task) {
+        if (!task)
+                return;
+        for (int i = 0; i < task->inst_cnt; i++) {
+                struct nd_ctx_s *ctx = &task->inst[i];
+                if (ctx->inited && ctx->def->close)
+                        ctx->def->close(ctx, ctx->state);
+                nd_store_destroy(ctx->st);
+                nd_free(ctx->state);
+        }
+        nd_timers_destroy(task->timers);
+        nd_free(task->inst);
+        nd_free(task->enc);
+        nd_free(task);
+}
+
+int32_t nd_task_partition(const nd_task_t *task) {
+        return task->conf.partition;
+}
+
+int nd_task_instance_count(const nd_task_t *task) {
+        return task->inst_cnt;
+}
+
+const nd_trigger_conf_t *nd_task_instance(const nd_task_t *task, int i) {
+        return task->inst[i].tc;
+}
+
+struct nd_store_s *nd_task_store(const nd_task_t *task, int i) {
+        return i >= 0 && i < task->inst_cnt ? task->inst[i].st : NULL;
+}
+
+int64_t nd_task_watermark(const nd_task_t *task) {
+        return nd_watermark_get(&task->wm);
+}
+
+/* ------------------------------------------------------------------ */
+/* Time                                                                */
+
+static struct nd_ctx_s *instance_of(nd_task_t *task, const char *name) {
+        /* WHY a scan: a task has a handful of instances, and the timer's
+         * name pointer is the instance's own name string. */
+        for (int i = 0; i < task->inst_cnt; i++)
+                if (task->inst[i].tc->name == name)
+                        return &task->inst[i];
+        return NULL;
+}
+
+static void fire(nd_timer_t *tmr, int64_t W, void *arg) {
+        nd_task_t *task = arg;
+        nd_store_entry_t *se = tmr->data;
+        struct nd_ctx_s *ctx = instance_of(task, tmr->name);
+        (void)W;
+        if (!ctx)
+                return;
+        /* The timer's armed flag is part of the entry's bytes. */
+        nd_store_mark_dirty(ctx->st, se);
+        task->stats.timers_fired++;
+        if (ctx->inited && ctx->def->on_timer) {
+                int64_t saved = task->now_ts;
+                task->now_ts = tmr->due;
+                ctx->def->on_timer(ctx, ctx->state, (nd_entry_t *)se,
+                                   tmr->due);
+                task->now_ts = saved;
+        }
+}
+
+static size_t fire_due(nd_task_t *task) {
+        return nd_time_fire(task->timers, nd_watermark_get(&task->wm), fire,
+                            task, 0);
+}
+
+void nd_task_process(nd_task_t *task, const nd_rec_t *rec) {
+        const nd_event_t *ev = rec->ev;
+        if (ev) {
+                int64_t before = nd_watermark_get(&task->wm);
+                if (nd_watermark_observe(&task->wm, ev->timestamp) != before)
+                        task->wm_dirty = true;
+                fire_due(task);
+                task->now_ts = ev->timestamp;
+        }
+        for (int i = 0; i < task->inst_cnt; i++) {
+                struct nd_ctx_s *ctx = &task->inst[i];
+                if (ctx->inited && ctx->def->process)
+                        ctx->def->process(ctx, ctx->state, rec);
+        }
+        task->stats.events++;
+}
+
+size_t nd_task_idle(nd_task_t *task, int64_t wall_ms, int64_t idle_since_ms,
+                    bool caught_up) {
+        int64_t before = nd_watermark_get(&task->wm);
+        if (nd_watermark_idle(&task->wm, wall_ms, idle_since_ms, caught_up) ==
+            before)
+                return 0;
+        task->wm_dirty = true;
+        return fire_due(task);
+}
+
+size_t nd_task_end(nd_task_t *task, int64_t end_time) {
+        int64_t before = nd_watermark_get(&task->wm);
+        if (nd_watermark_set_end(&task->wm, end_time) != before)
+                task->wm_dirty = true;
+        return fire_due(task);
+}
+
+static bool evict_cb(nd_store_t *st, nd_store_entry_t *e, void *arg) {
+        struct nd_ctx_s *ctx = arg;
+        struct entry_hdr *hdr = nd_store_value(e);
+        (void)st;
+        nd_timers_cancel(ctx->task->timers, &hdr->tmr);
+        ctx->task->stats.evicted++;
+        return true;
+}
+
+size_t nd_task_evict(nd_task_t *task, size_t max) {
+        size_t n = 0;
+        int64_t W = nd_watermark_get(&task->wm);
+        if (W == INT64_MIN)
+                return 0;
+        for (int i = 0; i < task->inst_cnt; i++)
+                if (task->inst[i].st)
+                        n += nd_store_evict_expired(task->inst[i].st, W,
+                                                    task->cfg->state_ttl_ms,
+                                                    max, evict_cb,
+                                                    &task->inst[i]);
+        return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Changelog                                                           */
+
+struct flush_arg {
+        nd_task_t *task;
+        int inst;
+        nd_task_log_cb *cb;
+        void *arg;
+};
+
+static nd_err_t flush_one(nd_store_t *st, const void *key, size_t klen,
+                          const nd_store_entry_t *e, void *arg) {
+        struct flush_arg *fa = arg;
+        nd_task_t *task = fa->task;
+        size_t need, len;
+        nd_err_t err;
+        if (!e)
+                return fa->cb(fa->arg, fa->inst, key, klen, NULL, 0);
+        need = nd_store_entry_encoded_size(st, e);
+        if (need > task->enc_cap) {
+                task->enc_cap = need * 2;
+                task->enc = nd_realloc(task->enc, task->enc_cap);
+        }
+        err = nd_store_entry_encode(st, e, task->enc, task->enc_cap, &len);
+        if (err != ND_OK)
+                return err;
+        return fa->cb(fa->arg, fa->inst, key, klen, task->enc, len);
+}
+
+static void put_be64(uint8_t *p, int64_t v) {
+        for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
+                p[i] = (uint8_t)v;
+}
+
+static int64_t get_be64(const uint8_t *p) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+                v = v << 8 | p[i];
+        return (int64_t)v;
+}
+
+nd_err_t nd_task_flush(nd_task_t *task, nd_task_log_cb *cb, void *arg) {
+        nd_err_t err;
+        for (int i = 0; i < task->inst_cnt; i++) {
+                struct flush_arg fa = {task, i, cb, arg};
+                if (!task->inst[i].st)
+                        continue;
+                err = nd_store_flush(task->inst[i].st, flush_one, &fa, 0);
+                if (err != ND_OK)
+                        return err;
+        }
+        if (task->wm_dirty && task->wm_inst >= 0) {
+                uint8_t v[WM_VALUE_LEN];
+                put_be64(v, task->wm.w);
+                put_be64(v + 8, task->wm.max_ts);
+                err = cb(arg, task->wm_inst, WM_KEY, WM_KEY_LEN, v, sizeof(v));
+                if (err != ND_OK)
+                        return err;
+        }
+        task->wm_dirty = false;
+        return ND_OK;
+}
+
+size_t nd_task_pending_changes(const nd_task_t *task) {
+        size_t n = task->wm_dirty && task->wm_inst >= 0;
+        for (int i = 0; i < task->inst_cnt; i++)
+                if (task->inst[i].st)
+                        n += nd_store_dirty_count(task->inst[i].st);
+        return n;
+}
+
+nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
+                         size_t klen, const void *value, size_t vlen) {
+        nd_store_t *st;
+        if (inst < 0 || inst >= task->inst_cnt || !(st = task->inst[inst].st))
+                return ND_ERR_BAD_RECORD;
+        if (klen == WM_KEY_LEN && !memcmp(key, WM_KEY, WM_KEY_LEN)) {
+                if (!value || vlen != WM_VALUE_LEN)
+                        return ND_ERR_BAD_RECORD;
+                /* Never back: keep the larger of what we have and what was
+                 * logged. */
+                int64_t w = get_be64(value), max_ts = get_be64(
+                                                 (const uint8_t *)value + 8);
+                if (w > task->wm.w)
+                        task->wm.w = w;
+                if (max_ts > task->wm.max_ts)
+                        task->wm.max_ts = max_ts;
+                return ND_OK;
+        }
+        if (!value) {
+                nd_store_entry_t *e = nd_store_get(st, key, klen);
+                if (e) {
+                        struct entry_hdr *hdr = nd_store_value(e);
+                        nd_timers_cancel(task->timers, &hdr->tmr);
+                }
+                nd_store_restore_tombstone(st, key, klen);
+                return ND_OK;
+        }
+        {
+                /* An entry logged twice overwrites itself in place: cancel
+                 * a timer already re-armed from an earlier record first. */
+                nd_store_entry_t *old = nd_store_get(st, key, klen);
+                if (old) {
+                        struct entry_hdr *hdr = nd_store_value(old);
+                        nd_timers_cancel(task->timers, &hdr->tmr);
+                }
+        }
+        return nd_store_entry_decode_into(st, value, vlen, NULL) == ND_OK
+                   ? ND_OK
+                   : ND_ERR_BAD_RECORD;
+}
+
+void nd_task_restored(nd_task_t *task) {
+        for (int i = 0; i < task->inst_cnt; i++) {
+                struct nd_ctx_s *ctx = &task->inst[i];
+                size_t pos = 0, klen;
+                nd_store_entry_t *e;
+                if (!ctx->st)
+                        continue;
+                while ((e = nd_store_next(ctx->st, &pos))) {
+                        struct entry_hdr *hdr = nd_store_value(e);
+                        const void *key = nd_store_key(e, &klen);
+                        nd_timers_rearm(task->timers, &hdr->tmr, key, klen,
+                                        ctx->tc->name, e);
+                }
+        }
+}
+
+void nd_task_stats(const nd_task_t *task, nd_task_stats_t *out) {
+        *out = task->stats;
+        out->watermark = nd_watermark_get(&task->wm);
+        out->timers_pending = nd_timers_count(task->timers);
+        out->entries = 0;
+        out->bytes = nd_timers_bytes(task->timers);
+        for (int i = 0; i < task->inst_cnt; i++)
+                if (task->inst[i].st) {
+                        out->entries += nd_store_count(task->inst[i].st);
+                        out->bytes += nd_store_bytes(task->inst[i].st);
+                }
+}
+
+/* ------------------------------------------------------------------ */
+/* nd_ctx_* (nudge/processor.h)                                        */
+
+const char *nd_ctx_name(const nd_ctx_t *ctx) {
+        return ctx->tc->name;
+}
+
+int32_t nd_ctx_partition(const nd_ctx_t *ctx) {
+        return ctx->task->conf.partition;
+}
+
+int64_t nd_ctx_watermark(const nd_ctx_t *ctx) {
+        return nd_watermark_get(&ctx->task->wm);
+}
+
+int64_t nd_ctx_wall_ms(const nd_ctx_t *ctx) {
+        return ctx->task->conf.live ? nd_clock_wall_ms()
+                                    : nd_watermark_get(&ctx->task->wm);
+}
+
+void nd_ctx_log(nd_ctx_t *ctx, int level, const char *fmt, ...) {
+        va_list ap;
+        if (!nd_log_enabled((nd_log_level_t)level))
+                return;
+        va_start(ap, fmt);
+        nd_logv((nd_log_level_t)level, ctx->tc->name, fmt, ap);
+        va_end(ap);
+}
+
+nd_entry_t *nd_ctx_get(nd_ctx_t *ctx, nd_str_t key) {
+        if (!ctx->st || key.len == 0)
+                return NULL;
+        return (nd_entry_t *)nd_store_get(ctx->st, key.p, key.len);
+}
+
+nd_entry_t *nd_ctx_upsert(nd_ctx_t *ctx, nd_str_t key, bool *created) {
+        nd_store_entry_t *e = NULL;
+        bool made = false;
+        if (created)
+                *created = false;
+        if (!ctx->st || key.len == 0 || key.p[0] == '\0')
+                return NULL;
+        if (nd_store_upsert(ctx->st, key.p, key.len, ctx->task->now_ts, &e,
+                            &made) != ND_OK)
+                return NULL;
+        if (made) {
+                struct entry_hdr *hdr = nd_store_value(e);
+                size_t klen;
+                const void *k = nd_store_key(e, &klen);
+                nd_timer_init(&hdr->tmr, k, klen, ctx->tc->name, e);
+                nd_store_mark_dirty(ctx->st, e);
+        }
+        if (created)
+                *created = made;
+        return (nd_entry_t *)e;
+}
+
+void *nd_entry_value(nd_entry_t *e) {
+        return (char *)nd_store_value(SE(e)) + HDR_SIZE;
+}
+
+nd_str_t nd_entry_key(const nd_entry_t *e) {
+        size_t klen;
+        const void *k = nd_store_key((const nd_store_entry_t *)e, &klen);
+        return (nd_str_t){k, (uint32_t)klen};
+}
+
+void nd_ctx_changed(nd_ctx_t *ctx, nd_entry_t *e) {
+        nd_store_mark_dirty(ctx->st, SE(e));
+}
+
+void nd_ctx_delete(nd_ctx_t *ctx, nd_entry_t *e) {
+        nd_timers_cancel(ctx->task->timers, &HDR(e)->tmr);
+        nd_store_delete(ctx->st, SE(e));
+}
+
+void *nd_entry_blob(const nd_entry_t *e, size_t *len) {
+        return nd_store_blob((const nd_store_entry_t *)e, len);
+}
+
+nd_err_t nd_ctx_blob_resize(nd_ctx_t *ctx, nd_entry_t *e, size_t len) {
+        nd_err_t err = nd_store_blob_resize(ctx->st, SE(e), len);
+        if (err == ND_OK)
+                nd_store_mark_dirty(ctx->st, SE(e));
+        return err;
+}
+
+void nd_ctx_timer_set(nd_ctx_t *ctx, nd_entry_t *e, int64_t due) {
+        nd_timers_arm(ctx->task->timers, &HDR(e)->tmr, due);
+        nd_store_mark_dirty(ctx->st, SE(e));
+}
+
+void nd_ctx_timer_clear(nd_ctx_t *ctx, nd_entry_t *e) {
+        if (!nd_timer_is_armed(&HDR(e)->tmr))
+                return;
+        nd_timers_cancel(ctx->task->timers, &HDR(e)->tmr);
+        nd_store_mark_dirty(ctx->st, SE(e));
+}
+
+bool nd_entry_timer_armed(const nd_entry_t *e) {
+        return nd_timer_is_armed(&HDR(e)->tmr);
+}
+
+int64_t nd_entry_timer_due(const nd_entry_t *e) {
+        return HDR(e)->tmr.due;
+}
+
+nd_err_t nd_ctx_emit(nd_ctx_t *ctx, const nd_action_t *act) {
+        nd_task_t *task = ctx->task;
+        nd_action_t a = *act;
+        nd_err_t err;
+        if (nd_str_is_null(a.trigger_name))
+                a.trigger_name = (nd_str_t){ctx->tc->name,
+                                            (uint32_t)strlen(ctx->tc->name)};
+        /* WHY created_at in replay: replays must be byte-identical, so no
+         * wall clock leaks into their output. */
+        a.emitted_at = task->conf.live ? nd_clock_wall_ms() : a.created_at;
+        if (!task->conf.sink.emit)
+                return ND_ERR_INVAL;
+        err = task->conf.sink.emit(task->conf.sink.arg, task, ctx->idx, &a);
+        if (err == ND_OK)
+                task->stats.actions++;
+        else
+                task->stats.emit_errors++;
+        return err;
+}
+
+nd_err_t nd_ctx_forward(nd_ctx_t *ctx, const void *key, size_t key_len,
+                        const void *value, size_t value_len) {
+        nd_task_t *task = ctx->task;
+        if (!task->conf.sink.forward)
+                return ND_ERR_INVAL;
+        return task->conf.sink.forward(task->conf.sink.arg, task, key, key_len,
+                                       value, value_len);
+}
+
+const nd_product_rec_t *nd_ctx_catalog_get(nd_ctx_t *ctx, nd_str_t sku) {
+        if (!ctx->task->conf.catalog)
+                return NULL;
+        return nd_catalog_get(ctx->task->conf.catalog, sku);
+}
+
+void nd_action_id(const nd_str_t *parts, int cnt, char out[33]) {
+        static const char hex[] = "0123456789abcdef";
+        XXH3_state_t st;
+        XXH128_canonical_t c;
+        XXH3_128bits_reset(&st);
+        for (int i = 0; i < cnt; i++) {
+                uint8_t len[4] = {(uint8_t)parts[i].len,
+                                  (uint8_t)(parts[i].len >> 8),
+                                  (uint8_t)(parts[i].len >> 16),
+                                  (uint8_t)(parts[i].len >> 24)};
+                XXH3_128bits_update(&st, len, sizeof(len));
+                if (parts[i].len)
+                        XXH3_128bits_update(&st, parts[i].p, parts[i].len);
+        }
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+        for (int i = 0; i < 16; i++) {
+                out[2 * i] = hex[c.digest[i] >> 4];
+                out[2 * i + 1] = hex[c.digest[i] & 15];
+        }
+        out[32] = '\0';
+}
