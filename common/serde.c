@@ -1412,6 +1412,28 @@ static nd_err_t rd_varint_slow(struct dctx *c, const struct op *op,
         return ND_ERR_BAD_VARINT; /* not reached: the last byte is checked */
 }
 
+/*
+ * A varint of at most maxb bytes when at least 10 bytes are left (no bound
+ * checks). Returns UINT64_MAX, *pp untouched, when it overflows; the
+ * caller then lets rd_varint_slow() decide (and report). A valid varint
+ * whose raw bits are all ones also lands there and decodes fine.
+ */
+static inline uint64_t rd_varint_fast(const uint8_t **pp, int maxb) {
+        const uint8_t *p = *pp;
+        uint64_t v = 0, byte;
+        int i;
+        for (i = 0; i < maxb; i++) {
+                byte = p[i];
+                v |= (byte & 0x7f) << (7 * i);
+                if (byte < 0x80)
+                        break;
+        }
+        if (i == maxb || (i == maxb - 1 && byte > (maxb == 10 ? 1u : 0x0fu)))
+                return UINT64_MAX;
+        *pp = p + i + 1;
+        return v;
+}
+
 static inline nd_err_t rd_long(struct dctx *c, const struct op *op,
                                int64_t *out) {
         uint64_t v = 0;
@@ -1590,6 +1612,11 @@ static nd_err_t run_map(struct dctx *c, const struct op *op, uint32_t i,
  * stores into the struct go through uint8_t pointers, which may alias
  * c->p, so c->p would be reloaded after every store.
  */
+#if defined(__GNUC__) && !defined(__clang__)
+/* WHY: gcc otherwise merges the handlers' "goto *" into one shared jump
+ * (cross-jumping), which undoes the point of threaded dispatch. */
+__attribute__((optimize("no-crossjumping", "no-gcse")))
+#endif
 static nd_err_t run(struct dctx *c, uint32_t i, uint32_t end, uint8_t *base) {
         static const void *const jt[] = {
             [0] = &&l_bad,
@@ -1635,6 +1662,14 @@ static nd_err_t run(struct dctx *c, uint32_t i, uint32_t end, uint8_t *base) {
         do {                                                                   \
                 if (p < lim && *p < 0x80) {                                    \
                         u = *p++;                                              \
+                } else if (lim - p >= 10) {                                    \
+                        u = rd_varint_fast(&p, maxb);                          \
+                        if (u == UINT64_MAX) {                                 \
+                                c->p = p;                                      \
+                                if ((err = rd_varint_slow(c, op, &u, maxb)))   \
+                                        return err;                            \
+                                p = c->p;                                      \
+                        }                                                      \
                 } else {                                                       \
                         c->p = p;                                              \
                         if ((err = rd_varint_slow(c, op, &u, maxb)))           \

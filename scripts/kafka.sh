@@ -178,8 +178,13 @@ stop_locked() {
 
 show_log_tail() {
   local log=$1
+  # The broker logs its whole configuration first; errors are the news.
+  if grep -q -E ' (ERROR|FATAL) ' "$log" 2>/dev/null; then
+    echo "---- errors in $log ----" >&2
+    grep -E -A 3 ' (ERROR|FATAL) ' "$log" | head -n 40 >&2
+  fi
   echo "---- last lines of $log ----" >&2
-  tail -n 60 "$log" >&2 2>/dev/null || true
+  tail -n 40 "$log" >&2 2>/dev/null || true
   if [ -s "$run/stdout.log" ]; then
     echo "---- last lines of $run/stdout.log ----" >&2
     tail -n 30 "$run/stdout.log" >&2
@@ -200,11 +205,12 @@ try_start() {
       -e "s|@DATA_DIR@|$dir|g" "$here/kafka/server.properties.in" \
       >"$dir/server.properties"
 
-  cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  cluster_id=$(java -Xmx128m -cp "$cp" \
+      -Dlog4j.configuration="file:$here/kafka/log4j-tool.properties" \
+      kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
   [ -n "$cluster_id" ] || { rm -rf -- "$dir"; die "StorageTool random-uuid failed"; }
   if ! java -Xmx256m -cp "$cp" \
-      -Dlog4j.configuration="file:$here/kafka/log4j.properties" \
-      -Dkafka.logs.dir="$run" \
+      -Dlog4j.configuration="file:$here/kafka/log4j-tool.properties" \
       kafka.tools.StorageTool format -t "$cluster_id" \
       -c "$dir/server.properties" >"$run/format.log" 2>&1; then
     cat "$run/format.log" >&2
@@ -248,7 +254,7 @@ try_start() {
         stop_locked >/dev/null
         return 2
       fi
-      say "the broker exited during startup"
+      say "the broker exited during startup" >&2
       show_log_tail "$log"
       stop_locked >/dev/null
       return 1
@@ -257,7 +263,7 @@ try_start() {
       break
     fi
     if (( $(date +%s) - t0 >= start_timeout )); then
-      say "the broker did not serve within ${start_timeout}s"
+      say "the broker did not serve within ${start_timeout}s" >&2
       show_log_tail "$log"
       stop_locked >/dev/null
       return 1

@@ -145,8 +145,8 @@ nd_err_t nd_kt_create_topic(const char *topic, int partitions,
         }
         for (; config && config[0]; config += 2) {
                 if (!config[1]) {
-                        snprintf(errstr, errstr_size,
-                                 "config %s has no value", config[0]);
+                        snprintf(errstr, errstr_size, "config %s has no value",
+                                 config[0]);
                         err = ND_ERR_INVAL;
                         goto out;
                 }
@@ -160,8 +160,8 @@ nd_err_t nd_kt_create_topic(const char *topic, int partitions,
         opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         /* The operation timeout makes the broker answer only once the
          * topic is created, not merely accepted. */
-        if (rd_kafka_AdminOptions_set_operation_timeout(
-                opts, timeout_ms, errstr, errstr_size) ||
+        if (rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms,
+                                                        errstr, errstr_size) ||
             rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr,
                                                       errstr_size))
                 goto out;
@@ -242,8 +242,7 @@ static rd_kafka_t *producer_new(const char *transactional_id,
         rd_kafka_error_t *error;
 
         if (conf_set(conf, "acks", "all", errstr, errstr_size) ||
-            conf_set(conf, "enable.idempotence", "true", errstr,
-                     errstr_size) ||
+            conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
             conf_set(conf, "linger.ms", "5", errstr, errstr_size) ||
             (transactional_id &&
              conf_set(conf, "transactional.id", transactional_id, errstr,
@@ -405,8 +404,7 @@ rd_kafka_t *nd_kt_consumer_new(const char *topic, const char *group_id,
         if (!rk)
                 return NULL;
         topics = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(topics, topic,
-                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
         kerr = rd_kafka_subscribe(rk, topics);
         rd_kafka_topic_partition_list_destroy(topics);
         if (kerr) {
@@ -484,8 +482,8 @@ size_t nd_kt_consume(rd_kafka_t *rk, size_t want, int timeout_ms,
                         nd_log_warn(LOG_MOD, "consumer: %s",
                                     rd_kafka_message_errstr(msg));
                         rd_kafka_message_destroy(msg);
-                        fatal = rd_kafka_fatal_error(rk, reason,
-                                                     sizeof(reason));
+                        fatal =
+                            rd_kafka_fatal_error(rk, reason, sizeof(reason));
                         if (fatal) {
                                 nd_log_error(LOG_MOD, "consumer fatal: %s",
                                              reason);
@@ -495,8 +493,8 @@ size_t nd_kt_consume(rd_kafka_t *rk, size_t want, int timeout_ms,
                 }
                 if (recs->cnt == recs->cap) {
                         recs->cap = recs->cap ? recs->cap * 2 : 16;
-                        recs->v = nd_realloc(recs->v,
-                                             recs->cap * sizeof(*recs->v));
+                        recs->v =
+                            nd_realloc(recs->v, recs->cap * sizeof(*recs->v));
                 }
                 rec_copy(&recs->v[recs->cnt++], msg);
                 rd_kafka_message_destroy(msg);
@@ -589,8 +587,7 @@ nd_err_t nd_kt_topic_config(const char *topic, const char *name, char *value,
                 err = ND_OK;
                 goto out;
         }
-        snprintf(errstr, errstr_size, "topic %s has no config %s", topic,
-                 name);
+        snprintf(errstr, errstr_size, "topic %s has no config %s", topic, name);
         err = ND_ERR_NOENT;
 out:
         if (ev)
@@ -608,8 +605,8 @@ nd_err_t nd_kt_committed(const char *group_id, const char *topic,
         /* read_committed makes librdkafka's OffsetFetch require stable
          * offsets (KIP-447): an offset still pending in an open
          * transaction is waited for, not reported stale. */
-        rd_kafka_t *rk = consumer_new(group_id, ND_KT_READ_COMMITTED, errstr,
-                                      errstr_size);
+        rd_kafka_t *rk =
+            consumer_new(group_id, ND_KT_READ_COMMITTED, errstr, errstr_size);
         rd_kafka_topic_partition_list_t *parts;
         rd_kafka_resp_err_t kerr;
         nd_err_t err = ND_OK;

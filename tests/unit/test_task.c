@@ -1,0 +1,252 @@
+/*
+ * test_task.c — the task core (common/task.c) through nd_test_driver, with
+ * a purpose-built processor "remind": every event arms the customer's timer
+ * at timestamp + delay; on firing it emits one action and deletes the
+ * entry. It is small on purpose, so that what fails is the task's order,
+ * restore or clock, not the processor.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "nd_test.h"
+#include "nd_test_driver.h"
+#include "nudge/processor.h"
+
+#define T0 1700000000000LL
+
+struct remind_conf {
+        int64_t delay;
+};
+
+struct remind_val {
+        int64_t armed_by_ts;
+        int32_t events;
+};
+
+static const nd_cfg_prop_t remind_props[] = {
+    ND_CFG_DURATION("delay", "1m", offsetof(struct remind_conf, delay), 0,
+                    ND_DAY(1), "delay after each event"),
+    ND_CFG_END};
+
+static nd_err_t remind_init(nd_ctx_t *ctx, void *state, const void *conf) {
+        *(const struct remind_conf **)state = conf;
+        return ND_OK;
+}
+
+static void remind_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
+        const struct remind_conf *conf = *(const struct remind_conf **)state;
+        bool created;
+        nd_entry_t *e = nd_ctx_upsert(ctx, rec->ev->key, &created);
+        struct remind_val *v = nd_entry_value(e);
+        v->events++;
+        v->armed_by_ts = rec->ev->timestamp;
+        nd_ctx_changed(ctx, e);
+        nd_ctx_timer_set(ctx, e, rec->ev->timestamp + conf->delay);
+}
+
+static void remind_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e,
+                         int64_t due) {
+        struct remind_val *v = nd_entry_value(e);
+        char id[33];
+        nd_str_t key = nd_entry_key(e);
+        nd_str_t parts[2] = {key, {nd_ctx_name(ctx),
+                                   (uint32_t)strlen(nd_ctx_name(ctx))}};
+        nd_action_t act = {0};
+        (void)state;
+        nd_action_id(parts, 2, id);
+        act.action_id = (nd_str_t){id, 32};
+        act.trigger = ND_TRIGGER_CART_ABANDONMENT;
+        act.customer_id = key;
+        act.channel = ND_CHANNEL_WEB;
+        act.created_at = due;
+        act.stage = v->events;
+        nd_ctx_emit(ctx, &act);
+        nd_ctx_delete(ctx, e);
+}
+
+static const nd_processor_def_t remind_def = {
+    .abi = ND_PROCESSOR_ABI_1,
+    .name = "remind",
+    .doc = "test processor",
+    .config = remind_props,
+    .config_size = sizeof(struct remind_conf),
+    .state_size = sizeof(void *),
+    .value_size = sizeof(struct remind_val),
+    .init = remind_init,
+    .process = remind_process,
+    .on_timer = remind_timer,
+};
+
+static const nd_processor_def_t *lookup(const char *type) {
+        return strcmp(type, "remind") ? NULL : &remind_def;
+}
+
+static const char *const two_triggers =
+    "time:\n  max_out_of_orderness: 0\n  idle_advance_after: 1s\n"
+    "triggers:\n"
+    "  - {name: b_second, type: remind, delay: 1m}\n"
+    "  - {name: a_first, type: remind, delay: 1m}\n";
+
+static void view(nd_test_driver_t *drv, const char *cust, int64_t ts) {
+        nd_test_driver_pipef(drv,
+                             "{\"event_id\":\"e-%s-%lld\",\"type\":\"page_"
+                             "viewed\",\"customer_id\":\"%s\",\"anonymous_id\":"
+                             "null,\"timestamp\":%lld,\"channel\":\"web\","
+                             "\"device_id\":null,\"device_type\":\"desktop\","
+                             "\"session_id\":null}",
+                             cust, (long long)ts, cust, (long long)ts);
+}
+
+START_TEST(timer_fires_only_when_watermark_passes_due) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        view(drv, "c1", T0);
+        /* W = T0 + 60000 equals D: not yet (W > D is strict). */
+        view(drv, "c2", T0 + 60000);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 0);
+        view(drv, "c2", T0 + 60001);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 2);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(an_event_at_the_due_time_still_cancels) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        view(drv, "c1", T0);
+        view(drv, "c1", T0 + 60000); /* re-arms both to T0 + 120000 */
+        view(drv, "c9", T0 + 100000);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 0);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(simultaneous_timers_fire_by_key_then_trigger_name) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        const nd_test_action_t *a;
+        view(drv, "zed", T0);
+        view(drv, "amy", T0);
+        view(drv, "x", T0 + 120000);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 4);
+        a = nd_test_driver_read(drv);
+        ck_assert_str_eq(nd_test_str(drv, a->act.customer_id), "amy");
+        ck_assert_str_eq(nd_test_str(drv, a->act.trigger_name), "a_first");
+        a = nd_test_driver_read(drv);
+        ck_assert_str_eq(nd_test_str(drv, a->act.customer_id), "amy");
+        ck_assert_str_eq(nd_test_str(drv, a->act.trigger_name), "b_second");
+        a = nd_test_driver_read(drv);
+        ck_assert_str_eq(nd_test_str(drv, a->act.customer_id), "zed");
+        ck_assert_int_eq(a->act.created_at, T0 + 60000);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(timers_and_watermark_survive_a_restart) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        const nd_test_action_t *a;
+        view(drv, "c1", T0);
+        view(drv, "c1", T0 + 1000);
+        view(drv, "c2", T0 + 30000);
+        ck_assert_uint_eq(nd_test_driver_timers(drv), 4);
+        nd_test_driver_restart(drv);
+        ck_assert_int_eq(nd_test_driver_watermark(drv), T0 + 30000);
+        ck_assert_uint_eq(nd_test_driver_timers(drv), 4);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "a_first"), 2);
+        /* An older event must not move W back after the restore. */
+        view(drv, "c3", T0);
+        ck_assert_int_eq(nd_test_driver_watermark(drv), T0 + 30000);
+        /* c3's late event armed a timer at T0 + 60000, already behind
+         * c1's: it fires first at the next firing step (§5). */
+        view(drv, "c3", T0 + 61001);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 4);
+        a = nd_test_driver_read(drv);
+        ck_assert_str_eq(nd_test_str(drv, a->act.customer_id), "c3");
+        ck_assert_int_eq(a->act.created_at, T0 + 60000);
+        nd_test_driver_read(drv);
+        a = nd_test_driver_read(drv);
+        ck_assert_str_eq(nd_test_str(drv, a->act.customer_id), "c1");
+        ck_assert_int_eq(a->act.stage, 2); /* the value came back too */
+        ck_assert_int_eq(a->act.created_at, T0 + 61000);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(a_deleted_entry_stays_deleted_after_a_restart) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        view(drv, "c1", T0);
+        nd_test_driver_restart(drv);
+        view(drv, "c2", T0 + 60001); /* c1 fires and is deleted */
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 2);
+        nd_test_driver_restart(drv);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "a_first"), 1);
+        ck_assert_uint_eq(nd_test_driver_timers(drv), 2);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(idle_input_advances_the_watermark_from_the_wall_clock) {
+        /* Event time = wall time here, as in live operation. */
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        view(drv, "c1", T0);
+        ck_assert_int_eq(nd_test_driver_advance_wall(drv, 500), 0);
+        ck_assert_int_eq(nd_test_driver_advance_wall(drv, 59000), 0);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 0);
+        ck_assert_int_eq(nd_test_driver_advance_wall(drv, 501), 2);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 2);
+        ck_assert_int_eq(nd_test_driver_read(drv)->act.emitted_at,
+                         T0 + 60001);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(replay_end_time_fires_what_is_due) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        view(drv, "c1", T0);
+        ck_assert_int_eq(nd_test_driver_end(drv, T0 + 60000), 0);
+        ck_assert_int_eq(nd_test_driver_end(drv, T0 + 60001), 2);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(action_ids_are_stable_and_length_prefixed) {
+        char a[33], b[33], c[33];
+        nd_str_t p1[2] = {{"ab", 2}, {"c", 1}};
+        nd_str_t p2[2] = {{"a", 1}, {"bc", 2}};
+        nd_action_id(p1, 2, a);
+        nd_action_id(p2, 2, b);
+        nd_action_id(p1, 2, c);
+        ck_assert_int_eq((int)strlen(a), 32);
+        ck_assert_str_ne(a, b);
+        ck_assert_str_eq(a, c);
+}
+END_TEST
+
+static Suite *task_suite(void) {
+        Suite *s = suite_create("task");
+        TCase *tc = tcase_create("order");
+        tcase_add_test(tc, timer_fires_only_when_watermark_passes_due);
+        tcase_add_test(tc, an_event_at_the_due_time_still_cancels);
+        tcase_add_test(tc, simultaneous_timers_fire_by_key_then_trigger_name);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("restore");
+        tcase_add_test(tc, timers_and_watermark_survive_a_restart);
+        tcase_add_test(tc, a_deleted_entry_stays_deleted_after_a_restart);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("clock");
+        tcase_add_test(tc, idle_input_advances_the_watermark_from_the_wall_clock);
+        tcase_add_test(tc, replay_end_time_fires_what_is_due);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("ids");
+        tcase_add_test(tc, action_ids_are_stable_and_length_prefixed);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return nd_test_main(task_suite());
+}
