@@ -481,8 +481,14 @@ static nd_err_t begin_txn(nd_kio_t *kio) {
 }
 
 static nd_err_t abort_and_rewind(nd_kio_t *kio) {
-        rd_kafka_error_t *error =
-            rd_kafka_abort_transaction(kio->producer, KIO_TXN_TIMEOUT_MS);
+        rd_kafka_error_t *error;
+        /* WHY flush first: with librdkafka 2.0.2, aborting while the first
+         * AddPartitionsToTxn is in flight gets INVALID_TXN_STATE from the
+         * broker and is made fatal (librdkafka issue #4849). Waiting for
+         * outstanding deliveries avoids the race; their failures are moot,
+         * the transaction is being aborted. */
+        rd_kafka_flush(kio->producer, KIO_TXN_TIMEOUT_MS);
+        error = rd_kafka_abort_transaction(kio->producer, KIO_TXN_TIMEOUT_MS);
         if (error) {
                 nd_err_t err = fatal_from(error);
                 log_txn_error("abort transaction", error);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mem.h"
 #include "registry.h"
+#include "replay.h"
 #include "runtime.h"
 
 #define EXIT_RUNTIME 1
@@ -68,6 +69,13 @@ static void usage(FILE *out) {
                 "synthetic traffic\n"
                 "                        [--duration 20s] [--rate 2000] "
                 "[--customers 5000]\n"
+                "  replay -c FILE --input EVENTS [--catalog PRODUCTS] "
+                "[--end-time T]\n"
+                "         [--output FILE|-] [--dead-letter FILE]\n"
+                "                        run the triggers over a file of "
+                "JSON events on event\n"
+                "                        time only; actions as JSON lines "
+                "(T: ms or ISO 8601 UTC)\n"
                 "  config-doc            print the configuration reference "
                 "(Markdown)\n"
                 "\n"
@@ -209,6 +217,36 @@ static int parse_ms(const char *s, int64_t *out) {
         return 0;
 }
 
+static int cmd_replay(const char *path, nd_replay_opts_t *opts,
+                      const char *end_time) {
+        nd_config_t *cfg = NULL;
+        int rc;
+        if (!path || !opts->input) {
+                fprintf(stderr, "nudge replay: -c FILE and --input FILE are "
+                                "required (see nudge --help)\n");
+                return EXIT_CONFIG;
+        }
+        if (end_time) {
+                if (nd_replay_parse_time(end_time, &opts->end_time) != 0) {
+                        fprintf(stderr,
+                                "nudge replay: --end-time: expected "
+                                "milliseconds since the epoch or an ISO 8601 "
+                                "UTC time such as 2026-11-22T10:00:00Z, got "
+                                "'%s'\n",
+                                end_time);
+                        return EXIT_CONFIG;
+                }
+                opts->has_end = true;
+        }
+        if (!opts->output)
+                opts->output = "-";
+        if ((rc = load(path, &cfg)) != 0)
+                return rc;
+        rc = nd_replay_run(cfg, opts);
+        nd_config_destroy(cfg);
+        return rc;
+}
+
 static int cmd_demo(const char *path, const char *duration, long rate,
                     long customers) {
         nd_config_t *cfg = NULL;
@@ -270,8 +308,15 @@ int main(int argc, char **argv) {
             {"duration", required_argument, NULL, 'd'},
             {"rate", required_argument, NULL, 'r'},
             {"customers", required_argument, NULL, 'n'},
+            {"input", required_argument, NULL, 'i'},
+            {"output", required_argument, NULL, 'o'},
+            {"catalog", required_argument, NULL, 'k'},
+            {"end-time", required_argument, NULL, 'e'},
+            {"dead-letter", required_argument, NULL, 'D'},
             {NULL, 0, NULL, 0}};
         const char *cmd = NULL, *path = NULL, *duration = NULL;
+        const char *end_time = NULL;
+        nd_replay_opts_t ropts = {0};
         long rate = 2000, customers = 5000;
         bool verbose = false;
         int opt;
@@ -305,6 +350,21 @@ int main(int argc, char **argv) {
                 case 'n':
                         customers = strtol(optarg, NULL, 10);
                         break;
+                case 'i':
+                        ropts.input = optarg;
+                        break;
+                case 'o':
+                        ropts.output = optarg;
+                        break;
+                case 'k':
+                        ropts.catalog = optarg;
+                        break;
+                case 'e':
+                        end_time = optarg;
+                        break;
+                case 'D':
+                        ropts.dead_letter = optarg;
+                        break;
                 default:
                         usage(stderr);
                         return EXIT_CONFIG;
@@ -325,6 +385,8 @@ int main(int argc, char **argv) {
                 return cmd_check(path, verbose);
         if (!strcmp(cmd, "demo"))
                 return cmd_demo(path, duration, rate, customers);
+        if (!strcmp(cmd, "replay"))
+                return cmd_replay(path, &ropts, end_time);
         if (!strcmp(cmd, "config-doc")) {
                 nd_config_write_doc(stdout, nd_processors);
                 return 0;

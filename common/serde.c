@@ -1414,9 +1414,9 @@ static nd_err_t rd_varint_slow(struct dctx *c, const struct op *op,
 
 /*
  * A varint of at most maxb bytes when at least 10 bytes are left (no bound
- * checks). Returns UINT64_MAX, *pp untouched, when it overflows; the
- * caller then lets rd_varint_slow() decide (and report). A valid varint
- * whose raw bits are all ones also lands there and decodes fine.
+ * checks). Returns UINT64_MAX with *pp untouched when it overflows, and
+ * also for a valid varint whose raw bits are all ones (INT64_MIN); the
+ * caller then lets rd_varint_slow() decide, decode and report.
  */
 static inline uint64_t rd_varint_fast(const uint8_t **pp, int maxb) {
         const uint8_t *p = *pp;
@@ -1430,6 +1430,8 @@ static inline uint64_t rd_varint_fast(const uint8_t **pp, int maxb) {
         }
         if (i == maxb || (i == maxb - 1 && byte > (maxb == 10 ? 1u : 0x0fu)))
                 return UINT64_MAX;
+        if (v == UINT64_MAX)
+                return v; /* valid, but the caller cannot tell: redone */
         *pp = p + i + 1;
         return v;
 }
@@ -1460,18 +1462,6 @@ static inline nd_err_t rd_long(struct dctx *c, const struct op *op,
                 err = rd_varint_slow(c, op, &v, 10);
         }
         *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-        return err;
-}
-
-static inline nd_err_t rd_int(struct dctx *c, const struct op *op,
-                              int64_t *out) {
-        uint64_t v = 0;
-        nd_err_t err = ND_OK;
-        if (c->p < c->end && *c->p < 0x80)
-                v = *c->p++;
-        else
-                err = rd_varint_slow(c, op, &v, 5);
-        *out = (int64_t)(int32_t)((uint32_t)(v >> 1) ^ -(uint32_t)(v & 1));
         return err;
 }
 

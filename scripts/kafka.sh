@@ -78,8 +78,9 @@ cmd_fetch() {
   if ! mvn -B -ntp -Dstyle.color=never -f "$here/kafka/pom.xml" \
       -Dmaven.repo.local="$m2" -Dkafka.version="$KAFKA_VERSION" \
       dependency:copy-dependencies -DincludeScope=runtime \
-      -DoutputDirectory="$tmp" 2>&1 | sed -u 's/^/  mvn: /' \
-      | grep -v -E '^  mvn: \[INFO\] (-+|)$'; then
+      -DoutputDirectory="$tmp" 2>&1 \
+      | sed -u -e 's/\x1b\[[0-9;]*m//g' -e '/^\(\[INFO\] -*\)\?$/d' \
+               -e 's/^/  mvn: /'; then
     rm -rf "$tmp"
     die "mvn could not fetch Kafka $KAFKA_VERSION (see above)"
   fi
@@ -241,7 +242,7 @@ try_start() {
     echo "ND_TEST_KAFKA_VERSION=$KAFKA_VERSION"
     echo "ND_KAFKA_PID=$pid"
     echo "ND_KAFKA_DATA_DIR=$dir"
-    echo "ND_KAFKA_LOG=$log"
+    printf 'ND_KAFKA_LOG=%q\n' "$log"  # the repository path may have spaces
   } >"$state.tmp"
   mv "$state.tmp" "$state"
 

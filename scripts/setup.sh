@@ -15,7 +15,7 @@ pkgs=(
   check libsubunit-dev
   libcurl4-openssl-dev libmicrohttpd-dev
   clang libclang-rt-14-dev clang-format
-  kcat
+  kcat iproute2 util-linux
   openjdk-17-jre-headless maven
 )
 

@@ -41,8 +41,7 @@ trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT TERM
 scripts/kafka.sh start
 # shellcheck disable=SC1091
-. .cache/kafka/run/broker.env
-export ND_TEST_BOOTSTRAP ND_TEST_KAFKA_VERSION
+set -a; . .cache/kafka/run/broker.env; set +a
 echo "integration tests talk to Apache Kafka $ND_TEST_KAFKA_VERSION at $ND_TEST_BOOTSTRAP"
 
 logs=$(mktemp -d)

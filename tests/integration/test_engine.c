@@ -1,0 +1,243 @@
+/*
+ * test_engine.c — the nudge binary against a real Apache Kafka broker
+ * (scripts/kafka.sh starts it; ND_TEST_BOOTSTRAP names it).
+ *
+ * Records go through the engine and come out once to a read_committed
+ * consumer; bad records go to the dead-letter topic with their reasons while
+ * good ones keep flowing; event topics that are not co-partitioned stop the
+ * engine at start with exit code 2; SIGTERM commits and exits 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd_kafka_test.h"
+#include "nd_proc_test.h"
+#include "nd_test.h"
+
+#define WAIT_MS 60000
+
+struct topics {
+        char click[96], cart[96], purchase[96], actions[96], dlq[96], app[96];
+};
+
+static void make_topics(struct topics *t, int parts_click, int parts_cart,
+                        int parts_purchase) {
+        char errstr[512];
+        nd_kt_unique_name(t->click, sizeof(t->click), "click");
+        nd_kt_unique_name(t->cart, sizeof(t->cart), "cart");
+        nd_kt_unique_name(t->purchase, sizeof(t->purchase), "purchase");
+        nd_kt_unique_name(t->actions, sizeof(t->actions), "actions");
+        nd_kt_unique_name(t->dlq, sizeof(t->dlq), "dlq");
+        nd_kt_unique_name(t->app, sizeof(t->app), "app");
+        ck_assert_int_eq(nd_kt_create_topic(t->click, parts_click, NULL, WAIT_MS,
+                                            errstr, sizeof(errstr)),
+                         ND_OK);
+        ck_assert_int_eq(nd_kt_create_topic(t->cart, parts_cart, NULL, WAIT_MS,
+                                            errstr, sizeof(errstr)),
+                         ND_OK);
+        ck_assert_int_eq(nd_kt_create_topic(t->purchase, parts_purchase, NULL,
+                                            WAIT_MS, errstr, sizeof(errstr)),
+                         ND_OK);
+}
+
+static const char *config(const struct topics *t, const char *extra) {
+        static char yaml[4096];
+        snprintf(yaml, sizeof(yaml),
+                 "application.id: %s\n"
+                 "kafka:\n  bootstrap.servers: %s\n"
+                 "topics:\n  clickstream: %s\n  cart: %s\n  purchase: %s\n"
+                 "  catalog: %s-catalog\n  actions: %s\n  dead_letter: %s\n"
+                 "input.format: json\n"
+                 "http.listen: \"\"\n"
+                 "%s"
+                 "triggers:\n  - name: mirror\n    type: passthrough\n",
+                 t->app, nd_kt_bootstrap(), t->click, t->cart, t->purchase,
+                 t->app, t->actions, t->dlq, extra ? extra : "");
+        return nd_proc_write_file("nudge-config", yaml);
+}
+
+static void event_json(char *buf, size_t size, int i, const char *cust) {
+        snprintf(buf, size,
+                 "{\"event_id\":\"ev-%d\",\"type\":\"page_viewed\","
+                 "\"customer_id\":\"%s\",\"anonymous_id\":null,"
+                 "\"timestamp\":%lld,\"channel\":\"web\",\"device_id\":null,"
+                 "\"device_type\":\"desktop\",\"session_id\":null}",
+                 i, cust, 1700000000000LL + i);
+}
+
+static void start_engine(nd_proc_t *p, const char *cfg) {
+        const char *argv[] = {"run", "-c", cfg, NULL};
+        nd_proc_start(p, argv, NULL);
+        if (!nd_proc_wait_log(p, "worker 0: [0-9]+ tasks", WAIT_MS)) {
+                nd_proc_dump(p);
+                ck_abort_msg("nudge did not get its partitions");
+        }
+}
+
+START_TEST(records_go_through_once_to_a_read_committed_consumer) {
+        struct topics t;
+        nd_proc_t p;
+        enum { N = 300 };
+        nd_kt_msg_t *msgs = calloc(N, sizeof(*msgs));
+        char(*vals)[512] = calloc(N, 512);
+        char(*keys)[32] = calloc(N, 32);
+        nd_kt_recs_t recs = {0};
+        rd_kafka_t *c;
+        char errstr[512];
+        int64_t committed_total = 0;
+
+        fprintf(stderr, "broker: Apache Kafka %s at %s\n", nd_kt_version(),
+                nd_kt_bootstrap());
+        make_topics(&t, 3, 3, 3);
+        start_engine(&p, config(&t, NULL));
+        for (int i = 0; i < N; i++) {
+                snprintf(keys[i], 32, "cust-%d", i % 37);
+                event_json(vals[i], 512, i, keys[i]);
+                msgs[i] = nd_kt_msg(keys[i], vals[i]);
+        }
+        ck_assert_int_eq(nd_kt_produce(t.click, RD_KAFKA_PARTITION_UA, msgs, N,
+                                       WAIT_MS, errstr, sizeof(errstr)),
+                         ND_OK);
+        c = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
+                               sizeof(errstr));
+        ck_assert_ptr_nonnull(c);
+        nd_kt_consume(c, N, WAIT_MS, &recs);
+        /* a little longer: a duplicate would show up now */
+        nd_kt_consume(c, N + 1, 2000, &recs);
+        if (recs.cnt != N)
+                nd_proc_dump(&p);
+        ck_assert_uint_eq(recs.cnt, N);
+        for (int i = 0; i < 37; i++) {
+                char k[32];
+                snprintf(k, sizeof(k), "cust-%d", i);
+                ck_assert_ptr_nonnull(nd_kt_recs_find(&recs, k));
+        }
+        ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
+        /* The engine committed the input offsets as it stopped. */
+        for (int part = 0; part < 3; part++) {
+                int64_t off = -1;
+                ck_assert_int_eq(nd_kt_committed(t.app, t.click, part, &off,
+                                                 WAIT_MS, errstr,
+                                                 sizeof(errstr)),
+                                 ND_OK);
+                committed_total += off > 0 ? off : 0;
+        }
+        ck_assert_int_eq(committed_total, N);
+        nd_kt_consumer_destroy(c);
+        nd_kt_recs_fini(&recs);
+        free(msgs);
+        free(vals);
+        free(keys);
+}
+END_TEST
+
+START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
+        struct topics t;
+        nd_proc_t p;
+        char good[3][512], errstr[512];
+        nd_kt_msg_t msgs[6];
+        nd_kt_recs_t dlq = {0}, out = {0};
+        rd_kafka_t *cd, *ca;
+        const nd_kt_header_t *h;
+        static const char *const missing =
+            "{\"event_id\":\"x\",\"type\":\"page_viewed\",\"customer_id\":"
+            "null,\"anonymous_id\":null,\"timestamp\":1700000000000,"
+            "\"channel\":\"web\",\"device_id\":null,\"device_type\":"
+            "\"desktop\",\"session_id\":null}";
+
+        make_topics(&t, 2, 2, 2);
+        start_engine(&p, config(&t, NULL));
+        for (int i = 0; i < 3; i++)
+                event_json(good[i], sizeof(good[i]), i, "good-cust");
+        msgs[0] = nd_kt_msg("good-cust", good[0]);
+        msgs[1] = nd_kt_msg("bad-json", "{\"event_id\": oops");
+        msgs[2] = nd_kt_msg("good-cust", good[1]);
+        msgs[3] = nd_kt_msg("someone-else", good[2]); /* wrong key */
+        msgs[4] = nd_kt_msg("nobody", missing);       /* no id at all */
+        msgs[5] = nd_kt_msg("good-cust", good[2]);
+        ck_assert_int_eq(nd_kt_produce(t.cart, 0, msgs, 6, WAIT_MS, errstr,
+                                       sizeof(errstr)),
+                         ND_OK);
+        cd = nd_kt_consumer_new(t.dlq, NULL, ND_KT_READ_COMMITTED, errstr,
+                                sizeof(errstr));
+        ca = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
+                                sizeof(errstr));
+        nd_kt_consume(cd, 3, WAIT_MS, &dlq);
+        nd_kt_consume(ca, 3, WAIT_MS, &out);
+        if (dlq.cnt != 3 || out.cnt != 3)
+                nd_proc_dump(&p);
+        ck_assert_uint_eq(dlq.cnt, 3);
+        ck_assert_uint_eq(out.cnt, 3);
+
+        h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "bad-json"),
+                             "nudge.error.code");
+        ck_assert_ptr_nonnull(h);
+        ck_assert_str_eq(h->value, "BAD_JSON");
+        h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "someone-else"),
+                             "nudge.error.code");
+        ck_assert_str_eq(h->value, "WRONG_KEY");
+        h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "nobody"),
+                             "nudge.error.code");
+        ck_assert_str_eq(h->value, "MISSING_FIELD");
+        h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "bad-json"),
+                             "nudge.source.topic");
+        ck_assert_str_eq(h->value, t.cart);
+        h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "bad-json"),
+                             "nudge.source.offset");
+        ck_assert_str_eq(h->value, "1");
+        h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "someone-else"),
+                             "nudge.error.text");
+        ck_assert_ptr_nonnull(h);
+        ck_assert_uint_gt(h->size, 0);
+        /* the original bytes are kept */
+        ck_assert_str_eq(nd_kt_recs_find(&dlq, "bad-json")->value,
+                         "{\"event_id\": oops");
+        ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
+        ck_assert_ptr_nonnull(strstr(good[0], "ev-0"));
+        nd_kt_consumer_destroy(cd);
+        nd_kt_consumer_destroy(ca);
+        nd_kt_recs_fini(&dlq);
+        nd_kt_recs_fini(&out);
+}
+END_TEST
+
+START_TEST(event_topics_that_are_not_co_partitioned_are_refused) {
+        struct topics t;
+        nd_proc_t p;
+        const char *argv[4] = {"run", "-c", NULL, NULL};
+        FILE *f;
+        char line[4096];
+        bool named = false;
+        make_topics(&t, 3, 2, 3);
+        argv[2] = config(&t, NULL);
+        ck_assert_int_eq(nd_proc_run(&p, argv, WAIT_MS), 2);
+        f = fopen(p.log, "r");
+        while (f && fgets(line, sizeof(line), f))
+                if (strstr(line, "co-partitioning") && strstr(line, t.cart) &&
+                    strstr(line, t.click))
+                        named = true;
+        if (f)
+                fclose(f);
+        if (!named)
+                nd_proc_dump(&p);
+        ck_assert(named);
+}
+END_TEST
+
+static Suite *engine_suite(void) {
+        Suite *s = suite_create("engine");
+        TCase *tc = tcase_create("pipeline");
+        tcase_set_timeout(tc, 180);
+        tcase_add_test(tc, records_go_through_once_to_a_read_committed_consumer);
+        tcase_add_test(
+            tc, bad_records_are_dead_lettered_with_reasons_and_good_ones_flow);
+        tcase_add_test(tc, event_topics_that_are_not_co_partitioned_are_refused);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return nd_test_main(engine_suite());
+}
