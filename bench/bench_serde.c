@@ -122,8 +122,8 @@ static void make_events(struct recs *rs) {
         avro_generic_value_new(cls, &rec);
         for (int i = 0; i < NREC; i++) {
                 uint8_t out[512];
-                avro_writer_t w = avro_writer_memory((char *)out + 5,
-                                                     sizeof(out) - 5);
+                avro_writer_t w =
+                    avro_writer_memory((char *)out + 5, sizeof(out) - 5);
                 snprintf(tmp[0], 64, "evt-%08d-4f1c", i);
                 snprintf(tmp[1], 64, "cust-%06d", i * 7919 % 1000003);
                 snprintf(tmp[2], 64, "dev-%05d", i % 977);
@@ -284,8 +284,7 @@ static void print(const struct result *r) {
         printf("%-16s %10.1f ns/op %10.2f M ops/s  %12lld ops", r->name, r->ns,
                1000.0 / r->ns, r->ops);
         if (r->alloc != (uint64_t)-1)
-                printf("  %llu bytes allocated",
-                       (unsigned long long)r->alloc);
+                printf("  %llu bytes allocated", (unsigned long long)r->alloc);
         printf("\n");
 }
 
@@ -335,22 +334,22 @@ int main(int argc, char **argv) {
                         return 1;
                 }
 
-#define MEASURE(res, label, body)                                              \
-        do {                                                                   \
-                ops = 0;                                                       \
-                a0 = thread_allocated();                                       \
-                t0 = nd_clock_mono_ns();                                       \
-                do {                                                           \
-                        for (int i = 0; i < NREC; i++) {                       \
-                                body;                                          \
-                        }                                                      \
-                        ops += NREC;                                           \
-                        t = nd_clock_mono_ns();                                \
-                } while (t - t0 < budget);                                     \
-                res.name = label;                                              \
-                res.ns = (double)(t - t0) / (double)ops;                       \
-                res.ops = ops;                                                 \
-                res.alloc = thread_allocated() - a0;                           \
+#define MEASURE(res, label, body)                        \
+        do {                                             \
+                ops = 0;                                 \
+                a0 = thread_allocated();                 \
+                t0 = nd_clock_mono_ns();                 \
+                do {                                     \
+                        for (int i = 0; i < NREC; i++) { \
+                                body;                    \
+                        }                                \
+                        ops += NREC;                     \
+                        t = nd_clock_mono_ns();          \
+                } while (t - t0 < budget);               \
+                res.name = label;                        \
+                res.ns = (double)(t - t0) / (double)ops; \
+                res.ops = ops;                           \
+                res.alloc = thread_allocated() - a0;     \
         } while (0)
 
         MEASURE(fast, "decode fast", {

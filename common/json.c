@@ -32,7 +32,8 @@ void nd_json_dec_fini(nd_json_dec_t *dec) {
 }
 
 static nd_err_t jfail(char *errstr, size_t errstr_size, nd_err_t err,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static nd_err_t jfail(char *errstr, size_t errstr_size, nd_err_t err,
                       const char *fmt, ...) {
         va_list ap;
@@ -76,16 +77,15 @@ static nd_err_t get_str(struct jctx *c, json_t *obj, const char *name,
         if (!v || json_is_null(v)) {
                 if (required)
                         return jfail(c->errstr, c->errstr_size,
-                                     ND_ERR_MISSING_FIELD,
-                                     "field '%s%s' is %s", c->prefix, name,
-                                     v ? "null" : "missing");
+                                     ND_ERR_MISSING_FIELD, "field '%s%s' is %s",
+                                     c->prefix, name, v ? "null" : "missing");
                 *out = ND_STR_NULL;
                 return ND_OK;
         }
         if (!json_is_string(v))
                 return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be a string, not %s",
-                             c->prefix, name, jtype(v));
+                             "field '%s%s' must be a string, not %s", c->prefix,
+                             name, jtype(v));
         if (json_string_length(v) > UINT32_MAX)
                 return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_LENGTH,
                              "field '%s%s' is too long", c->prefix, name);
@@ -100,9 +100,8 @@ static nd_err_t get_i64(struct jctx *c, json_t *obj, const char *name,
         if (!v || json_is_null(v)) {
                 if (required)
                         return jfail(c->errstr, c->errstr_size,
-                                     ND_ERR_MISSING_FIELD,
-                                     "field '%s%s' is %s", c->prefix, name,
-                                     v ? "null" : "missing");
+                                     ND_ERR_MISSING_FIELD, "field '%s%s' is %s",
+                                     c->prefix, name, v ? "null" : "missing");
                 if (has)
                         *has = false;
                 return ND_OK;
@@ -126,21 +125,20 @@ static nd_err_t get_enum(struct jctx *c, json_t *obj, const char *name,
         if (!v || json_is_null(v)) {
                 if (dflt < 0)
                         return jfail(c->errstr, c->errstr_size,
-                                     ND_ERR_MISSING_FIELD,
-                                     "field '%s%s' is %s", c->prefix, name,
-                                     v ? "null" : "missing");
+                                     ND_ERR_MISSING_FIELD, "field '%s%s' is %s",
+                                     c->prefix, name, v ? "null" : "missing");
                 *out = dflt;
                 return ND_OK;
         }
         if (!json_is_string(v))
                 return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be a string, not %s",
-                             c->prefix, name, jtype(v));
+                             "field '%s%s' must be a string, not %s", c->prefix,
+                             name, jtype(v));
         e = parse(json_string_value(v), json_string_length(v));
         if (e < 0)
                 return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_ENUM,
-                             "field '%s%s': unknown symbol '%.40s'",
-                             c->prefix, name, json_string_value(v));
+                             "field '%s%s': unknown symbol '%.40s'", c->prefix,
+                             name, json_string_value(v));
         *out = e;
         return ND_OK;
 }
@@ -169,8 +167,8 @@ static nd_err_t get_array(struct jctx *c, json_t *obj, const char *name,
                 return ND_OK;
         if (!json_is_array(v))
                 return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be an array, not %s",
-                             c->prefix, name, jtype(v));
+                             "field '%s%s' must be an array, not %s", c->prefix,
+                             name, jtype(v));
         if (json_array_size(v) > cap)
                 return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_LENGTH,
                              "field '%s%s': %zu items exceed the cap of %zu",
@@ -185,8 +183,8 @@ static nd_err_t parse_doc(nd_json_dec_t *dec, const void *buf, size_t len,
         nd_json_dec_fini(dec);
         if (!buf)
                 len = 0;
-        dec->doc = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES,
-                              &jerr);
+        dec->doc =
+            json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &jerr);
         if (!dec->doc)
                 return jfail(errstr, errstr_size, ND_ERR_BAD_JSON,
                              "JSON at byte %d: %s", jerr.position, jerr.text);
@@ -217,14 +215,13 @@ static nd_err_t get_lines(struct jctx *c, nd_json_dec_t *dec, json_t *obj,
                 li->quantity = 1;
                 snprintf(prefix, sizeof(prefix), "products[%zu].", i);
                 if (!json_is_object(it))
-                        return jfail(c->errstr, c->errstr_size,
-                                     ND_ERR_BAD_TYPE,
+                        return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
                                      "field 'products[%zu]' must be an "
                                      "object, not %s",
                                      i, jtype(it));
                 if ((err = get_str(&ic, it, "sku", true, &li->sku)) ||
-                    (err = get_str(&ic, it, "category", false,
-                                   &li->category)) ||
+                    (err =
+                         get_str(&ic, it, "category", false, &li->category)) ||
                     (err = get_i64(&ic, it, "quantity", false, &li->quantity,
                                    NULL)) ||
                     (err = get_i64(&ic, it, "price_cents", false,
@@ -237,8 +234,8 @@ static nd_err_t get_lines(struct jctx *c, nd_json_dec_t *dec, json_t *obj,
         return ND_OK;
 }
 
-nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf,
-                              size_t len, nd_event_t *ev, char *errstr,
+nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf, size_t len,
+                              nd_event_t *ev, char *errstr,
                               size_t errstr_size) {
         struct jctx c = {errstr, errstr_size, ""};
         json_t *root, *prod;
@@ -250,14 +247,13 @@ nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf,
         if ((err = parse_doc(dec, buf, len, &root, errstr, errstr_size)))
                 return err;
         if ((err = get_str(&c, root, "event_id", true, &ev->event_id)) ||
-            (err = get_enum(&c, root, "type", nd_event_type_parse, -1,
-                            &type)) ||
-            (err = get_str(&c, root, "customer_id", false,
-                           &ev->customer_id)) ||
-            (err = get_str(&c, root, "anonymous_id", false,
-                           &ev->anonymous_id)) ||
-            (err = get_i64(&c, root, "timestamp", true, &ev->timestamp,
-                           NULL)) ||
+            (err =
+                 get_enum(&c, root, "type", nd_event_type_parse, -1, &type)) ||
+            (err = get_str(&c, root, "customer_id", false, &ev->customer_id)) ||
+            (err =
+                 get_str(&c, root, "anonymous_id", false, &ev->anonymous_id)) ||
+            (err =
+                 get_i64(&c, root, "timestamp", true, &ev->timestamp, NULL)) ||
             (err = get_enum(&c, root, "channel", nd_channel_parse,
                             ND_CHANNEL_OTHER, &channel)) ||
             (err = get_str(&c, root, "device_id", false, &ev->device_id)) ||
@@ -271,10 +267,8 @@ nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf,
             (err = get_i64(&c, root, "value_cents", false, &ev->value_cents,
                            &ev->has_value)) ||
             (err = get_str(&c, root, "currency", false, &ev->currency)) ||
-            (err = get_str(&c, root, "checkout_id", false,
-                           &ev->checkout_id)) ||
-            (err = get_str(&c, root, "campaign_id", false,
-                           &ev->campaign_id)) ||
+            (err = get_str(&c, root, "checkout_id", false, &ev->checkout_id)) ||
+            (err = get_str(&c, root, "campaign_id", false, &ev->campaign_id)) ||
             (err = get_str(&c, root, "action_id", false, &ev->action_id)) ||
             (err = get_lines(&c, dec, root, ev)))
                 return err;
@@ -305,9 +299,9 @@ nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf,
         return ND_OK;
 }
 
-nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf,
-                                size_t len, nd_product_rec_t *prod,
-                                char *errstr, size_t errstr_size) {
+nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf, size_t len,
+                                nd_product_rec_t *prod, char *errstr,
+                                size_t errstr_size) {
         struct jctx c = {errstr, errstr_size, ""};
         json_t *root, *arr, *it;
         size_t i;

@@ -36,11 +36,10 @@ void nd_json_dec_init(nd_json_dec_t *dec);
 void nd_json_dec_fini(nd_json_dec_t *dec);
 
 /** Decodes without the contract checks (serde adds them). */
-nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf,
-                              size_t len, nd_event_t *ev, char *errstr,
-                              size_t errstr_size);
-nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf,
-                                size_t len, nd_product_rec_t *prod,
-                                char *errstr, size_t errstr_size);
+nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf, size_t len,
+                              nd_event_t *ev, char *errstr, size_t errstr_size);
+nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf, size_t len,
+                                nd_product_rec_t *prod, char *errstr,
+                                size_t errstr_size);
 
 #endif

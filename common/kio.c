@@ -1148,8 +1148,8 @@ static void table_mark_end(nd_kio_client_t *cl, const rd_kafka_message_t *rkm,
 nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
                                   const char *bootstrap,
                                   const char *const *topics, int topic_cnt,
-                                  int32_t partition, char *errstr,
-                                  size_t errstr_size) {
+                                  const int32_t *parts, int part_cnt,
+                                  char *errstr, size_t errstr_size) {
         nd_kio_client_t *cl = nd_calloc(1, sizeof(*cl));
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err;
@@ -1161,6 +1161,10 @@ nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
         rd_kafka_conf_set(kc, "enable.partition.eof", "true", NULL, 0);
         rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(kc, "isolation.level", "read_committed", NULL, 0);
+        /* WHY: the end of a partition is seen as an empty fetch, which the
+         * broker holds for fetch.wait.max.ms; a restore should not wait
+         * half a second per partition for it. */
+        rd_kafka_conf_set(kc, "fetch.wait.max.ms", "10", NULL, 0);
         /* A consumer handle needs a group id to exist; it never joins. */
         rd_kafka_conf_set(kc, "group.id", "nudge-table-reader", NULL, 0);
         cl->consumer = true;
@@ -1183,14 +1187,17 @@ nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
                             &md->topics[j];
                         if (strcmp(mt->topic, topics[t]) || mt->err)
                                 continue;
-                        for (int k = 0; k < mt->partition_cnt; k++)
-                                if (partition < 0 ||
-                                    mt->partitions[k].id == partition)
+                        for (int k = 0; k < mt->partition_cnt; k++) {
+                                bool want = !parts;
+                                for (int q = 0; q < part_cnt && !want; q++)
+                                        want = parts[q] == mt->partitions[k].id;
+                                if (want)
                                         rd_kafka_topic_partition_list_add(
                                             cl->table, mt->topic,
                                             mt->partitions[k].id)
                                             ->offset =
                                             RD_KAFKA_OFFSET_BEGINNING;
+                        }
                 }
         rd_kafka_metadata_destroy(md);
         md = NULL;

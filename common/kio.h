@@ -202,16 +202,16 @@ void nd_kio_client_destroy(nd_kio_client_t *cl);
 
 /**
  * A group-less reader of whole partitions, for restoring changelogs and for
- * the catalog (a global table): assigns partition `partition` (-1: every
- * partition) of each topic from the beginning, read_committed, and notes
- * each partition's end offset at creation. Topics that do not exist are
- * skipped. Read with nd_kio_client_read().
+ * the catalog (a global table): assigns the partitions parts[0..part_cnt)
+ * (parts NULL: every partition) of each topic from the beginning,
+ * read_committed, and notes each partition's end offset at creation. Topics
+ * that do not exist are skipped. Read with nd_kio_client_read().
  */
 nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
                                   const char *bootstrap,
                                   const char *const *topics, int topic_cnt,
-                                  int32_t partition, char *errstr,
-                                  size_t errstr_size);
+                                  const int32_t *parts, int part_cnt,
+                                  char *errstr, size_t errstr_size);
 /** True once every assigned partition was read up to its end at creation. */
 bool nd_kio_table_loaded(nd_kio_client_t *cl);
 /** Records read so far, and the end offsets' total (for progress). */

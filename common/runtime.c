@@ -168,7 +168,6 @@ static nd_err_t before_commit(void *arg) {
 
 struct restore_arg {
         struct nd_worker *w;
-        nd_task_t *task;
         char (*topics)[300];
         int *inst_of;
         int cnt;
@@ -177,9 +176,14 @@ struct restore_arg {
 
 static void restore_one(void *arg, const nd_rec_t *rec) {
         struct restore_arg *ra = arg;
+        nd_task_t *task = rec->partition < ra->w->task_cap
+                              ? ra->w->tasks[rec->partition]
+                              : NULL;
+        if (!task)
+                return;
         for (int i = 0; i < ra->cnt; i++)
                 if (!strcmp(ra->topics[i], rec->topic)) {
-                        if (nd_task_restore(ra->task, ra->inst_of[i], rec->key,
+                        if (nd_task_restore(task, ra->inst_of[i], rec->key,
                                             rec->key_len, rec->value,
                                             rec->value_len) != ND_OK)
                                 ra->bad++;
@@ -187,8 +191,14 @@ static void restore_one(void *arg, const nd_rec_t *rec) {
                 }
 }
 
-/* Reads every changelog partition of task to its end. */
-static nd_err_t restore_task(struct nd_worker *w, nd_task_t *task) {
+/*
+ * Reads the changelog partitions parts[] of every stateful instance to
+ * their ends into the (new, not yet started) tasks of those partitions:
+ * one reader for all of them, so a large assignment restores in parallel
+ * fetches rather than one partition after another.
+ */
+static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
+                              int part_cnt) {
         const nd_config_t *cfg = w->rt->cfg;
         int n = 0;
         char(*topics)[300] = nd_calloc((size_t)(cfg->trigger_cnt + 1),
@@ -197,10 +207,10 @@ static nd_err_t restore_task(struct nd_worker *w, nd_task_t *task) {
                                        sizeof(*names));
         int *inst_of = nd_calloc((size_t)(cfg->trigger_cnt + 1),
                                  sizeof(*inst_of));
-        struct restore_arg ra = {w, task, topics, inst_of, 0, 0};
+        struct restore_arg ra = {w, topics, inst_of, 0, 0};
         nd_kio_client_t *cl = NULL;
         char errstr[512];
-        int64_t start = nd_clock_mono_ms(), last_log = start, read, total;
+        int64_t start = nd_clock_mono_ms(), last_log = start, read = 0, total;
         nd_err_t err = ND_OK;
 
         for (int i = 0; i < cfg->trigger_cnt; i++)
@@ -211,13 +221,12 @@ static nd_err_t restore_task(struct nd_worker *w, nd_task_t *task) {
                         inst_of[n++] = i;
                 }
         ra.cnt = n;
-        if (n == 0)
+        if (n == 0 || part_cnt == 0)
                 goto out;
-        cl = nd_kio_table_new(cfg, w->rt->bootstrap, names, n,
-                              nd_task_partition(task), errstr, sizeof(errstr));
+        cl = nd_kio_table_new(cfg, w->rt->bootstrap, names, n, parts,
+                              part_cnt, errstr, sizeof(errstr));
         if (!cl) {
-                nd_log_error("runtime", "restore of partition %d: %s",
-                             (int)nd_task_partition(task), errstr);
+                nd_log_error("runtime", "restore: %s", errstr);
                 err = ND_ERR_KAFKA;
                 goto out;
         }
@@ -231,28 +240,38 @@ static nd_err_t restore_task(struct nd_worker *w, nd_task_t *task) {
                 if (now - last_log >= 2000) {
                         nd_kio_table_progress(cl, &read, &total);
                         nd_log_info("runtime",
-                                    "restoring partition %d: %" PRId64
+                                    "worker %d: restoring %d partitions: %" PRId64
                                     " of ~%" PRId64 " changelog records",
-                                    (int)nd_task_partition(task), read, total);
+                                    w->idx, part_cnt, read, total);
                         last_log = now;
                 }
         }
         nd_kio_table_progress(cl, &read, &total);
         atomic_fetch_add(&w->restored, (unsigned long long)read);
-        if (read > 0 || ra.bad > 0) {
-                nd_task_stats_t st;
-                nd_task_stats(task, &st);
-                nd_log_info("runtime",
-                            "partition %d restored: %" PRId64
-                            " changelog records in %lld ms (%zu entries, %zu "
-                            "timers%s)",
-                            (int)nd_task_partition(task), read,
-                            (long long)(nd_clock_mono_ms() - start), st.entries,
-                            st.timers_pending, ra.bad ? ", some bad skipped" : "");
-        }
 out:
         nd_kio_client_destroy(cl);
-        nd_task_restored(task);
+        for (int i = 0; i < part_cnt; i++) {
+                nd_task_t *task = w->tasks[parts[i]];
+                nd_task_stats_t st;
+                if (!task)
+                        continue;
+                nd_task_restored(task);
+                if (n == 0)
+                        continue;
+                nd_task_stats(task, &st);
+                nd_log_info("runtime",
+                            "partition %d restored: %zu entries, %zu timers, "
+                            "watermark %" PRId64,
+                            (int)parts[i], st.entries, st.timers_pending,
+                            st.watermark);
+        }
+        if (n > 0 && part_cnt > 0)
+                nd_log_info("runtime",
+                            "worker %d: restored %d partitions from %" PRId64
+                            " changelog records in %lld ms%s",
+                            w->idx, part_cnt, read,
+                            (long long)(nd_clock_mono_ms() - start),
+                            ra.bad ? " (bad records skipped)" : "");
         nd_free(topics);
         nd_free(names);
         nd_free(inst_of);
@@ -262,7 +281,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* Tasks                                                               */
 
-static void task_open(struct nd_worker *w, int32_t p) {
+/* Creates the task of p (not restored, not started). */
+static void task_create(struct nd_worker *w, int32_t p) {
         nd_task_conf_t tc = {.cfg = w->rt->cfg,
                              .partition = p,
                              .sink = {sink_emit, sink_forward, w},
@@ -283,8 +303,6 @@ static void task_open(struct nd_worker *w, int32_t p) {
         if (w->tasks[p])
                 return;
         task = nd_task_new(&tc);
-        restore_task(w, task);
-        nd_task_start(task);
         w->tasks[p] = task;
         w->last_rec_ms[p] = nd_clock_wall_ms();
         w->task_cnt++;
@@ -300,12 +318,26 @@ static void task_close(struct nd_worker *w, int32_t p) {
         atomic_store(&w->tasks_alive, w->task_cnt);
 }
 
+/* Creates, restores and starts the tasks of parts[] that are new. */
+static void tasks_open(struct nd_worker *w, const int32_t *parts, int cnt) {
+        int32_t *fresh = nd_calloc((size_t)(cnt ? cnt : 1), sizeof(*fresh));
+        int n = 0;
+        for (int i = 0; i < cnt; i++)
+                if (parts[i] >= w->task_cap || !w->tasks[parts[i]]) {
+                        task_create(w, parts[i]);
+                        fresh[n++] = parts[i];
+                }
+        restore_tasks(w, fresh, n);
+        for (int i = 0; i < n; i++)
+                nd_task_start(w->tasks[fresh[i]]);
+        nd_free(fresh);
+}
+
 static void on_assign(void *arg, const int32_t *parts, int cnt) {
         struct nd_worker *w = arg;
         atomic_fetch_add(&w->rebalances, 1);
         atomic_store(&w->ready, false);
-        for (int i = 0; i < cnt; i++)
-                task_open(w, parts[i]);
+        tasks_open(w, parts, cnt);
         atomic_store(&w->ready, true);
         nd_log_info("runtime", "worker %d: %d tasks", w->idx, w->task_cnt);
 }
@@ -324,11 +356,16 @@ static void rebuild_tasks(struct nd_worker *w) {
         nd_log_warn("runtime", "worker %d: rebuilding %d tasks from their "
                                "changelogs after an aborted commit",
                     w->idx, w->task_cnt);
+        int32_t *parts = nd_calloc((size_t)(w->task_cap ? w->task_cap : 1),
+                                   sizeof(*parts));
+        int n = 0;
         for (int32_t p = 0; p < w->task_cap; p++)
                 if (w->tasks[p]) {
                         task_close(w, p);
-                        task_open(w, p);
+                        parts[n++] = p;
                 }
+        tasks_open(w, parts, n);
+        nd_free(parts);
 }
 
 static void tasks_destroy_all(struct nd_worker *w) {
@@ -373,7 +410,7 @@ static nd_err_t catalog_load(struct nd_worker *w) {
         char errstr[512];
         int64_t start = nd_clock_mono_ms();
         w->catalog_reader = nd_kio_table_new(cfg, w->rt->bootstrap, topics, 1,
-                                             -1, errstr, sizeof(errstr));
+                                             NULL, 0, errstr, sizeof(errstr));
         if (!w->catalog_reader) {
                 nd_log_error("runtime", "catalog %s: %s", cfg->topic_catalog,
                              errstr);

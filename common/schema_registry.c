@@ -153,9 +153,9 @@ static nd_err_t http_get(nd_schema_registry_t *reg, const char *base,
         rc = curl_easy_perform(reg->curl);
         curl_slist_free_all(hdrs);
         if (rc != CURLE_OK) {
-                snprintf(errstr, errstr_size, "schema registry %s: %s",
-                         url, reg->body_overflow ? "response too large"
-                                                 : curl_easy_strerror(rc));
+                snprintf(errstr, errstr_size, "schema registry %s: %s", url,
+                         reg->body_overflow ? "response too large"
+                                            : curl_easy_strerror(rc));
                 return ND_ERR_REGISTRY;
         }
         curl_easy_getinfo(reg->curl, CURLINFO_RESPONSE_CODE, status);

@@ -67,10 +67,10 @@
 /* Names                                                               */
 
 static const char *const event_type_names[ND_EV__CNT] = {
-    "page_viewed",     "product_viewed",   "products_searched",
-    "app_opened",      "message_clicked",  "product_added",
-    "product_removed", "cart_viewed",      "checkout_started",
-    "order_completed", "order_refunded",   "order_cancelled"};
+    "page_viewed",     "product_viewed",  "products_searched",
+    "app_opened",      "message_clicked", "product_added",
+    "product_removed", "cart_viewed",     "checkout_started",
+    "order_completed", "order_refunded",  "order_cancelled"};
 static const char *const channel_names[ND_CHANNEL__CNT] = {
     "web", "app", "email", "sms", "push", "whatsapp", "store", "other"};
 static const char *const device_type_names[ND_DEVICE__CNT] = {
@@ -152,13 +152,14 @@ struct dst {
         const struct dst *sub; /* D_REC/D_LINES: its fields */
 };
 
-#define F_(T, kind, f, has, cnt, parse, sub)                                  \
-        {#f, kind, offsetof(T, f), has, cnt, parse, sub}
+#define F_(T, kind, f, has, cnt, parse, sub) \
+        { #f, kind, offsetof(T, f), has, cnt, parse, sub }
 #define FSTR(T, f)         F_(T, D_STR, f, NO_OFF, 0, NULL, NULL)
 #define FI64(T, f, has)    F_(T, D_I64, f, offsetof(T, has), 0, NULL, NULL)
 #define FI64_(T, f)        F_(T, D_I64, f, NO_OFF, 0, NULL, NULL)
 #define FENUM(T, f, parse) F_(T, D_ENUM, f, NO_OFF, 0, parse, NULL)
-#define FEND               {NULL, 0, 0, 0, 0, NULL, NULL}
+#define FEND \
+        { NULL, 0, 0, 0, 0, NULL, NULL }
 
 static const struct dst product_dst[] = {
     FSTR(nd_product_t, sku), FSTR(nd_product_t, category),
@@ -229,16 +230,16 @@ static const struct reader_def {
 
 enum opcode {
         OP_BOOL = 1,
-        OP_INT,    /* zigzag varint, 32-bit */
-        OP_LONG,   /* zigzag varint, 64-bit */
-        OP_FLOAT,  /* 4 bytes, dropped (no float in the contract) */
-        OP_DOUBLE, /* 8 bytes, dropped */
-        OP_STR,    /* string or bytes */
-        OP_FIXED,  /* a bytes, dropped */
-        OP_ENUM,   /* a symbols, map at b */
-        OP_UNION,  /* a branches, table at b */
-        OP_ARRAY,  /* item block follows; a = min item size; b = cnt_off */
-        OP_MAP,    /* value block follows; dropped */
+        OP_INT,         /* zigzag varint, 32-bit */
+        OP_LONG,        /* zigzag varint, 64-bit */
+        OP_FLOAT,       /* 4 bytes, dropped (no float in the contract) */
+        OP_DOUBLE,      /* 8 bytes, dropped */
+        OP_STR,         /* string or bytes */
+        OP_FIXED,       /* a bytes, dropped */
+        OP_ENUM,        /* a symbols, map at b */
+        OP_UNION,       /* a branches, table at b */
+        OP_ARRAY,       /* item block follows; a = min item size; b = cnt_off */
+        OP_MAP,         /* value block follows; dropped */
         OP_SET_TRUE,    /* bool at off := true (presence of a record) */
         OP_CONST_I64,   /* defaults: int64 k */
         OP_CONST_BOOL,  /* bool k */
@@ -278,7 +279,7 @@ struct plan {
         uint32_t op_cnt, op_cap;
         struct branch *br;
         uint32_t br_cnt, br_cap;
-        int32_t *emap; /* writer enum index -> C value, -1 unknown */
+        int32_t *emap;  /* writer enum index -> C value, -1 unknown */
         uint32_t *esym; /* writer enum index -> pool offset of the symbol */
         uint32_t emap_cnt, emap_cap;
         nd_str_t *consts;
@@ -386,9 +387,8 @@ static bool schemas_match(avro_schema_t w, avro_schema_t r, bool exact) {
                 case AVRO_ENUM:
                         return same_name(w, r);
                 case AVRO_FIXED:
-                        return same_name(w, r) &&
-                               avro_schema_fixed_size(w) ==
-                                   avro_schema_fixed_size(r);
+                        return same_name(w, r) && avro_schema_fixed_size(w) ==
+                                                      avro_schema_fixed_size(r);
                 default:
                         return true;
                 }
@@ -434,8 +434,7 @@ static const struct dst *dst_find(const struct dst *tab, const char *name) {
 }
 
 static json_t *named_json(struct builder *b, avro_schema_t s) {
-        return b->named ? json_object_get(b->named, avro_schema_name(s))
-                        : NULL;
+        return b->named ? json_object_get(b->named, avro_schema_name(s)) : NULL;
 }
 
 /* Checks that what the reader type r holds can go where d says. */
@@ -485,9 +484,9 @@ static void path_join(char *out, size_t size, const char *path,
 }
 
 /* Default of reader field rf (JSON jd, may be NULL) into d. */
-static nd_err_t compile_default(struct builder *b, avro_schema_t rf,
-                                json_t *jd, const struct dst *d,
-                                uint16_t base, const char *path) {
+static nd_err_t compile_default(struct builder *b, avro_schema_t rf, json_t *jd,
+                                const struct dst *d, uint16_t base,
+                                const char *path) {
         avro_schema_t t = deref(rf);
         uint32_t i;
         if (!jd)
@@ -548,8 +547,9 @@ static nd_err_t compile_default(struct builder *b, avro_schema_t rf,
                     (d->kind != D_LINES && d->kind != D_STRS))
                         break;
                 i = emit(b, OP_CONST_EMPTY, path);
-                b->pl->ops[i].has_off =
-                    d->has_off == NO_OFF ? NO_OFF : (uint16_t)(base + d->has_off);
+                b->pl->ops[i].has_off = d->has_off == NO_OFF
+                                            ? NO_OFF
+                                            : (uint16_t)(base + d->has_off);
                 return ND_OK;
         default:
                 break;
@@ -580,8 +580,8 @@ static nd_err_t compile_record(struct builder *b, avro_schema_t w,
                                 continue;
                         if (json_is_array(rfields) &&
                             j < json_array_size(rfields))
-                                jd = json_object_get(
-                                    json_array_get(rfields, j), "default");
+                                jd = json_object_get(json_array_get(rfields, j),
+                                                     "default");
                         path_join(fpath, sizeof(fpath), path, name);
                         err = compile_default(
                             b, avro_schema_record_field_get_by_index(r, (int)j),
@@ -701,10 +701,10 @@ static nd_err_t compile_value(struct builder *b, avro_schema_t w,
                 i = emit(b, OP_ENUM, path);
                 if (pl->emap_cnt + n > pl->emap_cap) {
                         pl->emap_cap = (pl->emap_cnt + n) * 2;
-                        pl->emap = nd_realloc(pl->emap, pl->emap_cap *
-                                                            sizeof(*pl->emap));
-                        pl->esym = nd_realloc(pl->esym, pl->emap_cap *
-                                                            sizeof(*pl->esym));
+                        pl->emap = nd_realloc(pl->emap,
+                                              pl->emap_cap * sizeof(*pl->emap));
+                        pl->esym = nd_realloc(pl->esym,
+                                              pl->emap_cap * sizeof(*pl->esym));
                 }
                 pl->ops[i].a = n;
                 pl->ops[i].b = pl->emap_cnt;
@@ -714,8 +714,7 @@ static nd_err_t compile_value(struct builder *b, avro_schema_t w,
                         if (d) {
                                 bool in_reader =
                                     avro_schema_enum_get_by_name(r, sym) >= 0;
-                                v = in_reader ? d->parse(sym, strlen(sym))
-                                              : -1;
+                                v = in_reader ? d->parse(sym, strlen(sym)) : -1;
                                 if (v < 0)
                                         v = dflt;
                         }
@@ -769,8 +768,8 @@ static void fuse_nullable(struct plan *pl, uint32_t i) {
         struct op *u = &pl->ops[i], *leaf = &pl->ops[i + 1];
         const struct branch *b0 = &pl->br[u->b], *b1 = &pl->br[u->b + 1];
         if (u->a != 2 || b0->kind != BR_BLOCK || b1->kind != BR_BLOCK ||
-            b0->start != b0->end || b1->start != i + 1 ||
-            b1->end != i + 2 || pl->op_cnt != i + 2)
+            b0->start != b0->end || b1->start != i + 1 || b1->end != i + 2 ||
+            pl->op_cnt != i + 2)
                 return;
         if (leaf->code != OP_STR && leaf->code != OP_LONG &&
             leaf->code != OP_INT)
@@ -807,8 +806,8 @@ static nd_err_t compile(struct builder *b, avro_schema_t w, avro_schema_t r,
                 nd_err_t err;
                 if (pl->br_cnt + n > pl->br_cap) {
                         pl->br_cap = (uint32_t)(pl->br_cnt + n) * 2;
-                        pl->br = nd_realloc(pl->br,
-                                            pl->br_cap * sizeof(*pl->br));
+                        pl->br =
+                            nd_realloc(pl->br, pl->br_cap * sizeof(*pl->br));
                 }
                 pl->br_cnt += (uint32_t)n;
                 pl->ops[i].a = (uint32_t)n;
@@ -994,8 +993,10 @@ static void collect_named(json_t *node, json_t *named) {
         if (!json_is_object(node))
                 return;
         {
-                const char *type = json_string_value(json_object_get(node, "type"));
-                const char *name = json_string_value(json_object_get(node, "name"));
+                const char *type =
+                    json_string_value(json_object_get(node, "type"));
+                const char *name =
+                    json_string_value(json_object_get(node, "name"));
                 if (type && name &&
                     (!strcmp(type, "record") || !strcmp(type, "enum") ||
                      !strcmp(type, "error"))) {
@@ -1053,8 +1054,7 @@ static nd_err_t load_reader(nd_serde_t *serde, int i, char *errstr,
                              errstr_size)))
                 return err;
         pthread_mutex_lock(&avro_lock);
-        if (avro_schema_from_json_length(rd->text, rd->text_len,
-                                         &rd->schema)) {
+        if (avro_schema_from_json_length(rd->text, rd->text_len, &rd->schema)) {
                 snprintf(errstr, errstr_size, "%s: %s", path, avro_strerror());
                 rd->schema = NULL;
                 pthread_mutex_unlock(&avro_lock);
@@ -1184,16 +1184,15 @@ nd_err_t nd_serde_add_schema(nd_serde_t *serde, int32_t id, const char *json,
                                 ri = i;
         if (ri < 0) {
                 snprintf(text, sizeof(text),
-                         "schema id %d is %s %s, not one nudge reads",
-                         (int)id, avro_schema_type_name(w),
+                         "schema id %d is %s %s, not one nudge reads", (int)id,
+                         avro_schema_type_name(w),
                          avro_typeof(w) == AVRO_RECORD ? avro_schema_name(w)
                                                        : "");
                 err = ND_ERR_UNKNOWN_SCHEMA;
                 goto out;
         }
         err = plan_build(w, &reader_defs[ri], serde->readers[ri].schema,
-                         serde->readers[ri].named, &pl, detail,
-                         sizeof(detail));
+                         serde->readers[ri].named, &pl, detail, sizeof(detail));
         if (err)
                 snprintf(text, sizeof(text), "schema id %d as %s: %.400s",
                          (int)id, reader_defs[ri].record, detail);
@@ -1244,8 +1243,7 @@ nd_err_t nd_serde_new(const nd_serde_conf_t *conf, nd_serde_t **serdep,
         if (serde->registry_url) {
                 err = nd_schema_registry_new(serde->registry_url,
                                              conf->registry_timeout_ms,
-                                             &serde->reg, errstr,
-                                             errstr_size);
+                                             &serde->reg, errstr, errstr_size);
                 if (err)
                         goto fail;
         } else {
@@ -1308,8 +1306,7 @@ static nd_err_t find_plan(nd_serde_t *serde, int32_t id,
                          "schema id %d is not configured (schema.ids: "
                          "clickstream=%d cart=%d purchase=%d catalog=%d)",
                          (int)id, (int)serde->conf.id_clickstream,
-                         (int)serde->conf.id_cart,
-                         (int)serde->conf.id_purchase,
+                         (int)serde->conf.id_cart, (int)serde->conf.id_purchase,
                          (int)serde->conf.id_catalog);
                 return ND_ERR_UNKNOWN_SCHEMA;
         }
@@ -1317,8 +1314,8 @@ static nd_err_t find_plan(nd_serde_t *serde, int32_t id,
                                      sizeof(msg));
         if (err == ND_OK) {
                 serde->stats.registry_fetches++;
-                err = nd_serde_add_schema(serde, id, text, len, msg,
-                                          sizeof(msg));
+                err =
+                    nd_serde_add_schema(serde, id, text, len, msg, sizeof(msg));
         } else if (err == ND_ERR_UNKNOWN_SCHEMA) {
                 entry_fail(serde, entry_slot(serde, id), err, msg,
                            ND_SERDE_UNKNOWN_TTL_MS);
@@ -1374,8 +1371,8 @@ static nd_err_t fail(struct dctx *c, const struct op *op, nd_err_t err,
         path[n] = '\0';
         n = 0;
         if (*path)
-                n = (size_t)snprintf(c->errstr, c->errstr_size, "field '%s': ",
-                                     path);
+                n = (size_t)snprintf(c->errstr, c->errstr_size,
+                                     "field '%s': ", path);
         if (n < c->errstr_size) {
                 va_start(ap, fmt);
                 vsnprintf(c->errstr + n, c->errstr_size - n, fmt, ap);
@@ -1590,8 +1587,7 @@ static nd_err_t run_map(struct dctx *c, const struct op *op, uint32_t i,
 
 /* Zigzag decoding of a varint's raw bits. */
 #define ZZ64(u) ((int64_t)((u) >> 1) ^ -(int64_t)((u)&1))
-#define ZZ32(u)                                                                \
-        ((int64_t)(int32_t)((uint32_t)((u) >> 1) ^ -(uint32_t)((u)&1)))
+#define ZZ32(u) ((int64_t)(int32_t)((uint32_t)((u) >> 1) ^ -(uint32_t)((u)&1)))
 
 /*
  * The interpreter. WHY computed goto (a GNU C extension that gcc and clang
@@ -1607,7 +1603,8 @@ static nd_err_t run_map(struct dctx *c, const struct op *op, uint32_t i,
  * (cross-jumping), which undoes the point of threaded dispatch. */
 __attribute__((optimize("no-crossjumping", "no-gcse")))
 #endif
-static nd_err_t run(struct dctx *c, uint32_t i, uint32_t end, uint8_t *base) {
+static nd_err_t
+run(struct dctx *c, uint32_t i, uint32_t end, uint8_t *base) {
         static const void *const jt[] = {
             [0] = &&l_bad,
             [OP_BOOL] = &&l_bool,
@@ -1639,33 +1636,33 @@ static nd_err_t run(struct dctx *c, uint32_t i, uint32_t end, uint8_t *base) {
         nd_err_t err;
         uint64_t u;
 
-#define DISPATCH(to)                                                           \
-        do {                                                                   \
-                i = (to);                                                      \
-                if (i >= end)                                                  \
-                        goto out;                                              \
-                op = &ops[i];                                                  \
-                goto *jt[op->code];                                            \
+#define DISPATCH(to)                \
+        do {                        \
+                i = (to);           \
+                if (i >= end)       \
+                        goto out;   \
+                op = &ops[i];       \
+                goto *jt[op->code]; \
         } while (0)
 #define NEXT() DISPATCH(op->next)
-#define VARINT(maxb)                                                           \
-        do {                                                                   \
-                if (p < lim && *p < 0x80) {                                    \
-                        u = *p++;                                              \
-                } else if (lim - p >= 10) {                                    \
-                        u = rd_varint_fast(&p, maxb);                          \
-                        if (u == UINT64_MAX) {                                 \
-                                c->p = p;                                      \
-                                if ((err = rd_varint_slow(c, op, &u, maxb)))   \
-                                        return err;                            \
-                                p = c->p;                                      \
-                        }                                                      \
-                } else {                                                       \
-                        c->p = p;                                              \
-                        if ((err = rd_varint_slow(c, op, &u, maxb)))           \
-                                return err;                                    \
-                        p = c->p;                                              \
-                }                                                              \
+#define VARINT(maxb)                                                         \
+        do {                                                                 \
+                if (p < lim && *p < 0x80) {                                  \
+                        u = *p++;                                            \
+                } else if (lim - p >= 10) {                                  \
+                        u = rd_varint_fast(&p, maxb);                        \
+                        if (u == UINT64_MAX) {                               \
+                                c->p = p;                                    \
+                                if ((err = rd_varint_slow(c, op, &u, maxb))) \
+                                        return err;                          \
+                                p = c->p;                                    \
+                        }                                                    \
+                } else {                                                     \
+                        c->p = p;                                            \
+                        if ((err = rd_varint_slow(c, op, &u, maxb)))         \
+                                return err;                                  \
+                        p = c->p;                                            \
+                }                                                            \
         } while (0)
 
         DISPATCH(i);
@@ -1680,7 +1677,7 @@ l_nstr:
                 goto l_str;
         }
         goto l_bad_nullable;
-l_str: {
+l_str : {
         int64_t len;
         VARINT(10);
         len = ZZ64(u);
@@ -1707,7 +1704,7 @@ l_nlong:
                 goto l_long;
         }
         goto l_bad_nullable;
-l_long: {
+l_long : {
         int64_t v;
         VARINT(10);
         v = ZZ64(u);
@@ -1728,7 +1725,7 @@ l_nint:
                 goto l_int;
         }
         goto l_bad_nullable;
-l_int: {
+l_int : {
         int64_t v;
         VARINT(5);
         v = ZZ32(u);
@@ -1739,7 +1736,7 @@ l_int: {
         }
         NEXT();
 }
-l_enum: {
+l_enum : {
         int64_t v;
         int cv;
         VARINT(5);
@@ -1759,7 +1756,7 @@ l_enum: {
         }
         NEXT();
 }
-l_union: {
+l_union : {
         int64_t v;
         const struct branch *br;
         VARINT(10);
@@ -1770,8 +1767,7 @@ l_union: {
                             (unsigned)op->a - 1);
         br = &c->pl->br[op->b + (uint32_t)v];
         if (br->kind == BR_MISSING)
-                return fail(c, op, ND_ERR_MISSING_FIELD,
-                            "null is not allowed");
+                return fail(c, op, ND_ERR_MISSING_FIELD, "null is not allowed");
         if (br->kind == BR_MISMATCH)
                 return fail(c, op, ND_ERR_BAD_UNION,
                             "writer branch %s cannot be read with the "
@@ -1797,7 +1793,7 @@ l_bool:
                 base[op->off] = *p;
         p++;
         NEXT();
-l_skip: {
+l_skip : {
         uint32_t n = op->code == OP_FLOAT    ? 4
                      : op->code == OP_DOUBLE ? 8
                                              : op->a;
@@ -1827,7 +1823,7 @@ l_const_i64:
 l_const_bool:
         base[op->off] = (uint8_t)op->k;
         NEXT();
-l_const_enum: {
+l_const_enum : {
         int v = (int)op->k;
         memcpy(base + op->off, &v, sizeof(v));
         NEXT();
@@ -1880,8 +1876,8 @@ static nd_err_t decode_frame(nd_serde_t *serde, const void *buf, size_t len,
         if ((err = find_plan(serde, id, &pl, errstr, errstr_size)))
                 return err;
         if (pl->kind != want) {
-                snprintf(errstr, errstr_size,
-                         "schema id %d is %s, not %s", (int)id, pl->reader,
+                snprintf(errstr, errstr_size, "schema id %d is %s, not %s",
+                         (int)id, pl->reader,
                          want == PLAN_EVENT ? "an event schema"
                                             : "the catalog schema");
                 return ND_ERR_UNKNOWN_SCHEMA;
@@ -1898,8 +1894,7 @@ static nd_err_t decode_frame(nd_serde_t *serde, const void *buf, size_t len,
         if ((err = run(&c, 0, pl->op_cnt, out)))
                 return err;
         if (c.p != c.end) {
-                snprintf(errstr, errstr_size,
-                         "%zu bytes left after the record",
+                snprintf(errstr, errstr_size, "%zu bytes left after the record",
                          (size_t)(c.end - c.p));
                 return ND_ERR_BAD_LENGTH;
         }
@@ -1938,8 +1933,8 @@ nd_err_t nd_serde_decode(nd_serde_t *serde, const void *buf, size_t len,
                          nd_event_t *ev, char *errstr, size_t errstr_size) {
         nd_err_t err;
         event_reset(ev);
-        err = decode_frame(serde, buf, len, PLAN_EVENT, ev, errstr,
-                           errstr_size);
+        err =
+            decode_frame(serde, buf, len, PLAN_EVENT, ev, errstr, errstr_size);
         return finish_event(serde, err, ev, errstr, errstr_size);
 }
 
@@ -1966,9 +1961,9 @@ static nd_err_t finish_product(nd_serde_t *serde, nd_err_t err,
         return err;
 }
 
-nd_err_t nd_serde_decode_product(nd_serde_t *serde, const void *buf,
-                                 size_t len, nd_product_rec_t *prod,
-                                 char *errstr, size_t errstr_size) {
+nd_err_t nd_serde_decode_product(nd_serde_t *serde, const void *buf, size_t len,
+                                 nd_product_rec_t *prod, char *errstr,
+                                 size_t errstr_size) {
         nd_err_t err;
         memset(prod, 0, sizeof(*prod));
         prod->in_stock = true;
@@ -2139,7 +2134,8 @@ nd_err_t nd_serde_encode_action(nd_serde_t *serde, const nd_action_t *act,
         uint32_t id = (uint32_t)serde->conf.id_action;
 
         *lenp = 0;
-        if (nd_str_is_null(act->action_id) || nd_str_is_null(act->trigger_name) ||
+        if (nd_str_is_null(act->action_id) ||
+            nd_str_is_null(act->trigger_name) ||
             (unsigned)act->trigger >= ND_TRIGGER__CNT ||
             (unsigned)act->channel >= ND_CHANNEL__CNT ||
             (act->has_from_channel &&

@@ -71,7 +71,7 @@ typedef struct nd_serde_conf_s {
         int32_t id_purchase;
         int32_t id_catalog;
         int32_t id_action;
-        unsigned flags;           /* ND_SERDE_F_* */
+        unsigned flags; /* ND_SERDE_F_* */
 } nd_serde_conf_t;
 
 /** Fills conf from the schema.* keys of cfg (strings stay cfg's). */
@@ -108,13 +108,12 @@ nd_err_t nd_serde_decode(nd_serde_t *serde, const void *buf, size_t len,
 
 /** Decodes one JSON object (TRIGGERS.md §1) into *ev; as above. */
 nd_err_t nd_serde_decode_json(nd_serde_t *serde, const void *buf, size_t len,
-                              nd_event_t *ev, char *errstr,
-                              size_t errstr_size);
+                              nd_event_t *ev, char *errstr, size_t errstr_size);
 
 /** Decodes one Confluent-framed Avro catalog record. */
-nd_err_t nd_serde_decode_product(nd_serde_t *serde, const void *buf,
-                                 size_t len, nd_product_rec_t *prod,
-                                 char *errstr, size_t errstr_size);
+nd_err_t nd_serde_decode_product(nd_serde_t *serde, const void *buf, size_t len,
+                                 nd_product_rec_t *prod, char *errstr,
+                                 size_t errstr_size);
 
 /** Decodes one JSON catalog record. */
 nd_err_t nd_serde_decode_product_json(nd_serde_t *serde, const void *buf,
@@ -157,10 +156,10 @@ nd_err_t nd_action_write_json(const nd_action_t *act, char *buf, size_t cap,
 
 /** Decode counters of this nd_serde_t (tests, bench, metrics). */
 typedef struct nd_serde_stats_s {
-        uint64_t decoded;         /* records decoded successfully */
-        uint64_t failed;          /* records that returned an error */
-        uint64_t plans;           /* decode plans compiled */
-        uint64_t registry_fetches;/* schema texts fetched over HTTP */
+        uint64_t decoded;          /* records decoded successfully */
+        uint64_t failed;           /* records that returned an error */
+        uint64_t plans;            /* decode plans compiled */
+        uint64_t registry_fetches; /* schema texts fetched over HTTP */
 } nd_serde_stats_t;
 
 void nd_serde_stats(const nd_serde_t *serde, nd_serde_stats_t *stats);

@@ -4,9 +4,13 @@
 #include "registry.h"
 
 extern const nd_processor_def_t nd_proc_passthrough;
+extern const nd_processor_def_t nd_proc_cart_abandonment;
+extern const nd_processor_def_t nd_proc_post_purchase_upsell;
 
 const nd_processor_def_t *const nd_processors[] = {
         &nd_proc_passthrough,
+        &nd_proc_cart_abandonment,
+        &nd_proc_post_purchase_upsell,
         NULL,
 };
 

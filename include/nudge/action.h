@@ -30,30 +30,30 @@ typedef enum {
 } nd_trigger_type_t;
 
 typedef struct nd_action_s {
-        nd_str_t action_id;          /* required, not empty */
+        nd_str_t action_id; /* required, not empty */
         nd_trigger_type_t trigger;
-        nd_str_t trigger_name;       /* required, not empty */
+        nd_str_t trigger_name; /* required, not empty */
         /* Exactly one is set (TRIGGERS.md §5): customer_id when the key came
          * from customer_id, else anonymous_id. */
         nd_str_t customer_id;
         nd_str_t anonymous_id;
-        nd_channel_t channel;        /* where to aim */
-        nd_str_t device_id;          /* null: any device */
-        int32_t stage;               /* 0 except cart_abandonment */
-        int64_t created_at;          /* event time of the decision, ms */
-        int64_t emitted_at;          /* wall clock, ms */
-        int64_t expires_at;          /* ms; only when has_expires_at */
+        nd_channel_t channel; /* where to aim */
+        nd_str_t device_id;   /* null: any device */
+        int32_t stage;        /* 0 except cart_abandonment */
+        int64_t created_at;   /* event time of the decision, ms */
+        int64_t emitted_at;   /* wall clock, ms */
+        int64_t expires_at;   /* ms; only when has_expires_at */
         bool has_expires_at;
         nd_str_t cart_id;
         nd_str_t order_id;
         const nd_line_item_t *items; /* item_cnt lines, best first */
         uint32_t item_cnt;
-        int64_t value_cents;         /* only when has_value */
+        int64_t value_cents; /* only when has_value */
         bool has_value;
         nd_str_t currency;
         const nd_str_t *recommended_skus;
         uint32_t recommended_cnt;
-        nd_channel_t from_channel;   /* only when has_from_channel */
+        nd_channel_t from_channel; /* only when has_from_channel */
         bool has_from_channel;
         nd_str_t from_device_id;
         const nd_str_t *source_event_ids;

@@ -85,7 +85,7 @@ typedef enum {
 typedef struct nd_product_s {
         nd_str_t sku;
         nd_str_t category;
-        int64_t price_cents;   /* unit price, minor units; 0 unless has_price */
+        int64_t price_cents; /* unit price, minor units; 0 unless has_price */
         bool has_price;
         nd_str_t currency;
 } nd_product_t;
@@ -94,8 +94,8 @@ typedef struct nd_product_s {
 typedef struct nd_line_item_s {
         nd_str_t sku;
         nd_str_t category;
-        int64_t quantity;      /* 1 when the writer left it out */
-        int64_t price_cents;   /* 0 unless has_price */
+        int64_t quantity;    /* 1 when the writer left it out */
+        int64_t price_cents; /* 0 unless has_price */
         bool has_price;
 } nd_line_item_t;
 
@@ -104,10 +104,10 @@ typedef struct nd_line_item_s {
 
 typedef struct nd_event_s {
         nd_event_type_t type;
-        nd_str_t event_id;       /* never empty in a decoded event */
+        nd_str_t event_id; /* never empty in a decoded event */
         nd_str_t customer_id;
         nd_str_t anonymous_id;
-        int64_t timestamp;       /* event time, ms since epoch, UTC */
+        int64_t timestamp; /* event time, ms since epoch, UTC */
         nd_channel_t channel;
         nd_str_t device_id;
         nd_device_type_t device_type;
@@ -116,15 +116,15 @@ typedef struct nd_event_s {
         /* The customer key (TRIGGERS.md §1): customer_id when not empty,
          * else anonymous_id. Never empty in a decoded event. */
         nd_str_t key;
-        bool key_is_customer;    /* key came from customer_id */
+        bool key_is_customer; /* key came from customer_id */
 
         /* product events */
         bool has_product;
         nd_product_t product;
 
         /* cart events */
-        nd_str_t cart_id;        /* null: the open cart */
-        int64_t quantity;        /* 1 when !has_quantity (null means 1) */
+        nd_str_t cart_id; /* null: the open cart */
+        int64_t quantity; /* 1 when !has_quantity (null means 1) */
         bool has_quantity;
 
         /* cart_viewed, checkout_started, order events. has_products false:
@@ -136,7 +136,7 @@ typedef struct nd_event_s {
 
         /* order events */
         nd_str_t order_id;
-        int64_t value_cents;     /* 0 unless has_value */
+        int64_t value_cents; /* 0 unless has_value */
         bool has_value;
         nd_str_t currency;
         nd_str_t checkout_id;
@@ -157,7 +157,7 @@ typedef struct nd_product_rec_s {
         int64_t price_cents;
         bool has_price;
         nd_str_t currency;
-        bool in_stock;           /* true when the writer left it out */
+        bool in_stock; /* true when the writer left it out */
         uint32_t complement_cnt;
         const nd_str_t *complements;
 } nd_product_rec_t;

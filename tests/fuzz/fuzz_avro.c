@@ -56,8 +56,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         if (nd_serde_new(&conf, &serde_, err, sizeof(err)) ||
             nd_serde_add_schema(serde_, 100, wide, strlen(wide), err,
                                 sizeof(err)) ||
-            nd_serde_add_schema(serde_, 101, catalog_wide,
-                                strlen(catalog_wide), err, sizeof(err)))
+            nd_serde_add_schema(serde_, 101, catalog_wide, strlen(catalog_wide),
+                                err, sizeof(err)))
                 abort();
         return 0;
 }
@@ -79,13 +79,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         sink_ += (size_t)ev.event_id.p[ev.event_id.len - 1];
                 for (uint32_t i = 0; i < ev.product_cnt; i++)
                         sink_ += ev.products[i].sku.len
-                                   ? (size_t)ev.products[i].sku.p[0]
-                                   : 0;
+                                     ? (size_t)ev.products[i].sku.p[0]
+                                     : 0;
                 nd_serde_check_key(&ev, buf, size > 8 ? 8 : size, err,
                                    sizeof(err));
         }
-        rc = nd_serde_decode_product(serde_, buf, size, &prod, err,
-                                     sizeof(err));
+        rc =
+            nd_serde_decode_product(serde_, buf, size, &prod, err, sizeof(err));
         if (rc != ND_OK && nd_err_class(rc) != ND_ERR_CLASS_RECORD)
                 abort();
         free(buf);

@@ -203,6 +203,52 @@ START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
 }
 END_TEST
 
+START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
+        struct topics t;
+        nd_proc_t p;
+        enum { N = 400 };
+        nd_kt_msg_t *msgs = calloc(N, sizeof(*msgs));
+        char(*vals)[512] = calloc(N, 512);
+        char(*keys)[32] = calloc(N, 32);
+        nd_kt_recs_t recs = {0};
+        rd_kafka_t *c;
+        char errstr[512];
+        const char *argv[4] = {"run", "-c", NULL, NULL};
+
+        make_topics(&t, 4, 4, 4);
+        argv[2] = config(&t, "processing:\n  guarantee: at_least_once\n"
+                             "  threads: 2\n");
+        nd_proc_start(&p, argv, NULL);
+        /* both workers get a share of the 4 partition numbers */
+        if (!nd_proc_wait_log(&p, "worker 1: [1-9][0-9]* tasks", WAIT_MS) ||
+            !nd_proc_wait_log(&p, "worker 0: [1-9][0-9]* tasks", WAIT_MS)) {
+                nd_proc_dump(&p);
+                ck_abort_msg("the two workers did not both get partitions");
+        }
+        for (int i = 0; i < N; i++) {
+                snprintf(keys[i], 32, "cust-%d", i % 53);
+                event_json(vals[i], 512, i, keys[i]);
+                msgs[i] = nd_kt_msg(keys[i], vals[i]);
+        }
+        ck_assert_int_eq(nd_kt_produce(t.purchase, RD_KAFKA_PARTITION_UA,
+                                       msgs, N, WAIT_MS, errstr,
+                                       sizeof(errstr)),
+                         ND_OK);
+        c = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
+                               sizeof(errstr));
+        nd_kt_consume(c, N, WAIT_MS, &recs);
+        if (recs.cnt < N)
+                nd_proc_dump(&p);
+        ck_assert_uint_ge(recs.cnt, N);
+        ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
+        nd_kt_consumer_destroy(c);
+        nd_kt_recs_fini(&recs);
+        free(msgs);
+        free(vals);
+        free(keys);
+}
+END_TEST
+
 START_TEST(event_topics_that_are_not_co_partitioned_are_refused) {
         struct topics t;
         nd_proc_t p;
@@ -233,6 +279,7 @@ static Suite *engine_suite(void) {
         tcase_add_test(tc, records_go_through_once_to_a_read_committed_consumer);
         tcase_add_test(
             tc, bad_records_are_dead_lettered_with_reasons_and_good_ones_flow);
+        tcase_add_test(tc, at_least_once_with_two_worker_threads_delivers_everything);
         tcase_add_test(tc, event_topics_that_are_not_co_partitioned_are_refused);
         suite_add_tcase(s, tc);
         return s;

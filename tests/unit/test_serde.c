@@ -35,8 +35,7 @@ static char *slurp(const char *name, size_t *lenp) {
         char path[512];
         FILE *f;
         static char buf[65536];
-        snprintf(path, sizeof(path), "%s/schemas/%s.avsc", ND_SOURCE_DIR,
-                 name);
+        snprintf(path, sizeof(path), "%s/schemas/%s.avsc", ND_SOURCE_DIR, name);
         f = fopen(path, "rb");
         ck_assert_ptr_nonnull(f);
         *lenp = fread(buf, 1, sizeof(buf) - 1, f);
@@ -228,8 +227,8 @@ START_TEST(serde_refuses_a_missing_schema_dir) {
 END_TEST
 
 /* A full product_added through avro-c's generic writer. */
-static size_t make_product_added(uint8_t *buf, size_t cap,
-                                 const char *customer, const char *anon) {
+static size_t make_product_added(uint8_t *buf, size_t cap, const char *customer,
+                                 const char *anon) {
         avro_schema_t s = load_schema("cart");
         avro_value_iface_t *cls = iface_of(s);
         avro_value_t rec, f, br, fld;
@@ -295,8 +294,7 @@ START_TEST(product_added_decodes_every_field) {
         ck_assert((const uint8_t *)ev.event_id.p > buf &&
                   (const uint8_t *)ev.event_id.p < buf + n);
         ck_assert((const uint8_t *)ev.product.sku.p < buf + n);
-        ck_assert_int_eq(nd_serde_check_key(&ev, "cust-1", 6, err,
-                                            sizeof(err)),
+        ck_assert_int_eq(nd_serde_check_key(&ev, "cust-1", 6, err, sizeof(err)),
                          ND_OK);
         nd_serde_destroy(serde);
 }
@@ -313,14 +311,12 @@ START_TEST(empty_customer_id_counts_as_null_for_the_key) {
         ck_assert(nd_str_is_null(ev.customer_id));
         ck_assert(str_is(ev.key, "anon-1"));
         ck_assert(!ev.key_is_customer);
-        ck_assert_int_eq(nd_serde_check_key(&ev, "cust-1", 6, err,
-                                            sizeof(err)),
+        ck_assert_int_eq(nd_serde_check_key(&ev, "cust-1", 6, err, sizeof(err)),
                          ND_ERR_WRONG_KEY);
         ck_assert_ptr_nonnull(strstr(err, "anon-1"));
         ck_assert_int_eq(nd_serde_check_key(&ev, NULL, 0, err, sizeof(err)),
                          ND_ERR_WRONG_KEY);
-        ck_assert_int_eq(nd_serde_check_key(&ev, "anon-1", 6, err,
-                                            sizeof(err)),
+        ck_assert_int_eq(nd_serde_check_key(&ev, "anon-1", 6, err, sizeof(err)),
                          ND_OK);
         nd_serde_destroy(serde);
 }
@@ -396,9 +392,9 @@ START_TEST(cart_viewed_products_and_catalog_lists_decode) {
         ck_assert_int_eq(ev.product_cnt, 0);
 
         /* a catalog record is not an event, and the other way round */
-        ck_assert_int_eq(nd_serde_decode_product(serde, buf, n, &prod, err,
-                                                 sizeof(err)),
-                         ND_ERR_UNKNOWN_SCHEMA);
+        ck_assert_int_eq(
+            nd_serde_decode_product(serde, buf, n, &prod, err, sizeof(err)),
+            ND_ERR_UNKNOWN_SCHEMA);
         avro_value_decref(&rec);
         avro_generic_value_new(ccls, &rec);
         null_unions(&rec);
@@ -493,10 +489,10 @@ static void make_mini(struct bb *bb, enum mut m) {
                 bb_long(bb, 4000000);
         else
                 bb_str(bb, m == M_EMPTY_ID ? "" : "ev-1");
-        bb_long(bb, m == M_BAD_ENUM ? 9 : 2);          /* cart_viewed */
-        bb_long(bb, m == M_BAD_UNION ? 5 : 1);         /* customer_id */
+        bb_long(bb, m == M_BAD_ENUM ? 9 : 2);  /* cart_viewed */
+        bb_long(bb, m == M_BAD_UNION ? 5 : 1); /* customer_id */
         bb_str(bb, "cust-1");
-        bb_long(bb, 0);                                /* anonymous_id */
+        bb_long(bb, 0); /* anonymous_id */
         if (m == M_VARINT_OVERFLOW) {
                 for (int i = 0; i < 11; i++)
                         bb->b[bb->n++] = 0xff;
@@ -574,9 +570,9 @@ START_TEST(a_good_hand_made_record_decodes) {
         nd_event_t ev;
         char err[256];
         make_mini(&bb, M_NONE);
-        ck_assert_msg(nd_serde_decode(serde, bb.b, bb.n, &ev, err,
-                                      sizeof(err)) == ND_OK,
-                      "%s", err);
+        ck_assert_msg(
+            nd_serde_decode(serde, bb.b, bb.n, &ev, err, sizeof(err)) == ND_OK,
+            "%s", err);
         ck_assert_int_eq(ev.type, ND_EV_CART_VIEWED);
         ck_assert_int_eq(ev.product_cnt, 3);
         ck_assert(str_is(ev.products[1].sku, "s1"));
@@ -604,9 +600,8 @@ START_TEST(each_bad_record_class_yields_its_code_and_text) {
                       "case %d: text '%s' lacks '%s'", _i, err, bc->text);
         /* the decoder goes on after a bad record */
         make_mini(&bb, M_NONE);
-        ck_assert_int_eq(nd_serde_decode(serde, bb.b, bb.n, &ev, err,
-                                         sizeof(err)),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_decode(serde, bb.b, bb.n, &ev, err, sizeof(err)), ND_OK);
         nd_serde_destroy(serde);
 }
 END_TEST
@@ -618,10 +613,9 @@ START_TEST(every_prefix_of_a_record_fails_cleanly) {
         nd_event_t ev;
         char err[256];
         for (size_t len = 0; len < n; len++) {
-                nd_err_t rc = nd_serde_decode(serde, buf, len, &ev, err,
-                                              sizeof(err));
-                ck_assert_msg(rc == ND_ERR_TRUNCATED ||
-                                  rc == ND_ERR_BAD_LENGTH,
+                nd_err_t rc =
+                    nd_serde_decode(serde, buf, len, &ev, err, sizeof(err));
+                ck_assert_msg(rc == ND_ERR_TRUNCATED || rc == ND_ERR_BAD_LENGTH,
                               "len %zu: %s", len, nd_err_name(rc));
         }
         nd_serde_destroy(serde);
@@ -637,10 +631,10 @@ struct evo_case {
         nd_err_t add_err; /* what nd_serde_add_schema says */
 };
 
-#define ENV_FIELDS                                                             \
-        "{\"name\":\"event_id\",\"type\":\"string\"},"                          \
-        "{\"name\":\"type\",\"type\":{\"type\":\"enum\",\"name\":"             \
-        "\"CartEventType\",\"symbols\":[\"checkout_started\"]}},"              \
+#define ENV_FIELDS                                                 \
+        "{\"name\":\"event_id\",\"type\":\"string\"},"             \
+        "{\"name\":\"type\",\"type\":{\"type\":\"enum\",\"name\":" \
+        "\"CartEventType\",\"symbols\":[\"checkout_started\"]}},"  \
         "{\"name\":\"customer_id\",\"type\":[\"null\",\"string\"]},"
 
 /* Added reader fields with defaults (session_id, channel, device_type, the
@@ -758,15 +752,13 @@ START_TEST(writer_schemas_resolve_by_avro_rules) {
         nd_event_t ev;
         char err[512] = "";
         nd_err_t rc = nd_serde_add_schema(serde, 200, ec->schema,
-                                          strlen(ec->schema), err,
-                                          sizeof(err));
+                                          strlen(ec->schema), err, sizeof(err));
         ck_assert_msg(rc == ec->add_err, "%s: %s (%s)", ec->name,
                       nd_err_name(rc), err);
         if (rc == ND_OK) {
                 bb_frame(&bb, 200);
                 ec->write(&bb);
-                rc = nd_serde_decode(serde, bb.b, bb.n, &ev, err,
-                                     sizeof(err));
+                rc = nd_serde_decode(serde, bb.b, bb.n, &ev, err, sizeof(err));
                 ck_assert_msg(rc == ND_OK, "%s: %s", ec->name, err);
                 ck_assert(str_is(ev.event_id, "ev"));
                 ck_assert(str_is(ev.customer_id, "c"));
@@ -780,9 +772,9 @@ START_TEST(writer_schemas_resolve_by_avro_rules) {
                 /* every record of that id gets the same error */
                 bb_frame(&bb, 200);
                 bb_long(&bb, 0);
-                ck_assert_int_eq(nd_serde_decode(serde, bb.b, bb.n, &ev, err,
-                                                 sizeof(err)),
-                                 ec->add_err);
+                ck_assert_int_eq(
+                    nd_serde_decode(serde, bb.b, bb.n, &ev, err, sizeof(err)),
+                    ec->add_err);
                 ck_assert_ptr_nonnull(strstr(err, "schema id 200"));
         }
         if (ec->write == write_reorder) {
@@ -800,9 +792,9 @@ START_TEST(writer_schemas_resolve_by_avro_rules) {
                 bb_long(&bb, 0);
                 bb_long(&bb, 1);
                 bb_str(&bb, "soon");
-                ck_assert_int_eq(nd_serde_decode(serde, bb.b, bb.n, &ev, err,
-                                                 sizeof(err)),
-                                 ND_ERR_BAD_UNION);
+                ck_assert_int_eq(
+                    nd_serde_decode(serde, bb.b, bb.n, &ev, err, sizeof(err)),
+                    ND_ERR_BAD_UNION);
                 ck_assert_ptr_nonnull(strstr(err, "string"));
         }
         if (ec->write == write_reorder) {
@@ -815,9 +807,9 @@ START_TEST(writer_schemas_resolve_by_avro_rules) {
                 bb_long(&bb, 1);
                 bb_str(&bb, "S");
                 bb_str(&bb, "ev");
-                ck_assert_int_eq(nd_serde_decode(serde, bb.b, bb.n, &ev, err,
-                                                 sizeof(err)),
-                                 ND_ERR_BAD_ENUM);
+                ck_assert_int_eq(
+                    nd_serde_decode(serde, bb.b, bb.n, &ev, err, sizeof(err)),
+                    ND_ERR_BAD_ENUM);
                 ck_assert_ptr_nonnull(strstr(err, "'zzz'"));
         }
         nd_serde_destroy(serde);
@@ -826,16 +818,16 @@ END_TEST
 
 START_TEST(an_unknown_channel_symbol_takes_the_reader_default) {
         static const char *const schema =
-            "{\"type\":\"record\",\"name\":\"CartEvent\",\"fields\":["
-            ENV_FIELDS "{\"name\":\"timestamp\",\"type\":\"long\"},"
+            "{\"type\":\"record\",\"name\":\"CartEvent\",\"fields\":"
+            "[" ENV_FIELDS "{\"name\":\"timestamp\",\"type\":\"long\"},"
             "{\"name\":\"channel\",\"type\":{\"type\":\"enum\",\"name\":"
             "\"Channel\",\"symbols\":[\"web\",\"hologram\"]}}]}";
         nd_serde_t *serde = new_serde(0);
         struct bb bb;
         nd_event_t ev;
         char err[512];
-        ck_assert_int_eq(nd_serde_add_schema(serde, 300, schema,
-                                             strlen(schema), err, sizeof(err)),
+        ck_assert_int_eq(nd_serde_add_schema(serde, 300, schema, strlen(schema),
+                                             err, sizeof(err)),
                          ND_OK);
         for (int sym = 0; sym < 2; sym++) {
                 bb_frame(&bb, 300);
@@ -845,11 +837,11 @@ START_TEST(an_unknown_channel_symbol_takes_the_reader_default) {
                 bb_str(&bb, "c");
                 bb_long(&bb, 1);
                 bb_long(&bb, sym);
-                ck_assert_int_eq(nd_serde_decode(serde, bb.b, bb.n, &ev, err,
-                                                 sizeof(err)),
-                                 ND_OK);
-                ck_assert_int_eq(ev.channel, sym == 0 ? ND_CHANNEL_WEB
-                                                      : ND_CHANNEL_OTHER);
+                ck_assert_int_eq(
+                    nd_serde_decode(serde, bb.b, bb.n, &ev, err, sizeof(err)),
+                    ND_OK);
+                ck_assert_int_eq(ev.channel,
+                                 sym == 0 ? ND_CHANNEL_WEB : ND_CHANNEL_OTHER);
         }
         nd_serde_destroy(serde);
 }
@@ -925,7 +917,8 @@ END_TEST
 
 START_TEST(json_cart_event_decodes_nulls_defaults_and_unicode) {
         static const char *const js =
-            "{\"event_id\":\"e-\\u00e9\\ud83d\\ude00\",\"type\":\"cart_viewed\","
+            "{\"event_id\":\"e-\\u00e9\\ud83d\\ude00\",\"type\":\"cart_"
+            "viewed\","
             "\"customer_id\":null,\"anonymous_id\":\"an\\\"on\","
             "\"timestamp\":1700000000000,\"device_id\":null,"
             "\"cart_id\":\"c1\",\"quantity\":null,\"extra\":{\"x\":[1]},"
@@ -981,8 +974,8 @@ static Suite *serde_suite(void) {
         Suite *s = suite_create("serde");
         TCase *tc = tcase_create("schemas");
         tcase_add_loop_test(tc, every_schema_parses_with_avro_c, 0, 5);
-        tcase_add_loop_test(tc, every_field_has_a_doc_and_timestamps_are_logical,
-                            0, 5);
+        tcase_add_loop_test(
+            tc, every_field_has_a_doc_and_timestamps_are_logical, 0, 5);
         tcase_add_test(tc, serde_refuses_a_missing_schema_dir);
         suite_add_tcase(s, tc);
 

@@ -162,8 +162,8 @@ static void cmp_str(struct cmp *c, avro_value_t *v, nd_str_t got,
                 avro_value_get_bytes(v, &p, &len);
         }
         ck_assert_msg(got.len == len && (len == 0 || !memcmp(got.p, p, len)),
-                      "%s record %d field %s: %u bytes vs %zu", c->what,
-                      c->rec, name, got.len, len);
+                      "%s record %d field %s: %u bytes vs %zu", c->what, c->rec,
+                      name, got.len, len);
 }
 
 /* v: a long/int or a union with null; has: NULL when not nullable. */
@@ -187,18 +187,17 @@ static void cmp_num(struct cmp *c, avro_value_t *v, int64_t got, bool has,
         } else {
                 avro_value_get_long(v, &want);
         }
-        ck_assert_msg(has && got == want,
-                      "%s record %d field %s: %lld vs %lld", c->what, c->rec,
-                      name, (long long)got, (long long)want);
+        ck_assert_msg(has && got == want, "%s record %d field %s: %lld vs %lld",
+                      c->what, c->rec, name, (long long)got, (long long)want);
 }
 
 static void cmp_enum(struct cmp *c, avro_value_t *v, const char *got,
                      const char *name) {
         int e;
         avro_value_get_enum(v, &e);
-        ck_assert_msg(!strcmp(got, avro_schema_enum_get(
-                                       avro_value_get_schema(v), e)),
-                      "%s record %d field %s: %s", c->what, c->rec, name, got);
+        ck_assert_msg(
+            !strcmp(got, avro_schema_enum_get(avro_value_get_schema(v), e)),
+            "%s record %d field %s: %s", c->what, c->rec, name, got);
 }
 
 /* Returns the union's current branch in *out; false when it is null. */
@@ -218,28 +217,28 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
                 const char *name;
                 avro_value_t f, b, it, fld;
                 avro_value_get_by_index(rec, i, &f, &name);
-#define STR(x)                                                                 \
-        if (!strcmp(name, #x)) {                                               \
-                cmp_str(c, &f, ev->x, name);                                   \
-                continue;                                                      \
+#define STR(x)                               \
+        if (!strcmp(name, #x)) {             \
+                cmp_str(c, &f, ev->x, name); \
+                continue;                    \
         }
-                STR(event_id) STR(customer_id) STR(anonymous_id)
-                STR(device_id) STR(session_id) STR(cart_id) STR(order_id)
-                STR(currency) STR(checkout_id) STR(campaign_id) STR(action_id)
+                STR(event_id)
+                STR(customer_id) STR(anonymous_id) STR(device_id)
+                    STR(session_id) STR(cart_id) STR(order_id) STR(currency)
+                        STR(checkout_id) STR(campaign_id) STR(action_id)
 #undef STR
-                if (!strcmp(name, "type"))
-                        cmp_enum(c, &f, nd_event_type_name(ev->type), name);
+                            if (!strcmp(name, "type")) cmp_enum(
+                                c, &f, nd_event_type_name(ev->type), name);
                 else if (!strcmp(name, "channel"))
-                        cmp_enum(c, &f, nd_channel_name(ev->channel), name);
+                    cmp_enum(c, &f, nd_channel_name(ev->channel), name);
                 else if (!strcmp(name, "device_type"))
-                        cmp_enum(c, &f, nd_device_type_name(ev->device_type),
-                                 name);
+                    cmp_enum(c, &f, nd_device_type_name(ev->device_type), name);
                 else if (!strcmp(name, "timestamp"))
-                        cmp_num(c, &f, ev->timestamp, true, name);
+                    cmp_num(c, &f, ev->timestamp, true, name);
                 else if (!strcmp(name, "quantity"))
-                        cmp_num(c, &f, ev->quantity, ev->has_quantity, name);
+                    cmp_num(c, &f, ev->quantity, ev->has_quantity, name);
                 else if (!strcmp(name, "value_cents"))
-                        cmp_num(c, &f, ev->value_cents, ev->has_value, name);
+                    cmp_num(c, &f, ev->value_cents, ev->has_value, name);
                 else if (!strcmp(name, "product")) {
                         bool has = branch(&f, &b);
                         ck_assert_int_eq(has, ev->has_product);
@@ -256,7 +255,8 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
                         avro_value_get_by_name(&b, "currency", &fld, NULL);
                         cmp_str(c, &fld, ev->product.currency,
                                 "product.currency");
-                } else if (!strcmp(name, "products")) {
+                }
+                else if (!strcmp(name, "products")) {
                         size_t cnt;
                         bool has = branch(&f, &b);
                         ck_assert_int_eq(has, ev->has_products);
@@ -277,12 +277,13 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
                                                        NULL);
                                 cmp_num(c, &fld, li->quantity, true,
                                         "products.quantity");
-                                avro_value_get_by_name(&it, "price_cents",
-                                                       &fld, NULL);
-                                cmp_num(c, &fld, li->price_cents,
-                                        li->has_price, "products.price_cents");
+                                avro_value_get_by_name(&it, "price_cents", &fld,
+                                                       NULL);
+                                cmp_num(c, &fld, li->price_cents, li->has_price,
+                                        "products.price_cents");
                         }
-                } else {
+                }
+                else {
                         ck_abort_msg("field %s is not compared", name);
                 }
         }
@@ -338,8 +339,7 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
         if (env)
                 seed = strtoull(env, NULL, 0) + (uint64_t)_i;
         rng_state = seed ? seed : 1;
-        snprintf(path, sizeof(path), "%s/schemas/%s.avsc", ND_SOURCE_DIR,
-                 file);
+        snprintf(path, sizeof(path), "%s/schemas/%s.avsc", ND_SOURCE_DIR, file);
         f = fopen(path, "rb");
         ck_assert_ptr_nonnull(f);
         tlen = fread(text, 1, sizeof(text), f);
@@ -393,15 +393,13 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
                         ck_assert_msg(rc == ND_OK, "seed %llu record %d: %s",
                                       (unsigned long long)seed, c.rec, err);
                         cmp_event(&c, &out, &ev);
-                        products_full +=
-                            ev.product_cnt == ND_EVENT_MAX_ITEMS;
+                        products_full += ev.product_cnt == ND_EVENT_MAX_ITEMS;
                         empty_strings += ev.event_id.len == 0;
                         /* zero copy */
                         if (ev.event_id.len)
-                                ck_assert((const uint8_t *)ev.event_id.p >
-                                              buf &&
-                                          (const uint8_t *)ev.event_id.p <
-                                              buf + len);
+                                ck_assert(
+                                    (const uint8_t *)ev.event_id.p > buf &&
+                                    (const uint8_t *)ev.event_id.p < buf + len);
                 }
         }
         /* the generator did reach the edges */
@@ -423,9 +421,8 @@ static Suite *serde_diff_suite(void) {
         Suite *s = suite_create("serde_diff");
         TCase *tc = tcase_create("differential");
         tcase_set_timeout(tc, 120);
-        tcase_add_loop_test(tc,
-                            fast_decoder_agrees_with_avro_c_on_random_records,
-                            0, 4);
+        tcase_add_loop_test(
+            tc, fast_decoder_agrees_with_avro_c_on_random_records, 0, 4);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -70,8 +70,7 @@ static avro_value_t field(avro_value_t *rec, const char *name) {
 }
 
 /* The string value of a string or ["null","string"], NULL when null. */
-static const char *get_nstr(avro_value_t *rec, const char *name,
-                            size_t *lenp) {
+static const char *get_nstr(avro_value_t *rec, const char *name, size_t *lenp) {
         avro_value_t f = field(rec, name), br;
         const char *s;
         if (avro_value_get_type(&f) == AVRO_UNION) {
@@ -229,9 +228,8 @@ START_TEST(a_full_action_reads_back_with_avro_c) {
         nd_action_t a = full_action();
         uint8_t buf[1024];
         size_t len;
-        ck_assert_int_eq(nd_serde_encode_action(serde, &a, buf, sizeof(buf),
-                                                &len),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_encode_action(serde, &a, buf, sizeof(buf), &len), ND_OK);
         read_back(&a, buf, len);
         nd_serde_destroy(serde);
 }
@@ -251,9 +249,8 @@ START_TEST(an_action_with_nulls_and_empty_lists_reads_back_with_avro_c) {
         a.created_at = -5; /* negative numbers zigzag too */
         a.recommended_skus = recs;
         a.recommended_cnt = 1;
-        ck_assert_int_eq(nd_serde_encode_action(serde, &a, buf, sizeof(buf),
-                                                &len),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_encode_action(serde, &a, buf, sizeof(buf), &len), ND_OK);
         read_back(&a, buf, len);
         nd_serde_destroy(serde);
 }
@@ -264,16 +261,16 @@ START_TEST(a_small_buffer_reports_the_size_needed) {
         nd_action_t a = full_action();
         uint8_t buf[1024], small[16];
         size_t len, need;
-        ck_assert_int_eq(nd_serde_encode_action(serde, &a, small, sizeof(small),
-                                                &need),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_action(serde, &a, small, sizeof(small), &need),
+            ND_ERR_INVAL);
         ck_assert_int_eq(nd_serde_encode_action(serde, &a, buf, need, &len),
                          ND_OK);
         ck_assert_int_eq(len, need);
         a.action_id = ND_STR_NULL;
-        ck_assert_int_eq(nd_serde_encode_action(serde, &a, buf, sizeof(buf),
-                                                &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_action(serde, &a, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         nd_serde_destroy(serde);
 }
 END_TEST
@@ -308,8 +305,8 @@ START_TEST(the_json_line_has_every_field_of_the_contract) {
         ck_assert(json_is_null(json_object_get(it, "price_cents")));
         ck_assert_int_eq(
             json_array_size(json_object_get(doc, "recommended_skus")), 3);
-        ck_assert_str_eq(json_string_value(json_object_get(doc, "from_channel")),
-                         "web");
+        ck_assert_str_eq(
+            json_string_value(json_object_get(doc, "from_channel")), "web");
         ck_assert_str_eq(json_string_value(json_array_get(
                              json_object_get(doc, "source_event_ids"), 0)),
                          "ev-1");

@@ -140,9 +140,9 @@ START_TEST(an_id_the_registry_lacks_is_unknown_and_asked_once) {
         nd_event_t ev;
         char err[256];
         for (int i = 0; i < 3; i++) {
-                ck_assert_int_eq(nd_serde_decode(serde, buf, n, &ev, err,
-                                                 sizeof(err)),
-                                 ND_ERR_UNKNOWN_SCHEMA);
+                ck_assert_int_eq(
+                    nd_serde_decode(serde, buf, n, &ev, err, sizeof(err)),
+                    ND_ERR_UNKNOWN_SCHEMA);
                 ck_assert_ptr_nonnull(strstr(err, "99"));
         }
         ck_assert_int_eq(atomic_load(&requests), 1);
@@ -193,26 +193,25 @@ START_TEST(the_client_caches_schema_texts) {
         const char *text, *again;
         size_t len;
         char err[256];
-        ck_assert_int_eq(nd_schema_registry_new(url, 1000, &reg, err,
-                                                sizeof(err)),
-                         ND_OK);
-        ck_assert_int_eq(nd_schema_registry_get(reg, 10, &text, &len, err,
-                                                sizeof(err)),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_schema_registry_new(url, 1000, &reg, err, sizeof(err)), ND_OK);
+        ck_assert_int_eq(
+            nd_schema_registry_get(reg, 10, &text, &len, err, sizeof(err)),
+            ND_OK);
         ck_assert_int_eq(len, strlen(cart_writer));
         ck_assert_str_eq(text, cart_writer);
-        ck_assert_int_eq(nd_schema_registry_get(reg, 10, &again, &len, err,
-                                                sizeof(err)),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_schema_registry_get(reg, 10, &again, &len, err, sizeof(err)),
+            ND_OK);
         ck_assert_ptr_eq(text, again);
         ck_assert_int_eq(nd_schema_registry_requests(reg), 1);
-        ck_assert_int_eq(nd_schema_registry_get(reg, 12, &text, &len, err,
-                                                sizeof(err)),
-                         ND_ERR_UNKNOWN_SCHEMA);
+        ck_assert_int_eq(
+            nd_schema_registry_get(reg, 12, &text, &len, err, sizeof(err)),
+            ND_ERR_UNKNOWN_SCHEMA);
         nd_schema_registry_destroy(reg);
-        ck_assert_int_eq(nd_schema_registry_new("", 1000, &reg, err,
-                                                sizeof(err)),
-                         ND_ERR_CONFIG);
+        ck_assert_int_eq(
+            nd_schema_registry_new("", 1000, &reg, err, sizeof(err)),
+            ND_ERR_CONFIG);
 }
 END_TEST
 
