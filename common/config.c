@@ -27,6 +27,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,10 @@ static const nd_cfg_prop_t props[] = {
                "Confluent Schema Registry to fetch writer schemas from; "
                "empty: only the schemas in `schema.dir`."),
     ND_CFG_STR("schema.dir", "schemas", F(schema_dir),
-               "Directory of the `.avsc` files."),
+               "Directory of the `.avsc` files. A relative path is looked "
+               "up in the working directory, then beside the configuration "
+               "file and in its parent folder, then in "
+               "`/usr/share/nudge/schemas` and the source tree."),
     ND_CFG_INT("schema.ids.clickstream", "1", F(schema_id_clickstream), 1,
                2147483647,
                "Schema id of the clickstream schema when no registry is "
@@ -1490,6 +1494,59 @@ static nd_err_t load_common(const char *name, FILE *fp, const char *yaml,
         return ND_OK;
 }
 
+/*
+ * A relative schema.dir is resolved once, here, so that nudge finds its
+ * schemas whatever the working directory: the first candidate holding
+ * clickstream.avsc wins; when none does, the value stays as written and the
+ * serde's error names it.
+ */
+static void resolve_schema_dir(nd_config_t *cfg)
+{
+        enum { CAP = PATH_MAX + 64 };
+        char cand[4][CAP], base[PATH_MAX];
+        const char *dir = cfg->schema_dir;
+        int n = 0, w;
+
+        if (!dir || !*dir || dir[0] == '/' || strlen(dir) >= PATH_MAX / 2)
+                return;
+        if (snprintf(cand[n], CAP, "%s", dir) < CAP)
+                n++;
+        if (cfg->path) {
+                const char *slash = strrchr(cfg->path, '/');
+                w = snprintf(base, sizeof(base), "%.*s",
+                             slash ? (int)(slash - cfg->path) : 1,
+                             slash ? cfg->path : ".");
+                if (w > 0 && w < PATH_MAX / 2) {
+                        if (snprintf(cand[n], CAP, "%s/%s", base, dir) < CAP)
+                                n++;
+                        if (snprintf(cand[n], CAP, "%s/../%s", base, dir) <
+                            CAP)
+                                n++;
+                }
+        }
+        if (snprintf(cand[n], CAP, "/usr/share/nudge/%s", dir) < CAP)
+                n++;
+        for (int i = 0; i < n; i++) {
+                char probe[CAP + 32];
+                if (snprintf(probe, sizeof(probe), "%s/clickstream.avsc",
+                             cand[i]) >= (int)sizeof(probe))
+                        continue;
+                if (access(probe, R_OK) == 0) {
+                        char *abs = realpath(cand[i], NULL);
+                        nd_free(cfg->schema_dir);
+                        cfg->schema_dir = nd_strdup(abs ? abs : cand[i]);
+                        free(abs);
+                        return;
+                }
+        }
+#ifdef ND_SOURCE_DIR
+        if (!strcmp(dir, "schemas")) {
+                nd_free(cfg->schema_dir);
+                cfg->schema_dir = nd_strdup(ND_SOURCE_DIR "/schemas");
+        }
+#endif
+}
+
 nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
                         nd_config_t **cfgp, char *errstr, size_t errstr_size)
 {
@@ -1497,9 +1554,13 @@ nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
         struct stat st;
         nd_err_t err;
 
-        if (!path)
-                return load_common(NULL, NULL, NULL, 0, lookup, cfgp, errstr,
-                                   errstr_size);
+        if (!path) {
+                err = load_common(NULL, NULL, NULL, 0, lookup, cfgp, errstr,
+                                  errstr_size);
+                if (err == ND_OK)
+                        resolve_schema_dir(*cfgp);
+                return err;
+        }
         *cfgp = NULL;
         if (!(fp = fopen(path, "r"))) {
                 snprintf(errstr, errstr_size, "%s: cannot open: %s", path,
@@ -1514,6 +1575,8 @@ nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
         }
         err = load_common(path, fp, NULL, 0, lookup, cfgp, errstr, errstr_size);
         fclose(fp);
+        if (err == ND_OK)
+                resolve_schema_dir(*cfgp);
         return err;
 }
 

@@ -9,8 +9,9 @@
  * Avro path this allocates per record (jansson's tree); JSON input is for
  * pipelines that cannot emit Avro and for replay files, where that is fine.
  *
- * The action writer formats by hand into a caller buffer, counting past its
- * end so that the caller learns the size needed; it allocates nothing.
+ * The writers (actions, events, catalog records) format by hand into a
+ * caller buffer, counting past its end so that the caller learns the size
+ * needed; they allocate nothing.
  */
 #include "json.h"
 
@@ -498,4 +499,115 @@ nd_err_t nd_action_write_json(const nd_action_t *act, char *buf, size_t cap,
         if (cap)
                 buf[cap - 1] = '\0';
         return ND_ERR_INVAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing events and catalog records                                  */
+
+static nd_err_t o_finish(struct out *o, char *buf, size_t cap, size_t *lenp) {
+        o_put(o, "}\n", 2);
+        *lenp = o->len;
+        if (o->len < cap) {
+                buf[o->len] = '\0';
+                return ND_OK;
+        }
+        if (cap)
+                buf[cap - 1] = '\0';
+        return ND_ERR_INVAL;
+}
+
+static void o_product(struct out *o, const nd_event_t *ev) {
+        o_key(o, "product", false);
+        if (!ev->has_product) {
+                o_lit(o, "null");
+                return;
+        }
+        o_put(o, "{", 1);
+        o_key(o, "sku", true);
+        o_str(o, ev->product.sku);
+        o_nstr(o, "category", ev->product.category);
+        o_nint(o, "price_cents", ev->product.has_price,
+               ev->product.price_cents);
+        o_nstr(o, "currency", ev->product.currency);
+        o_put(o, "}", 1);
+}
+
+static void o_lines(struct out *o, const nd_event_t *ev) {
+        o_key(o, "products", false);
+        if (!ev->has_products && !ev->product_cnt) {
+                o_lit(o, "null");
+                return;
+        }
+        o_put(o, "[", 1);
+        for (uint32_t i = 0; i < ev->product_cnt && ev->products; i++) {
+                const nd_line_item_t *it = &ev->products[i];
+                if (i)
+                        o_put(o, ",", 1);
+                o_put(o, "{", 1);
+                o_key(o, "sku", true);
+                o_str(o, it->sku);
+                o_nstr(o, "category", it->category);
+                o_nint(o, "quantity", true, it->quantity);
+                o_nint(o, "price_cents", it->has_price, it->price_cents);
+                o_put(o, "}", 1);
+        }
+        o_put(o, "]", 1);
+}
+
+nd_err_t nd_event_write_json(const nd_event_t *ev, char *buf, size_t cap,
+                             size_t *lenp) {
+        struct out o = {buf, 0, cap};
+
+        /* The fields of the topic's schema, in its order. */
+        o_put(&o, "{", 1);
+        o_key(&o, "event_id", true);
+        o_str(&o, ev->event_id);
+        o_key(&o, "type", false);
+        o_str(&o, cstr(nd_event_type_name(ev->type)));
+        o_nstr(&o, "customer_id", ev->customer_id);
+        o_nstr(&o, "anonymous_id", ev->anonymous_id);
+        o_nint(&o, "timestamp", true, ev->timestamp);
+        o_key(&o, "channel", false);
+        o_str(&o, cstr(nd_channel_name(ev->channel)));
+        o_nstr(&o, "device_id", ev->device_id);
+        o_key(&o, "device_type", false);
+        o_str(&o, cstr(nd_device_type_name(ev->device_type)));
+        o_nstr(&o, "session_id", ev->session_id);
+        if (ev->type <= ND_EV_MESSAGE_CLICKED) {
+                o_product(&o, ev);
+                o_nstr(&o, "campaign_id", ev->campaign_id);
+                o_nstr(&o, "action_id", ev->action_id);
+        } else if (ev->type <= ND_EV_CHECKOUT_STARTED) {
+                o_nstr(&o, "cart_id", ev->cart_id);
+                o_product(&o, ev);
+                o_nint(&o, "quantity", ev->has_quantity, ev->quantity);
+                o_lines(&o, ev);
+                o_nstr(&o, "checkout_id", ev->checkout_id);
+        } else {
+                o_nstr(&o, "order_id", ev->order_id);
+                o_nint(&o, "value_cents", ev->has_value, ev->value_cents);
+                o_nstr(&o, "currency", ev->currency);
+                o_nstr(&o, "cart_id", ev->cart_id);
+                o_nstr(&o, "checkout_id", ev->checkout_id);
+                o_lines(&o, ev);
+        }
+        return o_finish(&o, buf, cap, lenp);
+}
+
+nd_err_t nd_product_write_json(const nd_product_rec_t *prod, char *buf,
+                               size_t cap, size_t *lenp) {
+        struct out o = {buf, 0, cap};
+
+        o_put(&o, "{", 1);
+        o_key(&o, "sku", true);
+        o_str(&o, prod->sku);
+        o_nstr(&o, "name", prod->name);
+        o_nstr(&o, "category", prod->category);
+        o_nint(&o, "price_cents", prod->has_price, prod->price_cents);
+        o_nstr(&o, "currency", prod->currency);
+        o_key(&o, "in_stock", false);
+        o_lit(&o, prod->in_stock ? "true" : "false");
+        o_strs(&o, "complements", prod->complements,
+               prod->complements ? prod->complement_cnt : 0);
+        return o_finish(&o, buf, cap, lenp);
 }

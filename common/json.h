@@ -4,7 +4,8 @@
  *
  * Only serde calls the decoders (nd_serde_decode_json() and
  * nd_serde_decode_product_json() wrap them and add the contract checks);
- * the action writer is nd_action_write_json() of serde.h, defined here.
+ * the writers nd_action_write_json(), nd_event_write_json() and
+ * nd_product_write_json() of serde.h are defined here.
  *
  * Parsing uses jansson (libjansson, Debian's well-kept JSON library, which
  * avro-c itself depends on). Decoded strings point into the document the

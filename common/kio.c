@@ -994,6 +994,29 @@ bool nd_kio_partition_caught_up(nd_kio_t *kio, int32_t partition) {
         return caught_up;
 }
 
+void nd_kio_lag_foreach(nd_kio_t *kio,
+                        void (*cb)(void *arg, const char *topic,
+                                   int32_t partition, int64_t lag),
+                        void *arg) {
+        rd_kafka_topic_partition_list_t *pos;
+        if (!kio->assignment || kio->assignment->cnt == 0)
+                return;
+        pos = rd_kafka_topic_partition_list_copy(kio->assignment);
+        rd_kafka_position(kio->consumer, pos);
+        for (int i = 0; i < pos->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &pos->elems[i];
+                int64_t lo = -1, hi = -1, lag = -1;
+                if (rd_kafka_get_watermark_offsets(kio->consumer, tp->topic,
+                                                   tp->partition, &lo,
+                                                   &hi) == 0 &&
+                    hi >= 0)
+                        lag = tp->offset >= 0 ? hi - tp->offset
+                                              : (lo >= 0 ? hi - lo : -1);
+                cb(arg, tp->topic, tp->partition, lag < 0 ? -1 : lag);
+        }
+        rd_kafka_topic_partition_list_destroy(pos);
+}
+
 nd_err_t nd_kio_close(nd_kio_t *kio, int timeout_ms) {
         nd_err_t err = ND_OK;
         rd_kafka_resp_err_t rerr;

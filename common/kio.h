@@ -224,6 +224,16 @@ void nd_kio_table_progress(const nd_kio_client_t *cl, int64_t *read,
  */
 bool nd_kio_partition_caught_up(nd_kio_t *kio, int32_t partition);
 
+/**
+ * Calls cb for every assigned partition with its consumer lag: the high
+ * watermark last reported by the broker minus the position (-1 when not
+ * known yet). Worker thread only.
+ */
+void nd_kio_lag_foreach(nd_kio_t *kio,
+                        void (*cb)(void *arg, const char *topic,
+                                   int32_t partition, int64_t lag),
+                        void *arg);
+
 /** librdkafka's version string. */
 const char *nd_kio_version(void);
 

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,4 +111,10 @@ void nd_log(nd_log_level_t level, const char *module, const char *fmt, ...) {
         va_start(ap, fmt);
         nd_logv(level, module, fmt, ap);
         va_end(ap);
+}
+
+void nd__assert_fail(const char *expr, const char *file, int line) {
+        nd_log(ND_LOG_ERROR, "assert", "%s:%d: assertion failed: %s", file,
+               line, expr);
+        abort();
 }

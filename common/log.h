@@ -40,6 +40,19 @@ void nd_log(nd_log_level_t level, const char *module, const char *fmt, ...)
 void nd_logv(nd_log_level_t level, const char *module, const char *fmt,
              va_list ap);
 
+/**
+ * Internal invariants (STYLE.md §4: internal functions assert, they do not
+ * re-check arguments). Active in every build: a broken invariant logs where
+ * and aborts, rather than corrupting state that goes to a changelog.
+ */
+#define nd_assert(cond)                                                        \
+        do {                                                                   \
+                if (__builtin_expect(!(cond), 0))                              \
+                        nd__assert_fail(#cond, __FILE__, __LINE__);            \
+        } while (0)
+void nd__assert_fail(const char *expr, const char *file, int line)
+    __attribute__((noreturn));
+
 #define nd_log_debug(mod, ...)                                                 \
         do {                                                                   \
                 if (nd_log_enabled(ND_LOG_DEBUG))                              \

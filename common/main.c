@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http.h"
 #include "demo.h"
 #include "kio.h"
 #include "log.h"
@@ -109,10 +110,30 @@ static int load(const char *path, nd_config_t **cfgp) {
         return 0;
 }
 
+static bool http_ready(void *arg, char *reason, size_t size) {
+        nd_runtime_t *rt = arg;
+        if (nd_runtime_ready(rt))
+                return true;
+        snprintf(reason, size, "%s",
+                 nd_runtime_stopping(rt)
+                     ? "stopping"
+                     : "waiting for partitions or restoring state");
+        return false;
+}
+
+static bool http_health(void *arg, char *reason, size_t size) {
+        nd_runtime_t *rt = arg;
+        if (nd_runtime_healthy(rt))
+                return true;
+        snprintf(reason, size, "a worker stopped on a fatal error");
+        return false;
+}
+
 static int cmd_run(const char *path) {
         nd_config_t *cfg = NULL;
         nd_kio_cluster_t *mc = NULL;
         nd_runtime_t *rt = NULL;
+        nd_http_t *http = NULL;
         const char *bootstrap = NULL;
         char errstr[1024];
         nd_err_t err;
@@ -142,6 +163,22 @@ static int cmd_run(const char *path) {
                 nd_runtime_wait(rt, (int)cfg->shutdown_timeout_ms);
                 goto out;
         }
+        if (cfg->http_listen && *cfg->http_listen) {
+                err = nd_http_start(cfg->http_listen, nd_runtime_metrics(rt),
+                                    http_ready, http_health, rt, &http,
+                                    errstr, sizeof(errstr));
+                if (err != ND_OK) {
+                        nd_log_error("main", "http.listen: %s", errstr);
+                        rc = err == ND_ERR_CONFIG ? EXIT_CONFIG : EXIT_RUNTIME;
+                        nd_runtime_request_stop(rt);
+                        nd_runtime_wait(rt, (int)cfg->shutdown_timeout_ms);
+                        goto out;
+                }
+                nd_log_info("main",
+                            "HTTP on %s (port %d): /metrics, /healthz, "
+                            "/readyz",
+                            cfg->http_listen, nd_http_port(http));
+        }
         if (stop_requested)
                 nd_runtime_request_stop(rt);
         err = nd_runtime_wait(rt, (int)cfg->shutdown_timeout_ms);
@@ -165,6 +202,7 @@ static int cmd_run(const char *path) {
         }
 out:
         running = NULL;
+        nd_http_stop(http);
         nd_runtime_destroy(rt);
         nd_kio_cluster_destroy(mc);
         nd_config_destroy(cfg);

@@ -34,6 +34,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "log.h"
@@ -60,7 +62,6 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
         size_t len;
         nd_err_t err;
         (void)task;
-        (void)inst;
 
         err = nd_serde_encode_action(w->serde, act, w->abuf, ND_ACTION_BUF,
                                      &len);
@@ -77,22 +78,27 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
         }
         err = nd_kio_produce(w->kio, t, -1, key.p, key.len, w->abuf, len, NULL,
                              0);
-        if (err == ND_OK)
+        if (err == ND_OK) {
                 atomic_fetch_add_explicit(&w->records_out, 1,
                                           memory_order_relaxed);
+                nd_counter_add(w->m_actions[inst], 1);
+        }
         return err;
 }
 
-static nd_err_t sink_forward(void *arg, nd_task_t *task, const void *key,
+static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
+                             const void *key,
                              size_t key_len, const void *value,
                              size_t value_len) {
         struct nd_worker *w = arg;
         nd_err_t err = nd_kio_produce(w->kio, w->rt->cfg->topic_actions, -1,
                                       key, key_len, value, value_len, NULL, 0);
         (void)task;
-        if (err == ND_OK)
+        if (err == ND_OK) {
                 atomic_fetch_add_explicit(&w->records_out, 1,
                                           memory_order_relaxed);
+                nd_counter_add(w->m_actions[inst], 1);
+        }
         return err;
 }
 
@@ -119,6 +125,7 @@ static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
                              "could not dead-letter %s [%d] @%" PRId64,
                              rec->topic, (int)rec->partition, rec->offset);
         atomic_fetch_add_explicit(&w->dead_letter, 1, memory_order_relaxed);
+        nd__rt_metrics_dlq(w, err);
         /* WHY a rate limit: a poisoned topic must not drown the log. */
         if (now - w->dlq_log_window >= 1000) {
                 if (w->dlq_log_cnt > DLQ_LOG_PER_SEC)
@@ -166,6 +173,23 @@ static nd_err_t before_commit(void *arg) {
         return ND_OK;
 }
 
+/*
+ * A failpoint for tests: while the file named by the environment variable
+ * `name` exists, wait here (bounded by a stop request). It lets a test
+ * observe a state (readiness false while restoring) without racing a
+ * timer. Unset in production: one getenv() per restore.
+ */
+static void failpoint_hold(struct nd_worker *w, const char *name) {
+        const char *path = getenv(name);
+        struct timespec ts = {0, 50 * 1000000L};
+        if (!path || access(path, F_OK) != 0)
+                return;
+        nd_log_warn("runtime", "failpoint %s: holding while %s exists", name,
+                    path);
+        while (access(path, F_OK) == 0 && !atomic_load(&w->rt->stop))
+                nanosleep(&ts, NULL);
+}
+
 struct restore_arg {
         struct nd_worker *w;
         char (*topics)[300];
@@ -187,6 +211,7 @@ static void restore_one(void *arg, const nd_rec_t *rec) {
                                             rec->key_len, rec->value,
                                             rec->value_len) != ND_OK)
                                 ra->bad++;
+                        nd_counter_add(ra->w->m_restored[ra->inst_of[i]], 1);
                         return;
                 }
 }
@@ -230,9 +255,15 @@ static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
                 err = ND_ERR_KAFKA;
                 goto out;
         }
+        nd_kio_table_progress(cl, &read, &total);
+        atomic_store(&w->restore_remaining, total);
+        failpoint_hold(w, "NUDGE_FAILPOINT_RESTORE_HOLD");
         while (!nd_kio_table_loaded(cl)) {
                 int64_t now = nd_clock_mono_ms();
                 nd_kio_client_read(cl, 10000, 100, restore_one, &ra);
+                nd_kio_table_progress(cl, &read, &total);
+                atomic_store(&w->restore_remaining,
+                             total > read ? total - read : 0);
                 if (atomic_load(&w->rt->stop)) {
                         err = ND_ERR_SHUTDOWN;
                         goto out;
@@ -249,6 +280,7 @@ static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
         nd_kio_table_progress(cl, &read, &total);
         atomic_fetch_add(&w->restored, (unsigned long long)read);
 out:
+        atomic_store(&w->restore_remaining, 0);
         nd_kio_client_destroy(cl);
         for (int i = 0; i < part_cnt; i++) {
                 nd_task_t *task = w->tasks[parts[i]];
@@ -336,6 +368,7 @@ static void tasks_open(struct nd_worker *w, const int32_t *parts, int cnt) {
 static void on_assign(void *arg, const int32_t *parts, int cnt) {
         struct nd_worker *w = arg;
         atomic_fetch_add(&w->rebalances, 1);
+        nd_counter_add(w->rt->m_rebalance[0], 1);
         atomic_store(&w->ready, false);
         tasks_open(w, parts, cnt);
         atomic_store(&w->ready, true);
@@ -345,6 +378,7 @@ static void on_assign(void *arg, const int32_t *parts, int cnt) {
 static void on_revoke(void *arg, const int32_t *parts, int cnt, bool lost) {
         struct nd_worker *w = arg;
         atomic_fetch_add(&w->rebalances, 1);
+        nd_counter_add(w->rt->m_rebalance[lost ? 2 : 1], 1);
         for (int i = 0; i < cnt; i++)
                 task_close(w, parts[i]);
         nd_log_info("runtime", "worker %d: %d tasks after %s", w->idx,
@@ -480,6 +514,7 @@ static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
                         continue;
                 }
                 rec->ev = &ev;
+                nd__rt_metrics_event(w, rec, &ev);
                 nd_task_process(task, rec);
                 rec->ev = NULL;
                 w->last_rec_ms[rec->partition] = now;
@@ -502,23 +537,40 @@ static void idle_tasks(struct nd_worker *w) {
         }
 }
 
+/* True when a task has state changes for the changelog (timers that fired
+ * on the idle clock change state without any record consumed). */
+static bool changes_pending(struct nd_worker *w) {
+        for (int32_t p = 0; p < w->task_cap; p++)
+                if (w->tasks[p] && nd_task_pending_changes(w->tasks[p]))
+                        return true;
+        return false;
+}
+
 /* Returns true when the worker must end (fatal). */
 static bool commit(struct nd_worker *w) {
         nd_err_t err;
         for (int32_t p = 0; p < w->task_cap; p++)
                 if (w->tasks[p])
                         nd_task_evict(w->tasks[p], EVICT_SLOTS);
+        nd__rt_metrics_publish(w);
+        if (!nd_kio_has_pending(w->kio) && !changes_pending(w))
+                return false;
         err = nd_kio_commit(w->kio);
         switch (err) {
         case ND_OK:
                 atomic_fetch_add_explicit(&w->commits, 1, memory_order_relaxed);
+                nd_counter_add(w->rt->m_txn_committed, 1);
+                nd_histogram_observe(w->rt->m_commit_seconds,
+                                     nd_kio_last_commit_ns(w->kio) / 1e9);
                 return false;
         case ND_ERR_ABORTABLE:
                 atomic_fetch_add_explicit(&w->aborts, 1, memory_order_relaxed);
+                nd_counter_add(w->rt->m_txn_aborted, 1);
                 rebuild_tasks(w);
                 return false;
         case ND_ERR_KAFKA:
                 atomic_fetch_add_explicit(&w->aborts, 1, memory_order_relaxed);
+                nd_counter_add(w->rt->m_txn_aborted, 1);
                 return false;
         default:
                 nd_log_error("runtime",
@@ -593,8 +645,10 @@ static void *worker_main(void *arg) {
 out:
         tasks_destroy_all(w);
         nd_free(recs);
-        if (w->err != ND_OK)
+        if (w->err != ND_OK) {
+                atomic_store(&rt->fatal, true);
                 atomic_store(&rt->stop, true);
+        }
         atomic_store(&w->done, true);
         nd_log_info("runtime", "worker %d: stopped%s%s", w->idx,
                     w->err ? ": " : "", w->err ? nd_err_str(w->err) : "");
@@ -611,7 +665,16 @@ nd_runtime_t *nd_runtime_new(const nd_config_t *cfg, const char *bootstrap) {
         rt->event_topics[0] = cfg->topic_clickstream;
         rt->event_topics[1] = cfg->topic_cart;
         rt->event_topics[2] = cfg->topic_purchase;
+        nd__rt_metrics_init(rt);
         return rt;
+}
+
+nd_metrics_t *nd_runtime_metrics(const nd_runtime_t *rt) {
+        return rt->reg;
+}
+
+bool nd_runtime_healthy(const nd_runtime_t *rt) {
+        return !atomic_load(&rt->fatal);
 }
 
 /*
@@ -720,6 +783,7 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                                     .arg = w};
                 w->rt = rt;
                 w->idx = i;
+                nd__rt_metrics_worker_init(w);
                 w->abuf = nd_malloc(ND_ACTION_BUF);
                 w->catalog = nd_catalog_new();
                 if ((err = nd_serde_new(&sc, &w->serde, errstr,
@@ -831,7 +895,11 @@ void nd_runtime_destroy(nd_runtime_t *rt) {
                 nd_serde_destroy(w->serde);
                 nd_catalog_destroy(w->catalog);
                 nd_free(w->abuf);
+                if (w->inst)
+                        nd__rt_metrics_worker_fini(w);
         }
+        nd_metrics_destroy(rt->reg);
+        nd_free(rt->inst_gauges);
         nd_free(rt->workers);
         nd_free(rt->bootstrap);
         nd_free(rt);

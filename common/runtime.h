@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "kio.h"
+#include "metrics.h"
 
 typedef struct nd_runtime_s nd_runtime_t;
 
@@ -61,6 +62,15 @@ void nd_runtime_request_stop(nd_runtime_t *rt);
  * and no stop is under way.
  */
 bool nd_runtime_ready(const nd_runtime_t *rt);
+
+/** False once a worker ended on a fatal error (/healthz). */
+bool nd_runtime_healthy(const nd_runtime_t *rt);
+
+/**
+ * The runtime's metrics registry (docs/operations.md lists the metrics);
+ * owned by the runtime. Stop the HTTP server before nd_runtime_destroy().
+ */
+nd_metrics_t *nd_runtime_metrics(const nd_runtime_t *rt);
 
 /** True once a stop was requested or a worker ended on a fatal error. */
 bool nd_runtime_stopping(const nd_runtime_t *rt);

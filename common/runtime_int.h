@@ -10,11 +10,31 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "serde.h"
 #include "task.h"
 
 #define ND_ACTION_BUF 65536
+#define ND_DLQ_CODES  64
+
+/* What a worker publishes for scrapes, per trigger instance. */
+struct nd_inst_stats {
+        atomic_llong timers;
+        atomic_llong entries;
+        atomic_llong bytes;
+};
+
+struct nd_lag_snap {
+        int topic;                       /* index in rt->event_topics */
+        int32_t partition;
+        int64_t lag;
+};
+
+struct nd_wm_snap {
+        int32_t partition;
+        int64_t lag_ms;                  /* wall clock - watermark */
+};
 
 struct nd_worker {
         nd_runtime_t *rt;
@@ -46,6 +66,24 @@ struct nd_worker {
         atomic_ullong timers_fired;
         atomic_int tasks_alive;
         atomic_bool ready;
+        /* metrics: handles (shared series) and published snapshots */
+        nd_counter_t *m_events[3][ND_EV__CNT];
+        nd_counter_t **m_actions;        /* per trigger instance */
+        nd_counter_t *m_dlq[ND_DLQ_CODES];
+        nd_counter_t **m_restored;       /* per trigger instance */
+        struct nd_inst_stats *inst;      /* per trigger instance */
+        atomic_llong restore_remaining;
+        pthread_mutex_t snap_lock;       /* guards lags and wms */
+        struct nd_lag_snap *lags;
+        int lag_cnt, lag_cap;
+        struct nd_wm_snap *wms;
+        int wm_cnt, wm_cap;
+};
+
+struct nd_inst_gauge {
+        nd_runtime_t *rt;
+        int inst;
+        int kind;                        /* 0 timers, 1 entries, 2 bytes */
 };
 
 struct nd_runtime_s {
@@ -55,6 +93,22 @@ struct nd_runtime_s {
         struct nd_worker *workers;
         int worker_cnt;
         atomic_bool stop;
+        atomic_bool fatal;
+        nd_metrics_t *reg;
+        nd_histogram_t *m_commit_seconds;
+        nd_counter_t *m_txn_committed;
+        nd_counter_t *m_txn_aborted;
+        nd_counter_t *m_rebalance[3];    /* assign, revoke, lost */
+        struct nd_inst_gauge *inst_gauges;
 };
+
+/* runtime_metrics.c */
+void nd__rt_metrics_init(nd_runtime_t *rt);
+void nd__rt_metrics_worker_init(struct nd_worker *w);
+void nd__rt_metrics_worker_fini(struct nd_worker *w);
+void nd__rt_metrics_publish(struct nd_worker *w);
+void nd__rt_metrics_event(struct nd_worker *w, const nd_rec_t *rec,
+                          const nd_event_t *ev);
+void nd__rt_metrics_dlq(struct nd_worker *w, nd_err_t err);
 
 #endif

@@ -60,6 +60,7 @@
 #include "clock.h"
 #include "config.h"
 #include "json.h"
+#include "log.h"
 #include "mem.h"
 #include "schema_registry.h"
 
@@ -272,9 +273,18 @@ struct branch {
         uint32_t name; /* pool offset: the writer branch's type name */
 };
 
+struct nd_serde_s;
+
+/* A specialised decoder (see "Specialised decoders"): true when it decoded
+ * the whole record [p, end) into out; false sends the record to the plan
+ * interpreter, which then decodes it or says precisely what is wrong. */
+typedef bool (*fast_fn)(struct nd_serde_s *serde, const uint8_t *p,
+                        const uint8_t *end, void *out);
+
 struct plan {
         enum plan_kind kind;
         const char *reader; /* record name, static */
+        fast_fn fast;       /* NULL: the interpreter only */
         struct op *ops;
         uint32_t op_cnt, op_cap;
         struct branch *br;
@@ -938,6 +948,63 @@ static nd_err_t plan_build(avro_schema_t w, const struct reader_def *rd,
         return ND_OK;
 }
 
+/*
+ * The signature of a plan: everything the interpreter does with a record,
+ * serialised (ops, branch tables, enum maps; not the field paths, which
+ * only feed error texts). Two plans with the same signature decode the
+ * same bytes into the same fields the same way.
+ */
+static char *plan_signature(const struct plan *pl, size_t *lenp) {
+        size_t cap = 64 + (size_t)pl->op_cnt * 96 + (size_t)pl->br_cnt * 40 +
+                     (size_t)pl->emap_cnt * 12,
+               n = 0;
+        char *sig = nd_malloc(cap);
+#define SIG(...) \
+        n += (size_t)snprintf(sig + n, n < cap ? cap - n : 0, __VA_ARGS__)
+        SIG("k%d;", (int)pl->kind);
+        for (uint32_t i = 0; i < pl->op_cnt; i++) {
+                const struct op *op = &pl->ops[i];
+                SIG("%u,%u,%u,%u,%u,%u,%u,%u,%lld;", op->code, op->dkind,
+                    op->off, op->has_off, op->cnt_off, (unsigned)op->next,
+                    (unsigned)op->a, (unsigned)op->b, (long long)op->k);
+        }
+        for (uint32_t i = 0; i < pl->br_cnt; i++)
+                SIG("b%u,%u,%u;", pl->br[i].kind, (unsigned)pl->br[i].start,
+                    (unsigned)pl->br[i].end);
+        for (uint32_t i = 0; i < pl->emap_cnt; i++)
+                SIG("e%d;", (int)pl->emap[i]);
+        if (pl->const_cnt) /* defaults: only when the writer lacks fields */
+                SIG("c%u;", (unsigned)pl->const_cnt);
+#undef SIG
+        nd_assert(n < cap);
+        *lenp = n;
+        return sig;
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
+        return h;
+}
+
+static fast_fn const fast_fns[READER_CNT];
+static const uint64_t fast_sigs[READER_CNT];
+
+/* Gives pl the specialised decoder of reader ri when its signature is the
+ * one that decoder was written for (the writer schema has the reader's
+ * layout: the common case of producers on the current schema). */
+static void plan_specialise(struct plan *pl, const char *canon, int ri) {
+        size_t n;
+        char *sig;
+        if (!canon)
+                return;
+        sig = plan_signature(pl, &n);
+        if (strlen(canon) == n && memcmp(sig, canon, n) == 0)
+                pl->fast = fast_fns[ri];
+        nd_free(sig);
+}
+
 /* ------------------------------------------------------------------ */
 /* The decoder object                                                  */
 
@@ -974,6 +1041,9 @@ struct nd_serde_s {
         nd_line_item_t lines[ND_EVENT_MAX_ITEMS];
         nd_str_t strs[ND_PRODUCT_MAX_COMPLEMENTS];
         nd_json_dec_t json;
+        /* per reader: the signature of its plan against itself when the
+         * specialised decoder matches it, else NULL (interpreter only) */
+        char *fast_sig[READER_CNT];
 };
 
 /* WHY a lock: avro-c's schema parser reports errors through one global
@@ -1041,6 +1111,8 @@ static nd_err_t read_file(const char *path, char **textp, size_t *lenp,
         return ND_OK;
 }
 
+static void canonical_signature(nd_serde_t *serde, int i);
+
 static nd_err_t load_reader(nd_serde_t *serde, int i, char *errstr,
                             size_t errstr_size) {
         struct reader *rd = &serde->readers[i];
@@ -1075,7 +1147,44 @@ static nd_err_t load_reader(nd_serde_t *serde, int i, char *errstr,
                          reader_defs[i].record);
                 return ND_ERR_CONFIG;
         }
+        canonical_signature(serde, i);
         return ND_OK;
+}
+
+/*
+ * The reader's plan against itself: when its signature hashes to the one
+ * the specialised decoder of this reader was written for, writer plans
+ * with this signature get that decoder. A reader schema edited without
+ * updating the decoder keeps working, on the interpreter only
+ * (tests/unit/test_serde.c checks that the shipped schemas are covered).
+ */
+static void canonical_signature(nd_serde_t *serde, int i) {
+        struct reader *rd = &serde->readers[i];
+        struct plan *pl = NULL;
+        char *sig;
+        size_t n;
+        uint64_t h;
+
+        pthread_mutex_lock(&avro_lock);
+        if (plan_build(rd->schema, &reader_defs[i], rd->schema, rd->named,
+                       &pl, NULL, 0) != ND_OK) {
+                pthread_mutex_unlock(&avro_lock);
+                return;
+        }
+        pthread_mutex_unlock(&avro_lock);
+        sig = plan_signature(pl, &n);
+        plan_destroy(pl);
+        h = fnv1a(sig, n);
+        if (h == fast_sigs[i]) {
+                serde->fast_sig[i] = sig;
+                return;
+        }
+        nd_log_warn("serde",
+                    "%s: signature %016" PRIx64 " is not the specialised "
+                    "decoder's %016" PRIx64 ": decoding with the plan "
+                    "interpreter only",
+                    reader_defs[i].file, h, fast_sigs[i]);
+        nd_free(sig);
 }
 
 static void entry_free(struct entry *e) {
@@ -1099,6 +1208,7 @@ void nd_serde_destroy(nd_serde_t *serde) {
                 json_decref(rd->json);
                 json_decref(rd->named);
                 nd_free(rd->text);
+                nd_free(serde->fast_sig[i]);
         }
         nd_json_dec_fini(&serde->json);
         nd_schema_registry_destroy(serde->reg);
@@ -1160,20 +1270,22 @@ static void entry_fail(nd_serde_t *serde, struct entry *e, nd_err_t err,
         }
 }
 
-nd_err_t nd_serde_add_schema(nd_serde_t *serde, int32_t id, const char *json,
-                             size_t len, char *errstr, size_t errstr_size) {
+/* Parses writer schema json and compiles its plan against the reader of
+ * the same record name. what names the schema in texts ("schema id 7"). */
+static nd_err_t writer_plan(nd_serde_t *serde, const char *json, size_t len,
+                            const char *what, struct plan **plp, int *rip,
+                            char *text, size_t text_size) {
         avro_schema_t w = NULL;
-        struct plan *pl = NULL;
-        struct entry *e;
         nd_err_t err = ND_OK;
-        char text[512], detail[400];
+        char detail[400];
         int ri = -1;
 
+        *plp = NULL;
         text[0] = '\0';
         pthread_mutex_lock(&avro_lock);
         if (avro_schema_from_json_length(json, len, &w)) {
-                snprintf(text, sizeof(text), "schema id %d does not parse: %s",
-                         (int)id, avro_strerror());
+                snprintf(text, text_size, "%s does not parse: %s", what,
+                         avro_strerror());
                 w = NULL;
                 err = ND_ERR_UNKNOWN_SCHEMA;
                 goto out;
@@ -1183,23 +1295,38 @@ nd_err_t nd_serde_add_schema(nd_serde_t *serde, int32_t id, const char *json,
                         if (!strcmp(avro_schema_name(w), reader_defs[i].record))
                                 ri = i;
         if (ri < 0) {
-                snprintf(text, sizeof(text),
-                         "schema id %d is %s %s, not one nudge reads", (int)id,
-                         avro_schema_type_name(w),
+                snprintf(text, text_size, "%s is %s %s, not one nudge reads",
+                         what, avro_schema_type_name(w),
                          avro_typeof(w) == AVRO_RECORD ? avro_schema_name(w)
                                                        : "");
                 err = ND_ERR_UNKNOWN_SCHEMA;
                 goto out;
         }
         err = plan_build(w, &reader_defs[ri], serde->readers[ri].schema,
-                         serde->readers[ri].named, &pl, detail, sizeof(detail));
+                         serde->readers[ri].named, plp, detail, sizeof(detail));
         if (err)
-                snprintf(text, sizeof(text), "schema id %d as %s: %.400s",
-                         (int)id, reader_defs[ri].record, detail);
+                snprintf(text, text_size, "%s as %s: %.400s", what,
+                         reader_defs[ri].record, detail);
+        else
+                plan_specialise(*plp, serde->fast_sig[ri], ri);
 out:
         if (w)
                 avro_schema_decref(w);
         pthread_mutex_unlock(&avro_lock);
+        *rip = ri;
+        return err;
+}
+
+nd_err_t nd_serde_add_schema(nd_serde_t *serde, int32_t id, const char *json,
+                             size_t len, char *errstr, size_t errstr_size) {
+        struct plan *pl = NULL;
+        struct entry *e;
+        nd_err_t err;
+        char text[512], what[32];
+        int ri;
+
+        snprintf(what, sizeof(what), "schema id %d", (int)id);
+        err = writer_plan(serde, json, len, what, &pl, &ri, text, sizeof(text));
         e = entry_slot(serde, id);
         if (err) {
                 entry_fail(serde, e, err, text, 0);
@@ -1209,6 +1336,60 @@ out:
         e->plan = pl;
         serde->stats.plans++;
         return ND_OK;
+}
+
+struct nd_serde_plan_s {
+        struct plan *pl;
+        int reader; /* index in reader_defs */
+};
+
+static const char *const reader_topics[READER_CNT] = {"clickstream", "cart",
+                                                      "purchase", "catalog"};
+
+nd_err_t nd_serde_plan_new(nd_serde_t *serde, const char *json, size_t len,
+                           nd_serde_plan_t **planp, const char **topicp,
+                           char *errstr, size_t errstr_size) {
+        struct plan *pl;
+        char text[512];
+        int ri;
+        nd_err_t err;
+
+        *planp = NULL;
+        err = writer_plan(serde, json, len, "writer schema", &pl, &ri, text,
+                          sizeof(text));
+        if (err) {
+                snprintf(errstr, errstr_size, "%s", text);
+                return err;
+        }
+        serde->stats.plans++;
+        *planp = nd_calloc(1, sizeof(**planp));
+        (*planp)->pl = pl;
+        (*planp)->reader = ri;
+        if (topicp)
+                *topicp = reader_topics[ri];
+        return ND_OK;
+}
+
+void nd_serde_plan_destroy(nd_serde_plan_t *plan) {
+        if (!plan)
+                return;
+        plan_destroy(plan->pl);
+        nd_free(plan);
+}
+
+bool nd_serde_plan_is_event(const nd_serde_plan_t *plan) {
+        return plan->pl->kind == PLAN_EVENT;
+}
+
+const char *nd_serde_reader_schema(const nd_serde_t *serde, const char *topic,
+                                   size_t *lenp) {
+        for (int i = 0; i < READER_CNT; i++)
+                if (!strcmp(topic, reader_topics[i])) {
+                        if (lenp)
+                                *lenp = serde->readers[i].text_len;
+                        return serde->readers[i].text;
+                }
+        return NULL;
 }
 
 nd_err_t nd_serde_new(const nd_serde_conf_t *conf, nd_serde_t **serdep,
@@ -1849,13 +2030,306 @@ out:
 #undef VARINT
 }
 
+/* ------------------------------------------------------------------ */
+/* Specialised decoders                                                */
+
+/*
+ * WHY: the plan interpreter pays a dispatch, an end check and a few loads
+ * from the op per field (about 3 ns a field here); a record of our own
+ * schemas has ~17 fields, and the issue's bar (20x avro-c) leaves about
+ * 35 ns for all of them. So the four reader schemas also have a decoder
+ * written out in C, run when a writer plan has exactly the signature of
+ * the reader's own plan (plan_specialise): the field order, types, unions
+ * and enum maps it was written for. Producers on the current schemas hit
+ * it; any other writer schema, and any record these functions do not
+ * accept, goes to the interpreter, which decodes it or reports the precise
+ * error. So these functions never explain anything: false means "ask the
+ * interpreter". Their correctness is checked against the interpreter and
+ * avro-c by tests/unit/test_serde_diff.c (writer = reader, every branch)
+ * and the fuzzers; a schema edit that changes the signature switches them
+ * off (canonical_signature) rather than making them wrong.
+ *
+ * The reader schemas' field orders are in schemas/<topic>.avsc; enum symbols
+ * are in the C enums' order, so an enum index is the C value (plus the
+ * topic's first type for `type`).
+ */
+
+/* A varint of at most maxb bytes at p (< end): the next p, or NULL. */
+static inline __attribute__((always_inline)) const uint8_t *
+sp_var(const uint8_t *p, const uint8_t *end, int maxb, uint64_t *out) {
+        uint64_t v = 0;
+        if (__builtin_expect(p < end && *p < 0x80, 1)) {
+                *out = *p;
+                return p + 1;
+        }
+        for (int i = 0; i < maxb; i++) {
+                uint64_t b;
+                if (p + i >= end)
+                        return NULL;
+                b = p[i];
+                v |= (b & 0x7f) << (7 * i);
+                if (b < 0x80) {
+                        if (i == maxb - 1 && b > (maxb == 10 ? 1u : 0x0fu))
+                                return NULL;
+                        *out = v;
+                        return p + i + 1;
+                }
+        }
+        return NULL;
+}
+
+#define SP_FAIL()        return false
+#define SP_CHECK(x)      \
+        do {             \
+                if (!(x)) \
+                        SP_FAIL(); \
+        } while (0)
+#define SP_LONG(dst)                                           \
+        do {                                                   \
+                uint64_t u_;                                   \
+                SP_CHECK((p = sp_var(p, end, 10, &u_)) != NULL); \
+                (dst) = ZZ64(u_);                              \
+        } while (0)
+#define SP_INT(dst)                                           \
+        do {                                                  \
+                uint64_t u_;                                  \
+                SP_CHECK((p = sp_var(p, end, 5, &u_)) != NULL); \
+                (dst) = ZZ32(u_);                             \
+        } while (0)
+/* An enum index below n into dst (a C enum). */
+#define SP_ENUM(dst, n, base)                         \
+        do {                                          \
+                int64_t e_;                           \
+                SP_INT(e_);                           \
+                SP_CHECK(e_ >= 0 && e_ < (n));        \
+                (dst) = (__typeof__(dst))((base) + e_); \
+        } while (0)
+#define SP_STR(dst)                                        \
+        do {                                               \
+                int64_t l_;                                \
+                SP_LONG(l_);                               \
+                SP_CHECK(l_ >= 0 && l_ <= end - p);        \
+                (dst).p = (const char *)p;                 \
+                (dst).len = (uint32_t)l_;                  \
+                p += l_;                                   \
+        } while (0)
+/* ["null", T]: the branch byte (0 or 2), then T when it is 2. The field
+ * was zeroed before: null stores nothing. */
+#define SP_NULLABLE(then)                  \
+        do {                               \
+                SP_CHECK(p < end);         \
+                if (*p == 2) {             \
+                        p++;               \
+                        then;              \
+                } else {                   \
+                        SP_CHECK(*p == 0); \
+                        p++;               \
+                }                          \
+        } while (0)
+#define SP_NSTR(dst)  SP_NULLABLE(SP_STR(dst))
+#define SP_NLONG(dst, has) SP_NULLABLE(SP_LONG(dst); (has) = true)
+
+/* The envelope shared by the three event schemas, up to session_id. */
+#define SP_ENVELOPE(ntypes, first)                                    \
+        SP_STR(ev->event_id);                                         \
+        SP_ENUM(ev->type, ntypes, first);                             \
+        SP_NSTR(ev->customer_id);                                     \
+        SP_NSTR(ev->anonymous_id);                                    \
+        SP_LONG(ev->timestamp);                                       \
+        SP_ENUM(ev->channel, ND_CHANNEL__CNT, 0);                     \
+        SP_NSTR(ev->device_id);                                       \
+        SP_ENUM(ev->device_type, ND_DEVICE__CNT, 0);                  \
+        SP_NSTR(ev->session_id)
+
+static inline __attribute__((always_inline)) bool
+sp_product(const uint8_t **pp, const uint8_t *end, nd_event_t *ev) {
+        const uint8_t *p = *pp;
+        SP_CHECK(p < end);
+        if (*p++ == 0) {
+                *pp = p;
+                return true;
+        }
+        SP_CHECK(p[-1] == 2);
+        ev->has_product = true;
+        SP_STR(ev->product.sku);
+        SP_NSTR(ev->product.category);
+        SP_NLONG(ev->product.price_cents, ev->product.has_price);
+        SP_NSTR(ev->product.currency);
+        *pp = p;
+        return true;
+}
+
+/* ["null", array of LineItem] into serde->lines. */
+static bool sp_lines(nd_serde_t *serde, const uint8_t **pp,
+                     const uint8_t *end, nd_event_t *ev) {
+        const uint8_t *p = *pp;
+        uint32_t n = 0;
+        SP_CHECK(p < end);
+        if (*p++ == 0) {
+                *pp = p;
+                return true;
+        }
+        SP_CHECK(p[-1] == 2);
+        for (;;) {
+                int64_t cnt;
+                SP_LONG(cnt);
+                if (cnt == 0)
+                        break;
+                /* negative counts (blocks with sizes): the interpreter;
+                 * a line takes at least 4 bytes */
+                SP_CHECK(cnt > 0 && cnt <= ND_EVENT_MAX_ITEMS - n &&
+                         cnt <= (end - p) / 4);
+                for (int64_t k = 0; k < cnt; k++, n++) {
+                        nd_line_item_t *li = &serde->lines[n];
+                        memset(li, 0, sizeof(*li));
+                        SP_STR(li->sku);
+                        SP_NSTR(li->category);
+                        SP_INT(li->quantity);
+                        SP_NLONG(li->price_cents, li->has_price);
+                }
+        }
+        ev->has_products = true;
+        ev->products = serde->lines;
+        ev->product_cnt = n;
+        *pp = p;
+        return true;
+}
+
+static bool sp_clickstream(nd_serde_t *serde, const uint8_t *p,
+                           const uint8_t *end, void *out) {
+        nd_event_t *ev = out;
+        (void)serde;
+        SP_ENVELOPE(5, ND_EV_PAGE_VIEWED);
+        SP_CHECK(sp_product(&p, end, ev));
+        SP_NSTR(ev->campaign_id);
+        SP_NSTR(ev->action_id);
+        return p == end;
+}
+
+static bool sp_cart(nd_serde_t *serde, const uint8_t *p, const uint8_t *end,
+                    void *out) {
+        nd_event_t *ev = out;
+        SP_ENVELOPE(4, ND_EV_PRODUCT_ADDED);
+        SP_NSTR(ev->cart_id);
+        SP_CHECK(sp_product(&p, end, ev));
+        SP_NULLABLE(SP_INT(ev->quantity); ev->has_quantity = true);
+        SP_CHECK(sp_lines(serde, &p, end, ev));
+        SP_NSTR(ev->checkout_id);
+        return p == end;
+}
+
+static bool sp_purchase(nd_serde_t *serde, const uint8_t *p,
+                        const uint8_t *end, void *out) {
+        nd_event_t *ev = out;
+        SP_ENVELOPE(3, ND_EV_ORDER_COMPLETED);
+        SP_STR(ev->order_id);
+        SP_NLONG(ev->value_cents, ev->has_value);
+        SP_NSTR(ev->currency);
+        SP_NSTR(ev->cart_id);
+        SP_NSTR(ev->checkout_id);
+        SP_CHECK(sp_lines(serde, &p, end, ev));
+        return p == end;
+}
+
+static bool sp_catalog(nd_serde_t *serde, const uint8_t *p,
+                       const uint8_t *end, void *out) {
+        nd_product_rec_t *prod = out;
+        uint32_t n = 0;
+        SP_STR(prod->sku);
+        SP_NSTR(prod->name);
+        SP_NSTR(prod->category);
+        SP_NLONG(prod->price_cents, prod->has_price);
+        SP_NSTR(prod->currency);
+        SP_CHECK(p < end && *p <= 1);
+        prod->in_stock = *p++;
+        for (;;) {
+                int64_t cnt;
+                SP_LONG(cnt);
+                if (cnt == 0)
+                        break;
+                SP_CHECK(cnt > 0 && cnt <= ND_PRODUCT_MAX_COMPLEMENTS - n &&
+                         cnt <= end - p);
+                for (int64_t k = 0; k < cnt; k++, n++)
+                        SP_STR(serde->strs[n]);
+        }
+        prod->complements = serde->strs;
+        prod->complement_cnt = n;
+        return p == end;
+}
+
+#undef SP_FAIL
+#undef SP_CHECK
+#undef SP_LONG
+#undef SP_INT
+#undef SP_ENUM
+#undef SP_STR
+#undef SP_NULLABLE
+#undef SP_NSTR
+#undef SP_NLONG
+#undef SP_ENVELOPE
+
+/* In reader_defs order. The signatures: fnv1a(plan_signature()) of each
+ * shipped reader schema against itself; update them together with the
+ * decoders when a schema changes (nd_serde_new logs the new value). */
+static fast_fn const fast_fns[READER_CNT] = {sp_clickstream, sp_cart,
+                                             sp_purchase, sp_catalog};
+static const uint64_t fast_sigs[READER_CNT] = {
+    0xb449126b2d4223ccULL, 0xe623030784393947ULL, 0xcf1e054b0a472f99ULL,
+    0x5c077eaaa9e71ff1ULL};
+
+static void event_reset(nd_event_t *ev);
+static void product_reset(nd_product_rec_t *prod);
+
+/*
+ * Runs plan pl over the record at p (start: where messages count bytes
+ * from). usedp NULL: the record must end exactly at end; else *usedp is
+ * the length it took.
+ */
+static nd_err_t run_plan(nd_serde_t *serde, const struct plan *pl,
+                         const uint8_t *start, const uint8_t *p,
+                         const uint8_t *end, void *out, size_t *usedp,
+                         char *errstr, size_t errstr_size) {
+        struct dctx c;
+        nd_err_t err;
+
+        if (pl->fast) {
+                if (!usedp && pl->fast(serde, p, end, out))
+                        return ND_OK;
+                /* the interpreter starts from a clean struct again */
+                if (pl->kind == PLAN_EVENT)
+                        event_reset(out);
+                else
+                        product_reset(out);
+        }
+        c.start = start;
+        c.p = p;
+        c.end = end;
+        c.pl = pl;
+        c.serde = serde;
+        c.errstr = errstr;
+        c.errstr_size = errstr_size;
+        c.zero_budget = ND_SERDE_ZERO_ITEMS;
+        c.adepth = 0;
+        if ((err = run(&c, 0, pl->op_cnt, out)))
+                return err;
+        if (usedp) {
+                *usedp = (size_t)(c.p - p);
+                return ND_OK;
+        }
+        if (c.p != c.end) {
+                snprintf(errstr, errstr_size, "%zu bytes left after the record",
+                         (size_t)(c.end - c.p));
+                return ND_ERR_BAD_LENGTH;
+        }
+        return ND_OK;
+}
+
 /* Frame + plan + run; *kind says what the plan decodes into. */
 static nd_err_t decode_frame(nd_serde_t *serde, const void *buf, size_t len,
                              enum plan_kind want, void *out, char *errstr,
                              size_t errstr_size) {
         const uint8_t *b = buf;
         const struct plan *pl;
-        struct dctx c;
         int32_t id;
         nd_err_t err;
 
@@ -1882,23 +2356,8 @@ static nd_err_t decode_frame(nd_serde_t *serde, const void *buf, size_t len,
                                             : "the catalog schema");
                 return ND_ERR_UNKNOWN_SCHEMA;
         }
-        c.start = b;
-        c.p = b + 5;
-        c.end = b + len;
-        c.pl = pl;
-        c.serde = serde;
-        c.errstr = errstr;
-        c.errstr_size = errstr_size;
-        c.zero_budget = ND_SERDE_ZERO_ITEMS;
-        c.adepth = 0;
-        if ((err = run(&c, 0, pl->op_cnt, out)))
-                return err;
-        if (c.p != c.end) {
-                snprintf(errstr, errstr_size, "%zu bytes left after the record",
-                         (size_t)(c.end - c.p));
-                return ND_ERR_BAD_LENGTH;
-        }
-        return ND_OK;
+        return run_plan(serde, pl, b, b + 5, b + len, out, NULL, errstr,
+                        errstr_size);
 }
 
 static void event_reset(nd_event_t *ev) {
@@ -1938,6 +2397,31 @@ nd_err_t nd_serde_decode(nd_serde_t *serde, const void *buf, size_t len,
         return finish_event(serde, err, ev, errstr, errstr_size);
 }
 
+nd_err_t nd_serde_decode_body(nd_serde_t *serde, const nd_serde_plan_t *plan,
+                              const void *buf, size_t len, nd_event_t *ev,
+                              size_t *usedp, char *errstr,
+                              size_t errstr_size) {
+        const uint8_t *b = buf;
+        size_t used = 0;
+        nd_err_t err;
+
+        *usedp = 0;
+        event_reset(ev);
+        if (plan->pl->kind != PLAN_EVENT) {
+                snprintf(errstr, errstr_size,
+                         "the writer schema is %s, not an event schema",
+                         plan->pl->reader);
+                err = ND_ERR_UNKNOWN_SCHEMA;
+        } else {
+                err = run_plan(serde, plan->pl, b, b, b + len, ev, &used,
+                               errstr, errstr_size);
+        }
+        err = finish_event(serde, err, ev, errstr, errstr_size);
+        if (used && (err == ND_OK || err == ND_ERR_MISSING_FIELD))
+                *usedp = used;
+        return err;
+}
+
 nd_err_t nd_serde_decode_json(nd_serde_t *serde, const void *buf, size_t len,
                               nd_event_t *ev, char *errstr,
                               size_t errstr_size) {
@@ -1961,12 +2445,16 @@ static nd_err_t finish_product(nd_serde_t *serde, nd_err_t err,
         return err;
 }
 
+static void product_reset(nd_product_rec_t *prod) {
+        memset(prod, 0, sizeof(*prod));
+        prod->in_stock = true;
+}
+
 nd_err_t nd_serde_decode_product(nd_serde_t *serde, const void *buf, size_t len,
                                  nd_product_rec_t *prod, char *errstr,
                                  size_t errstr_size) {
         nd_err_t err;
-        memset(prod, 0, sizeof(*prod));
-        prod->in_stock = true;
+        product_reset(prod);
         err = decode_frame(serde, buf, len, PLAN_PRODUCT, prod, errstr,
                            errstr_size);
         return finish_product(serde, err, prod, errstr, errstr_size);
@@ -1983,14 +2471,16 @@ nd_err_t nd_serde_decode_product_json(nd_serde_t *serde, const void *buf,
 /* ------------------------------------------------------------------ */
 /* Contract checks                                                     */
 
-nd_err_t nd_serde_validate_event(nd_event_t *ev, char *errstr,
-                                 size_t errstr_size) {
+/* The contract checks on a const event; the key is derived from the ids,
+ * not read from ev->key. */
+static nd_err_t check_event(const nd_event_t *ev, char *errstr,
+                            size_t errstr_size) {
         const char *missing = NULL;
 
-        event_set_key(ev);
         if (nd_str_is_null(ev->event_id))
                 missing = "event_id";
-        else if (nd_str_is_null(ev->key))
+        else if (nd_str_is_null(ev->customer_id) &&
+                 nd_str_is_null(ev->anonymous_id))
                 missing = "customer_id or anonymous_id";
         else if ((unsigned)ev->type >= ND_EV__CNT)
                 missing = "type";
@@ -2020,18 +2510,29 @@ nd_err_t nd_serde_validate_event(nd_event_t *ev, char *errstr,
                 missing = "product.sku";
         for (uint32_t i = 0; !missing && i < ev->product_cnt; i++) {
                 if (nd_str_is_null(ev->products[i].sku)) {
-                        snprintf(errstr, errstr_size,
-                                 "field 'products[%u].sku' is empty on %s",
-                                 (unsigned)i, nd_event_type_name(ev->type));
+                        if (errstr && errstr_size)
+                                snprintf(errstr, errstr_size,
+                                         "field 'products[%u].sku' is empty "
+                                         "on %s",
+                                         (unsigned)i,
+                                         nd_event_type_name(ev->type));
                         return ND_ERR_MISSING_FIELD;
                 }
         }
         if (missing) {
-                snprintf(errstr, errstr_size, "field '%s' is empty on %s",
-                         missing, nd_event_type_name(ev->type));
+                if (errstr && errstr_size)
+                        snprintf(errstr, errstr_size,
+                                 "field '%s' is empty on %s", missing,
+                                 nd_event_type_name(ev->type));
                 return ND_ERR_MISSING_FIELD;
         }
         return ND_OK;
+}
+
+nd_err_t nd_serde_validate_event(nd_event_t *ev, char *errstr,
+                                 size_t errstr_size) {
+        event_set_key(ev);
+        return check_event(ev, errstr, errstr_size);
 }
 
 nd_err_t nd_serde_check_key(const nd_event_t *ev, const void *key,
@@ -2185,4 +2686,165 @@ nd_err_t nd_serde_encode_action(nd_serde_t *serde, const nd_action_t *act,
         w_strs(&w, act->source_event_ids, act->source_event_cnt);
         *lenp = (size_t)(w.p - (uint8_t *)buf) + w.over;
         return w.over == 0 ? ND_OK : ND_ERR_INVAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding events and catalog records                                 */
+
+/* The topic of an event type: 0 clickstream, 1 cart, 2 purchase. */
+static int event_topic(nd_event_type_t type) {
+        return type <= ND_EV_MESSAGE_CLICKED    ? 0
+               : type <= ND_EV_CHECKOUT_STARTED ? 1
+                                                : 2;
+}
+
+static bool fits_int(int64_t v) {
+        return v >= INT32_MIN && v <= INT32_MAX;
+}
+
+/* What the encoders refuse beyond the contract checks. */
+static bool event_encodable(const nd_event_t *ev) {
+        bool lines = ev->has_products || ev->product_cnt;
+        if ((unsigned)ev->type >= ND_EV__CNT ||
+            (unsigned)ev->channel >= ND_CHANNEL__CNT ||
+            (unsigned)ev->device_type >= ND_DEVICE__CNT ||
+            ev->product_cnt > ND_EVENT_MAX_ITEMS ||
+            (ev->product_cnt && !ev->products))
+                return false;
+        if (event_topic(ev->type) == 1 && ev->has_quantity &&
+            !fits_int(ev->quantity))
+                return false;
+        for (uint32_t i = 0; lines && i < ev->product_cnt; i++)
+                if (!fits_int(ev->products[i].quantity))
+                        return false;
+        return check_event(ev, NULL, 0) == ND_OK;
+}
+
+static void w_product(struct wbuf *w, const nd_event_t *ev) {
+        w_small(w, ev->has_product);
+        if (!ev->has_product)
+                return;
+        w_str(w, ev->product.sku);
+        w_nstr(w, ev->product.category);
+        w_nlong(w, ev->product.has_price, ev->product.price_cents);
+        w_nstr(w, ev->product.currency);
+}
+
+/* ["null", array of LineItem]: the list when has_products. */
+static void w_lines(struct wbuf *w, const nd_event_t *ev) {
+        if (!ev->has_products && !ev->product_cnt) {
+                w_small(w, 0);
+                return;
+        }
+        w_small(w, 1);
+        if (ev->product_cnt) {
+                w_long(w, ev->product_cnt);
+                for (uint32_t i = 0; i < ev->product_cnt; i++) {
+                        const nd_line_item_t *it = &ev->products[i];
+                        w_str(w, it->sku);
+                        w_nstr(w, it->category);
+                        w_long(w, it->quantity);
+                        w_nlong(w, it->has_price, it->price_cents);
+                }
+        }
+        w_small(w, 0);
+}
+
+/* The body in the field order of the topic's .avsc. */
+static void w_event(struct wbuf *w, const nd_event_t *ev) {
+        static const nd_event_type_t first[3] = {
+            ND_EV_PAGE_VIEWED, ND_EV_PRODUCT_ADDED, ND_EV_ORDER_COMPLETED};
+        int topic = event_topic(ev->type);
+
+        w_str(w, ev->event_id);
+        w_small(w, (unsigned)(ev->type - first[topic]));
+        w_nstr(w, ev->customer_id);
+        w_nstr(w, ev->anonymous_id);
+        w_long(w, ev->timestamp);
+        w_small(w, ev->channel);
+        w_nstr(w, ev->device_id);
+        w_small(w, ev->device_type);
+        w_nstr(w, ev->session_id);
+        switch (topic) {
+        case 0: /* clickstream */
+                w_product(w, ev);
+                w_nstr(w, ev->campaign_id);
+                w_nstr(w, ev->action_id);
+                break;
+        case 1: /* cart */
+                w_nstr(w, ev->cart_id);
+                w_product(w, ev);
+                w_nlong(w, ev->has_quantity, ev->quantity);
+                w_lines(w, ev);
+                w_nstr(w, ev->checkout_id);
+                break;
+        default: /* purchase */
+                w_str(w, ev->order_id);
+                w_nlong(w, ev->has_value, ev->value_cents);
+                w_nstr(w, ev->currency);
+                w_nstr(w, ev->cart_id);
+                w_nstr(w, ev->checkout_id);
+                w_lines(w, ev);
+                break;
+        }
+}
+
+static void w_frame(struct wbuf *w, int32_t id) {
+        uint8_t hdr[5];
+        hdr[0] = 0;
+        hdr[1] = (uint8_t)((uint32_t)id >> 24);
+        hdr[2] = (uint8_t)((uint32_t)id >> 16);
+        hdr[3] = (uint8_t)((uint32_t)id >> 8);
+        hdr[4] = (uint8_t)id;
+        w_bytes(w, hdr, sizeof(hdr));
+}
+
+static nd_err_t w_done(struct wbuf *w, const void *buf, size_t *lenp) {
+        *lenp = (size_t)(w->p - (const uint8_t *)buf) + w->over;
+        return w->over == 0 ? ND_OK : ND_ERR_INVAL;
+}
+
+nd_err_t nd_serde_encode_event_body(const nd_event_t *ev, void *buf,
+                                    size_t cap, size_t *lenp) {
+        struct wbuf w = {buf, (uint8_t *)buf + cap, 0};
+        *lenp = 0;
+        if (!event_encodable(ev))
+                return ND_ERR_INVAL;
+        w_event(&w, ev);
+        return w_done(&w, buf, lenp);
+}
+
+nd_err_t nd_serde_encode_event(nd_serde_t *serde, const nd_event_t *ev,
+                               void *buf, size_t cap, size_t *lenp) {
+        struct wbuf w = {buf, (uint8_t *)buf + cap, 0};
+        const int32_t ids[3] = {serde->conf.id_clickstream, serde->conf.id_cart,
+                                serde->conf.id_purchase};
+        *lenp = 0;
+        if (!event_encodable(ev))
+                return ND_ERR_INVAL;
+        w_frame(&w, ids[event_topic(ev->type)]);
+        w_event(&w, ev);
+        return w_done(&w, buf, lenp);
+}
+
+nd_err_t nd_serde_encode_product(nd_serde_t *serde,
+                                 const nd_product_rec_t *prod, void *buf,
+                                 size_t cap, size_t *lenp) {
+        struct wbuf w = {buf, (uint8_t *)buf + cap, 0};
+        uint8_t b;
+        *lenp = 0;
+        if (nd_str_is_null(prod->sku) ||
+            prod->complement_cnt > ND_PRODUCT_MAX_COMPLEMENTS ||
+            (prod->complement_cnt && !prod->complements))
+                return ND_ERR_INVAL;
+        w_frame(&w, serde->conf.id_catalog);
+        w_str(&w, prod->sku);
+        w_nstr(&w, prod->name);
+        w_nstr(&w, prod->category);
+        w_nlong(&w, prod->has_price, prod->price_cents);
+        w_nstr(&w, prod->currency);
+        b = prod->in_stock ? 1 : 0;
+        w_bytes(&w, &b, 1);
+        w_strs(&w, prod->complements, prod->complement_cnt);
+        return w_done(&w, buf, lenp);
 }

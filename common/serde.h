@@ -154,6 +154,92 @@ nd_err_t nd_serde_encode_action(nd_serde_t *serde, const nd_action_t *act,
 nd_err_t nd_action_write_json(const nd_action_t *act, char *buf, size_t cap,
                               size_t *lenp);
 
+/**
+ * Encodes ev as Confluent-framed Avro with the reader schema of its topic
+ * (by ev->type: schemas/{clickstream,cart,purchase}.avsc) and the configured
+ * id of that schema (conf->id_clickstream/id_cart/id_purchase, 0 when not
+ * configured). Fields the topic's schema lacks are not written (a
+ * clickstream event's cart_id, say). Returns ND_OK and *lenp; ND_ERR_INVAL
+ * when cap is too small (*lenp is then the size needed) or ev is not valid:
+ * it fails the contract checks of nd_serde_validate_event() (ev->key is
+ * not needed: it is derived from the ids), an enum is out of range, a list
+ * has more than its cap or a NULL array, or a quantity does not fit the
+ * schema's int. Allocation-free; uses serde only for the ids.
+ */
+nd_err_t nd_serde_encode_event(nd_serde_t *serde, const nd_event_t *ev,
+                               void *buf, size_t cap, size_t *lenp);
+
+/**
+ * Encodes prod as Confluent-framed Avro (schemas/catalog.avsc, frame id
+ * conf->id_catalog); as nd_serde_encode_event(). Invalid: an empty sku, a
+ * NULL complements array with complement_cnt > 0, or more than
+ * ND_PRODUCT_MAX_COMPLEMENTS of them.
+ */
+nd_err_t nd_serde_encode_product(nd_serde_t *serde,
+                                 const nd_product_rec_t *prod, void *buf,
+                                 size_t cap, size_t *lenp);
+
+/**
+ * Writes ev as one JSON object (TRIGGERS.md §1 field names: the fields of
+ * its topic's schema, nulls as null, a trailing '\n') into buf,
+ * NUL-terminated; as nd_action_write_json(). nd_serde_decode_json() reads
+ * it back as the same event.
+ */
+nd_err_t nd_event_write_json(const nd_event_t *ev, char *buf, size_t cap,
+                             size_t *lenp);
+
+/** Same for a catalog record (every field of schemas/catalog.avsc). */
+nd_err_t nd_product_write_json(const nd_product_rec_t *prod, char *buf,
+                               size_t cap, size_t *lenp);
+
+/*
+ * Writer schemas without a schema id: Avro object container files carry
+ * their writer schema in the header (common/ocf.h builds on these).
+ */
+
+/** A decode plan of one writer schema, owned by the caller. */
+typedef struct nd_serde_plan_s nd_serde_plan_t;
+
+/**
+ * Compiles writer schema json (len bytes) against our reader schema of the
+ * same record name, as nd_serde_add_schema() does. ND_OK and *planp, or
+ * UNKNOWN_SCHEMA / INCOMPATIBLE_SCHEMA with errstr. *topicp (may be NULL)
+ * is the reader: "clickstream", "cart", "purchase" or "catalog".
+ */
+nd_err_t nd_serde_plan_new(nd_serde_t *serde, const char *json, size_t len,
+                           nd_serde_plan_t **planp, const char **topicp,
+                           char *errstr, size_t errstr_size);
+/** nd_serde_plan_destroy(NULL) is a no-op. */
+void nd_serde_plan_destroy(nd_serde_plan_t *plan);
+/** true when plan decodes events (false: catalog records). */
+bool nd_serde_plan_is_event(const nd_serde_plan_t *plan);
+
+/**
+ * Decodes one unframed Avro event body at buf with plan, reading at most
+ * len bytes (more may follow: the next record of a block). ND_OK with *ev
+ * and *usedp (the bytes the record took), or a RECORD-class error with
+ * errstr; *usedp is then the record's length when it was read whole (a
+ * contract failure) and 0 when its end is unknown. Contract checks as
+ * nd_serde_decode(); lifetime of the decoded data as there.
+ */
+nd_err_t nd_serde_decode_body(nd_serde_t *serde, const nd_serde_plan_t *plan,
+                              const void *buf, size_t len, nd_event_t *ev,
+                              size_t *usedp, char *errstr, size_t errstr_size);
+
+/**
+ * The unframed Avro body of ev as nd_serde_encode_event() writes it (same
+ * rules and errors), for container files.
+ */
+nd_err_t nd_serde_encode_event_body(const nd_event_t *ev, void *buf,
+                                    size_t cap, size_t *lenp);
+
+/**
+ * The text of the reader schema of topic ("clickstream", "cart",
+ * "purchase", "catalog"), valid while serde lives; NULL if unknown.
+ */
+const char *nd_serde_reader_schema(const nd_serde_t *serde, const char *topic,
+                                   size_t *lenp);
+
 /** Decode counters of this nd_serde_t (tests, bench, metrics). */
 typedef struct nd_serde_stats_s {
         uint64_t decoded;          /* records decoded successfully */

@@ -33,7 +33,7 @@
 
 #include <xxhash.h>
 
-#include <assert.h>
+#include "log.h"
 #include <string.h>
 
 #include "mem.h"
@@ -181,7 +181,7 @@ static void table_remove_at(nd_store_t *st, size_t i)
 nd_store_t *nd_store_new(const char *name, size_t value_size)
 {
         nd_store_t *st;
-        assert(value_size <= ND_STORE_VALUE_MAX);
+        nd_assert(value_size <= ND_STORE_VALUE_MAX);
         st = nd_calloc(1, sizeof(*st));
         st->name = nd_strdup(name ? name : "");
         st->value_size = value_size;
@@ -337,7 +337,7 @@ void nd_store_touch(nd_store_t *st, nd_store_entry_t *e, int64_t ts)
 static void remove_entry(nd_store_t *st, nd_store_entry_t *e, size_t slot,
                          bool record)
 {
-        assert(!(e->flags & ND_ENTRY_DELETED));
+        nd_assert(!(e->flags & ND_ENTRY_DELETED));
         table_remove_at(st, slot);
         if (!record) {
                 if (e->flags & ND_ENTRY_DIRTY) {

@@ -55,6 +55,7 @@ struct nd_ctx_s {
         const nd_processor_def_t *def;
         void *state;
         nd_store_t *st;           /* NULL when value_size is 0 */
+        size_t armed;             /* armed timers of this instance */
         bool inited;
 };
 
@@ -68,6 +69,7 @@ struct nd_task_s {
         int inst_cnt;
         struct nd_ctx_s *inst;
         int64_t now_ts;           /* event time being applied */
+        bool restored;            /* nd_task_restored() ran: no restore */
         uint8_t *enc;             /* changelog encoding scratch */
         size_t enc_cap;
         nd_task_stats_t stats;
@@ -203,6 +205,7 @@ static void fire(nd_timer_t *tmr, int64_t W, void *arg) {
                 return;
         /* The timer's armed flag is part of the entry's bytes. */
         nd_store_mark_dirty(ctx->st, se);
+        ctx->armed--;
         task->stats.timers_fired++;
         if (ctx->inited && ctx->def->on_timer) {
                 int64_t saved = task->now_ts;
@@ -256,6 +259,8 @@ static bool evict_cb(nd_store_t *st, nd_store_entry_t *e, void *arg) {
         struct nd_ctx_s *ctx = arg;
         struct entry_hdr *hdr = nd_store_value(e);
         (void)st;
+        if (nd_timer_is_armed(&hdr->tmr))
+                ctx->armed--;
         nd_timers_cancel(ctx->task->timers, &hdr->tmr);
         ctx->task->stats.evicted++;
         return true;
@@ -364,23 +369,14 @@ nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
                         task->wm.max_ts = max_ts;
                 return ND_OK;
         }
+        /* WHY no timer calls here: until nd_task_restored() the timers
+         * in restored bytes are not in the heap (their slot field holds
+         * the persisted armed flag), so entries may be overwritten or
+         * deleted freely; the heap is built once, at the end. */
+        nd_assert(!task->restored);
         if (!value) {
-                nd_store_entry_t *e = nd_store_get(st, key, klen);
-                if (e) {
-                        struct entry_hdr *hdr = nd_store_value(e);
-                        nd_timers_cancel(task->timers, &hdr->tmr);
-                }
                 nd_store_restore_tombstone(st, key, klen);
                 return ND_OK;
-        }
-        {
-                /* An entry logged twice overwrites itself in place: cancel
-                 * a timer already re-armed from an earlier record first. */
-                nd_store_entry_t *old = nd_store_get(st, key, klen);
-                if (old) {
-                        struct entry_hdr *hdr = nd_store_value(old);
-                        nd_timers_cancel(task->timers, &hdr->tmr);
-                }
         }
         return nd_store_entry_decode_into(st, value, vlen, NULL) == ND_OK
                    ? ND_OK
@@ -388,6 +384,7 @@ nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
 }
 
 void nd_task_restored(nd_task_t *task) {
+        task->restored = true;
         for (int i = 0; i < task->inst_cnt; i++) {
                 struct nd_ctx_s *ctx = &task->inst[i];
                 size_t pos = 0, klen;
@@ -397,8 +394,9 @@ void nd_task_restored(nd_task_t *task) {
                 while ((e = nd_store_next(ctx->st, &pos))) {
                         struct entry_hdr *hdr = nd_store_value(e);
                         const void *key = nd_store_key(e, &klen);
-                        nd_timers_rearm(task->timers, &hdr->tmr, key, klen,
-                                        ctx->tc->name, e);
+                        if (nd_timers_rearm(task->timers, &hdr->tmr, key, klen,
+                                            ctx->tc->name, e))
+                                ctx->armed++;
                 }
         }
 }
@@ -414,6 +412,14 @@ void nd_task_stats(const nd_task_t *task, nd_task_stats_t *out) {
                         out->entries += nd_store_count(task->inst[i].st);
                         out->bytes += nd_store_bytes(task->inst[i].st);
                 }
+}
+
+void nd_task_instance_stats(const nd_task_t *task, int i,
+                            nd_task_inst_stats_t *out) {
+        const struct nd_ctx_s *ctx = &task->inst[i];
+        out->timers = ctx->armed;
+        out->entries = ctx->st ? nd_store_count(ctx->st) : 0;
+        out->bytes = ctx->st ? nd_store_bytes(ctx->st) : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -488,6 +494,8 @@ void nd_ctx_changed(nd_ctx_t *ctx, nd_entry_t *e) {
 }
 
 void nd_ctx_delete(nd_ctx_t *ctx, nd_entry_t *e) {
+        if (nd_timer_is_armed(&HDR(e)->tmr))
+                ctx->armed--;
         nd_timers_cancel(ctx->task->timers, &HDR(e)->tmr);
         nd_store_delete(ctx->st, SE(e));
 }
@@ -504,6 +512,8 @@ nd_err_t nd_ctx_blob_resize(nd_ctx_t *ctx, nd_entry_t *e, size_t len) {
 }
 
 void nd_ctx_timer_set(nd_ctx_t *ctx, nd_entry_t *e, int64_t due) {
+        if (!nd_timer_is_armed(&HDR(e)->tmr))
+                ctx->armed++;
         nd_timers_arm(ctx->task->timers, &HDR(e)->tmr, due);
         nd_store_mark_dirty(ctx->st, SE(e));
 }
@@ -511,6 +521,7 @@ void nd_ctx_timer_set(nd_ctx_t *ctx, nd_entry_t *e, int64_t due) {
 void nd_ctx_timer_clear(nd_ctx_t *ctx, nd_entry_t *e) {
         if (!nd_timer_is_armed(&HDR(e)->tmr))
                 return;
+        ctx->armed--;
         nd_timers_cancel(ctx->task->timers, &HDR(e)->tmr);
         nd_store_mark_dirty(ctx->st, SE(e));
 }
@@ -548,8 +559,8 @@ nd_err_t nd_ctx_forward(nd_ctx_t *ctx, const void *key, size_t key_len,
         nd_task_t *task = ctx->task;
         if (!task->conf.sink.forward)
                 return ND_ERR_INVAL;
-        return task->conf.sink.forward(task->conf.sink.arg, task, key, key_len,
-                                       value, value_len);
+        return task->conf.sink.forward(task->conf.sink.arg, task, ctx->idx,
+                                       key, key_len, value, value_len);
 }
 
 const nd_product_rec_t *nd_ctx_catalog_get(nd_ctx_t *ctx, nd_str_t sku) {

@@ -40,7 +40,8 @@ typedef struct nd_task_sink_s {
         nd_err_t (*emit)(void *arg, nd_task_t *task, int inst,
                          const nd_action_t *act);
         /* Raw bytes from nd_ctx_forward(). */
-        nd_err_t (*forward)(void *arg, nd_task_t *task, const void *key,
+        nd_err_t (*forward)(void *arg, nd_task_t *task, int inst,
+                            const void *key,
                             size_t key_len, const void *value,
                             size_t value_len);
         void *arg;
@@ -128,7 +129,8 @@ size_t nd_task_pending_changes(const nd_task_t *task);
 
 /**
  * Restore: applies one changelog record of instance inst. Bad records are
- * skipped with ND_ERR_BAD_RECORD (the caller logs and counts them).
+ * skipped with ND_ERR_BAD_RECORD (the caller logs and counts them). Only
+ * on a new task, before nd_task_restored() and nd_task_start().
  */
 nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
                          size_t klen, const void *value, size_t vlen);
@@ -144,6 +146,16 @@ void nd_task_changelog_topic(const nd_config_t *cfg, int inst, char *buf,
 bool nd_task_instance_has_state(const nd_config_t *cfg, int inst);
 
 void nd_task_stats(const nd_task_t *task, nd_task_stats_t *out);
+
+typedef struct nd_task_inst_stats_s {
+        size_t timers;            /* armed timers of the instance */
+        size_t entries;
+        size_t bytes;             /* its store */
+} nd_task_inst_stats_t;
+
+/** Per-instance figures (metrics). */
+void nd_task_instance_stats(const nd_task_t *task, int i,
+                            nd_task_inst_stats_t *out);
 
 /** The store of instance i (tests and metrics), or NULL. */
 struct nd_store_s *nd_task_store(const nd_task_t *task, int i);

@@ -16,7 +16,7 @@
  */
 #include "timer.h"
 
-#include <assert.h>
+#include "log.h"
 #include <string.h>
 
 #include "mem.h"
@@ -58,7 +58,7 @@ void nd_timers_reserve(nd_timers_t *ts, size_t n)
 void nd_timer_init(nd_timer_t *tmr, const void *key, size_t klen,
                    const char *name, void *data)
 {
-        assert(klen <= 255);
+        nd_assert(klen <= 255);
         memset(tmr, 0, sizeof(*tmr));
         tmr->key = key;
         tmr->klen = (uint8_t)klen;
@@ -227,7 +227,7 @@ bool nd_timers_rearm(nd_timers_t *ts, nd_timer_t *tmr, const void *key,
 {
         bool member = is_member(ts, tmr);
         bool was_armed = tmr->slot != 0;
-        assert(klen <= 255);
+        nd_assert(klen <= 255);
         tmr->key = key;
         tmr->klen = (uint8_t)klen;
         tmr->name = name;

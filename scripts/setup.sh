@@ -13,7 +13,7 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates
   librdkafka-dev libavro-dev libjemalloc-dev libyaml-dev libxxhash-dev
   check libsubunit-dev
-  libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev zlib1g-dev
   clang libclang-rt-14-dev clang-format
   kcat iproute2 util-linux python3-venv
   openjdk-17-jre-headless maven

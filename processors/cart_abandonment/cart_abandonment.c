@@ -51,8 +51,8 @@ struct ca_val {
         int64_t floor;                 /* largest dropped timestamp */
         uint32_t used;                 /* blob bytes in use */
         uint8_t recent_cnt;
-        uint8_t stage;                 /* the stage the timer is armed for */
-        uint8_t flags;                 /* F_* */
+        uint8_t stage; /* the stage the timer is armed for */
+        uint8_t flags; /* F_* */
 };
 
 struct ca_state {
@@ -61,8 +61,8 @@ struct ca_state {
 };
 
 static const nd_cfg_prop_t ca_props[] = {
-    ND_CFG_DURATIONS("delays", "[1h, 24h]", offsetof(struct ca_conf, delays),
-                     0, ND_DAY(365),
+    ND_CFG_DURATIONS("delays", "[1h, 24h]", offsetof(struct ca_conf, delays), 0,
+                     ND_DAY(365),
                      "Reminder stages: stage `i` is due at the last cart "
                      "mutation's time + `delays[i]`. Non-empty, strictly "
                      "increasing, at most 16."),
@@ -87,13 +87,12 @@ static nd_err_t ca_check(const void *conf, char *errstr, size_t errstr_size) {
         }
         for (int i = 1; i < c->delays.cnt; i++) {
                 if (c->delays.ms[i] <= c->delays.ms[i - 1]) {
-                        snprintf(errstr, errstr_size,
-                                 "delays: must be strictly increasing "
-                                 "(delays[%d] = %" PRId64
-                                 " ms is not after delays[%d] = %" PRId64
-                                 " ms)",
-                                 i, c->delays.ms[i], i - 1,
-                                 c->delays.ms[i - 1]);
+                        snprintf(
+                            errstr, errstr_size,
+                            "delays: must be strictly increasing "
+                            "(delays[%d] = %" PRId64
+                            " ms is not after delays[%d] = %" PRId64 " ms)",
+                            i, c->delays.ms[i], i - 1, c->delays.ms[i - 1]);
                         return ND_ERR_CONFIG;
                 }
         }
@@ -163,9 +162,8 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         if (!e) {
                 /* Entries exist only for customers with an open cart; an
                  * event that opens no cart needs none. */
-                if (!nd_cart_is_mutation(ev) &&
-                    !(nd_cart_is_cart_event(ev) &&
-                      !nd_str_is_null(ev->cart_id)))
+                if (!nd_cart_is_mutation(ev) && !(nd_cart_is_cart_event(ev) &&
+                                                  !nd_str_is_null(ev->cart_id)))
                         return;
                 if (!(e = nd_ctx_upsert(ctx, ev->key, NULL)))
                         return;
@@ -179,9 +177,9 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
                            nd_err_str((nd_err_t)r));
         if (r == ND_CART_MUTATED && !nd_cart_is_empty(&v->cart)) {
                 v->stage = 0;
-                nd_ctx_timer_set(ctx, e,
-                                 nd_blob_add_sat(v->cart.mut_ts,
-                                                 s->conf->delays.ms[0]));
+                nd_ctx_timer_set(
+                    ctx, e,
+                    nd_blob_add_sat(v->cart.mut_ts, s->conf->delays.ms[0]));
         } else if (nd_cart_is_empty(&v->cart)) {
                 nd_ctx_timer_clear(ctx, e);
         }
@@ -240,8 +238,7 @@ static void ca_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         if (c->min_inactivity > 0) {
                 latest = activity_latest(v, due, &t);
                 if (latest == LATEST_UNKNOWN ||
-                    (latest == LATEST_FOUND &&
-                     t > due - c->min_inactivity)) {
+                    (latest == LATEST_FOUND && t > due - c->min_inactivity)) {
                         /* Active elsewhere. t + min_inactivity > due, so
                          * the check always moves forward. */
                         nd_ctx_timer_set(ctx, e,
@@ -252,9 +249,9 @@ static void ca_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         emit_stage(ctx, s, e, v, due);
         v->stage++;
         if (v->stage < c->delays.cnt)
-                nd_ctx_timer_set(ctx, e,
-                                 nd_blob_add_sat(v->cart.mut_ts,
-                                                 c->delays.ms[v->stage]));
+                nd_ctx_timer_set(
+                    ctx, e,
+                    nd_blob_add_sat(v->cart.mut_ts, c->delays.ms[v->stage]));
         nd_ctx_changed(ctx, e);
 }
 

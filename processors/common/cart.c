@@ -14,11 +14,11 @@
 
 #include "blob.h"
 
-#define LINE_HDR 24
-#define L_QTY 0
-#define L_PRICE 8
-#define L_SKU_LEN 16
-#define L_CAT_LEN 18
+#define LINE_HDR    24
+#define L_QTY       0
+#define L_PRICE     8
+#define L_SKU_LEN   16
+#define L_CAT_LEN   18
 #define L_HAS_PRICE 20
 
 enum { S_CART_ID = 0, S_EVENT_ID, S_DEVICE_ID, S_CURRENCY, S__CNT };
@@ -129,8 +129,8 @@ static bool find_line(nd_entry_t *e, const nd_cart_t *cart, nd_str_t sku,
 }
 
 /* Packs a line into buf (LINE_HDR + 2 * ND_BLOB_STR_MAX bytes). */
-static uint32_t pack_line(uint8_t *buf, nd_str_t sku, nd_str_t cat,
-                          int64_t qty, int64_t price, bool has_price) {
+static uint32_t pack_line(uint8_t *buf, nd_str_t sku, nd_str_t cat, int64_t qty,
+                          int64_t price, bool has_price) {
         sku = nd_blob_clamp(sku);
         cat = nd_blob_clamp(cat);
         memset(buf, 0, LINE_HDR);
@@ -170,8 +170,8 @@ static nd_err_t add_line(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
                 if (__builtin_add_overflow(q, qty, &nq))
                         nq = qty > 0 ? INT64_MAX : INT64_MIN;
                 if (nq <= 0) {
-                        err = splice_lines(ctx, e, cart, used, off, len, NULL,
-                                           0);
+                        err =
+                            splice_lines(ctx, e, cart, used, off, len, NULL, 0);
                         if (!err)
                                 cart->line_cnt--;
                         return err;
@@ -182,8 +182,8 @@ static nd_err_t add_line(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
                         b[L_HAS_PRICE] = 1;
                 }
                 old_cat.len = nd_blob_get_u16(b + L_CAT_LEN);
-                old_cat.p = (const char *)b + LINE_HDR +
-                            nd_blob_get_u16(b + L_SKU_LEN);
+                old_cat.p =
+                    (const char *)b + LINE_HDR + nd_blob_get_u16(b + L_SKU_LEN);
                 if (nd_str_is_null(cat) ||
                     nd_str_eq(nd_blob_clamp(cat), old_cat))
                         return ND_OK;
@@ -204,8 +204,8 @@ static nd_err_t add_line(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
 static nd_err_t drop_lines(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
                            uint32_t *used) {
         uint32_t off = lines_off(cart);
-        nd_err_t err = splice_lines(ctx, e, cart, used, off, cart->len - off,
-                                    NULL, 0);
+        nd_err_t err =
+            splice_lines(ctx, e, cart, used, off, cart->len - off, NULL, 0);
         if (!err)
                 cart->line_cnt = 0;
         return err;
@@ -218,26 +218,26 @@ void nd_cart_clear(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
         memset(cart, 0, sizeof(*cart));
 }
 
-int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
-                  uint32_t *used, const nd_event_t *ev) {
+int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart, uint32_t *used,
+                  const nd_event_t *ev) {
         bool switched = false;
         nd_err_t err = ND_OK;
 
         if (!nd_cart_is_cart_event(ev))
                 return ND_CART_NONE;
         if (!(cart->flags & ND_CART_F_OPEN)) {
-                if ((err = set_str(ctx, e, cart, used, S_CART_ID,
-                                   ev->cart_id)))
+                if ((err = set_str(ctx, e, cart, used, S_CART_ID, ev->cart_id)))
                         return err;
                 cart->flags |= ND_CART_F_OPEN;
+                cart->opened_ts = ev->timestamp;
         } else if (!nd_str_is_null(ev->cart_id) &&
                    !nd_str_eq(nd_blob_clamp(ev->cart_id),
                               nd_cart_id(e, cart))) {
                 if ((err = drop_lines(ctx, e, cart, used)) ||
-                    (err = set_str(ctx, e, cart, used, S_CART_ID,
-                                   ev->cart_id)))
+                    (err = set_str(ctx, e, cart, used, S_CART_ID, ev->cart_id)))
                         return err;
                 cart->flags &= (uint8_t)~ND_CART_F_CHECKOUT;
+                cart->opened_ts = ev->timestamp;
                 switched = true;
         }
         if (!nd_cart_is_mutation(ev))
@@ -263,15 +263,13 @@ int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
         default: /* cart_viewed with products, checkout_started */
                 if (ev->has_products) {
                         err = drop_lines(ctx, e, cart, used);
-                        for (uint32_t i = 0; !err && i < ev->product_cnt;
-                             i++) {
+                        for (uint32_t i = 0; !err && i < ev->product_cnt; i++) {
                                 const nd_line_item_t *li = &ev->products[i];
                                 if (li->quantity <= 0)
                                         continue;
                                 err = add_line(ctx, e, cart, used, li->sku,
                                                li->category, li->quantity,
-                                               li->price_cents,
-                                               li->has_price);
+                                               li->price_cents, li->has_price);
                         }
                 }
                 if (!err && !nd_str_is_null(ev->currency))
@@ -298,8 +296,7 @@ int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
 }
 
 uint32_t nd_cart_items(nd_entry_t *e, const nd_cart_t *cart,
-                       nd_line_item_t *items, int64_t *value,
-                       bool *has_value) {
+                       nd_line_item_t *items, int64_t *value, bool *has_value) {
         const uint8_t *b = nd_blob_bytes(e);
         uint32_t o = lines_off(cart);
         *value = 0;

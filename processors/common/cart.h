@@ -42,31 +42,35 @@
 #define ND_CART_MAX_LINES 256
 
 enum {
-        ND_CART_F_OPEN = 0x1,      /* a cart is open (maybe empty) */
-        ND_CART_F_CHECKOUT = 0x2,  /* checkout started on the open cart */
-        ND_CART_F_MUTATED = 0x4,   /* the mutation fields are set */
-        ND_CART_F_CUSTOMER = 0x8,  /* the last mutation's key was customer_id */
+        ND_CART_F_OPEN = 0x1,     /* a cart is open (maybe empty) */
+        ND_CART_F_CHECKOUT = 0x2, /* checkout started on the open cart */
+        ND_CART_F_MUTATED = 0x4,  /* the mutation fields are set */
+        ND_CART_F_CUSTOMER = 0x8, /* the last mutation's key was customer_id */
 };
 
 /** The fixed part of a cart, embedded in a processor's value. Zero = none. */
 typedef struct nd_cart_s {
-        int64_t mut_ts;            /* last mutation's timestamp */
-        uint32_t len;              /* bytes of the cart at the blob's start */
+        int64_t mut_ts;    /* last mutation's timestamp */
+        int64_t opened_ts; /* timestamp of the event that opened
+                              the cart (or started it, on a new
+                              cart_id): tells carts without a
+                              cart_id apart */
+        uint32_t len;      /* bytes of the cart at the blob's start */
         uint16_t line_cnt;
         uint16_t cart_id_len;
-        uint16_t event_id_len;     /* last mutation's event_id */
-        uint16_t device_id_len;    /* last mutation's device_id */
+        uint16_t event_id_len;  /* last mutation's event_id */
+        uint16_t device_id_len; /* last mutation's device_id */
         uint16_t currency_len;
-        uint8_t mut_channel;       /* last mutation's channel */
-        uint8_t flags;             /* ND_CART_F_* */
+        uint8_t mut_channel; /* last mutation's channel */
+        uint8_t flags;       /* ND_CART_F_* */
 } nd_cart_t;
 
 /** What nd_cart_apply() did. */
 typedef enum {
-        ND_CART_NONE = 0,   /* not a cart event, or nothing changed */
-        ND_CART_SWITCHED,   /* a new, empty cart replaced the open one, and
-                               the event was no mutation */
-        ND_CART_MUTATED,    /* a mutation: it is now the last mutation */
+        ND_CART_NONE = 0, /* not a cart event, or nothing changed */
+        ND_CART_SWITCHED, /* a new, empty cart replaced the open one, and
+                             the event was no mutation */
+        ND_CART_MUTATED,  /* a mutation: it is now the last mutation */
 } nd_cart_result_t;
 
 /** true for the four cart events (the `cart` topic). */
@@ -80,8 +84,8 @@ bool nd_cart_is_mutation(const nd_event_t *ev);
  * Returns the nd_cart_result_t (>= 0), or a negative nd_err_t when the
  * blob cannot grow (the cart may then be partly updated, never corrupt).
  */
-int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
-                  uint32_t *used, const nd_event_t *ev);
+int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart, uint32_t *used,
+                  const nd_event_t *ev);
 
 /** Removes the cart (lines, strings, flags) from the blob and *cart. */
 void nd_cart_clear(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
@@ -105,7 +109,6 @@ nd_str_t nd_cart_currency(nd_entry_t *e, const nd_cart_t *cart);
  * (saturating), *has_value whether any line has one.
  */
 uint32_t nd_cart_items(nd_entry_t *e, const nd_cart_t *cart,
-                       nd_line_item_t *items, int64_t *value,
-                       bool *has_value);
+                       nd_line_item_t *items, int64_t *value, bool *has_value);
 
 #endif

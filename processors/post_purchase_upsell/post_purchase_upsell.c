@@ -31,14 +31,15 @@
 #define KEEP_RECS 32
 #define MAX_ITEMS 32
 
-#define P_DUE 0
-#define P_LEN 8
-#define P_SLEN 12 /* 4 x u16: order_id, cart_id, event_id, device_id */
-#define P_RECS 20
-#define P_CHANNEL 22
+#define P_DUE      0
+#define P_LEN      8
+#define P_SLEN     12 /* 4 x u16: order_id, cart_id, event_id, device_id */
+#define P_RECS     20
+#define P_CHANNEL  22
 #define P_CUSTOMER 23
-#define P_HDR 24
-#define P_MAX (P_HDR + 4 * ND_BLOB_STR_MAX + KEEP_RECS * (2 + ND_BLOB_STR_MAX))
+#define P_HDR      24
+#define P_STRS     (4 * ND_BLOB_STR_MAX)
+#define P_MAX      (P_HDR + P_STRS + KEEP_RECS * (2 + ND_BLOB_STR_MAX))
 
 enum { S_ORDER = 0, S_CART, S_EVENT, S_DEVICE };
 
@@ -221,7 +222,8 @@ static void trim_pending(nd_ctx_t *ctx, struct pu_state *s, nd_entry_t *e,
                 uint32_t len = nd_blob_get_u32(r + P_LEN);
                 nd_str_t strs[4], recs[KEEP_RECS];
                 uint16_t n, kept = 0;
-                if (nd_str_eq(rec_str(r, S_ORDER), nd_blob_clamp(ev->order_id))) {
+                if (nd_str_eq(rec_str(r, S_ORDER),
+                              nd_blob_clamp(ev->order_id))) {
                         off += len, i++;
                         continue;
                 }
@@ -280,17 +282,16 @@ static void on_order(nd_ctx_t *ctx, struct pu_state *s, const nd_event_t *ev) {
         if (n) {
                 nd_str_t strs[4] = {ev->order_id, ev->cart_id, ev->event_id,
                                     ev->device_id};
-                uint32_t len = pack(
-                    s->rec, nd_blob_add_sat(ev->timestamp, s->conf->delay),
-                    strs, (uint8_t)ev->channel, ev->key_is_customer, s->recs,
-                    n);
-                nd_err_t err = nd_blob_splice(ctx, e, &v->used, v->used, 0,
-                                              s->rec, len);
+                uint32_t len =
+                    pack(s->rec, nd_blob_add_sat(ev->timestamp, s->conf->delay),
+                         strs, (uint8_t)ev->channel, ev->key_is_customer,
+                         s->recs, n);
+                nd_err_t err =
+                    nd_blob_splice(ctx, e, &v->used, v->used, 0, s->rec, len);
                 if (err == ND_OK)
                         v->cnt++;
                 else
-                        nd_ctx_log(ctx, ND_CTX_WARN,
-                                   "order %.*s not kept: %s",
+                        nd_ctx_log(ctx, ND_CTX_WARN, "order %.*s not kept: %s",
                                    (int)ev->order_id.len, ev->order_id.p,
                                    nd_err_str(err));
         }

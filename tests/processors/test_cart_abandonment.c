@@ -15,9 +15,9 @@
 #include "nd_test_driver.h"
 #include "registry.h"
 
-#define T0 1700000000000LL
-#define SEC 1000LL
-#define MIN (60 * SEC)
+#define T0   1700000000000LL
+#define SEC  1000LL
+#define MIN  (60 * SEC)
 #define HOUR (60 * MIN)
 
 /* One input event; unset fields are null, ts is an offset from T0. */
@@ -25,8 +25,8 @@ struct evt {
         const char *type, *id, *cust, *anon;
         int64_t ts;
         const char *channel, *device, *cart, *sku, *cat, *currency;
-        int64_t qty, price;       /* 0: null */
-        const char *products;     /* raw JSON list, or NULL */
+        int64_t qty, price;   /* 0: null */
+        const char *products; /* raw JSON list, or NULL */
         const char *order, *campaign;
 };
 
@@ -38,7 +38,7 @@ static void put(nd_test_driver_t *d, struct evt e) {
         char buf[4096];
         size_t o = 0;
 #define J(...) o += (size_t)snprintf(buf + o, sizeof(buf) - o, __VA_ARGS__)
-#define JS(s) o += (size_t)jstr(buf + o, sizeof(buf) - o, s)
+#define JS(s)  o += (size_t)jstr(buf + o, sizeof(buf) - o, s)
         if (!e.cust && !e.anon)
                 e.cust = "c1";
         J("{\"event_id\":");
@@ -76,10 +76,10 @@ static void put(nd_test_driver_t *d, struct evt e) {
 }
 
 #define EV(d, ...) put(d, (struct evt){__VA_ARGS__})
-#define ADD(d, id_, ts_, sku_, ...)                                            \
-        EV(d, .type = "product_added", .id = id_, .ts = ts_, .sku = sku_,     \
+#define ADD(d, id_, ts_, sku_, ...)                                       \
+        EV(d, .type = "product_added", .id = id_, .ts = ts_, .sku = sku_, \
            __VA_ARGS__)
-#define VIEW(d, id_, ts_, ...)                                                 \
+#define VIEW(d, id_, ts_, ...) \
         EV(d, .type = "page_viewed", .id = id_, .ts = ts_, __VA_ARGS__)
 /* Moves W to T0 + ts with another customer's event. */
 #define TICK(d, ts_) VIEW(d, "tick", ts_, .cust = "zz-clock")
@@ -703,9 +703,8 @@ END_TEST
 
 static nd_err_t load(const char *yaml, char *errstr, size_t n) {
         nd_config_t *cfg = NULL;
-        nd_err_t err = nd_config_load_string("t.yaml", yaml, strlen(yaml),
-                                             nd_processor_find, &cfg, errstr,
-                                             n);
+        nd_err_t err = nd_config_load_string(
+            "t.yaml", yaml, strlen(yaml), nd_processor_find, &cfg, errstr, n);
         nd_config_destroy(cfg);
         return err;
 }
@@ -729,8 +728,7 @@ START_TEST(bad_configurations_are_refused_with_a_reason) {
         ck_assert_int_eq(load(bad_cases[_i].yaml, errstr, sizeof(errstr)),
                          ND_ERR_CONFIG);
         ck_assert_msg(strstr(errstr, bad_cases[_i].msg) != NULL,
-                      "'%s' does not mention '%s'", errstr,
-                      bad_cases[_i].msg);
+                      "'%s' does not mention '%s'", errstr, bad_cases[_i].msg);
 }
 END_TEST
 
@@ -738,8 +736,8 @@ static Suite *cart_abandonment_suite(void) {
         Suite *s = suite_create("cart_abandonment");
         TCase *tc = tcase_create("stages");
         tcase_set_timeout(tc, 30);
-        tcase_add_test(tc,
-                       stage_zero_fires_only_when_the_watermark_passes_the_due_time);
+        tcase_add_test(
+            tc, stage_zero_fires_only_when_the_watermark_passes_the_due_time);
         tcase_add_test(tc, each_stage_is_due_from_the_last_mutation);
         tcase_add_test(tc, a_mutation_restarts_the_stages_from_zero);
         tcase_add_test(tc, a_mutation_at_the_due_time_restarts_the_stage);
@@ -772,8 +770,8 @@ static Suite *cart_abandonment_suite(void) {
         tc = tcase_create("active_elsewhere");
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, activity_before_the_due_time_moves_the_timer);
-        tcase_add_test(tc,
-                       activity_exactly_min_inactivity_before_due_does_not_count);
+        tcase_add_test(
+            tc, activity_exactly_min_inactivity_before_due_does_not_count);
         tcase_add_test(tc, activity_at_the_due_time_postpones);
         tcase_add_test(tc, activity_after_the_due_time_does_not_count);
         tcase_add_test(tc, the_check_repeats_after_a_postponement);
@@ -800,10 +798,10 @@ static Suite *cart_abandonment_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, a_restart_in_the_middle_gives_the_same_actions);
         tcase_add_test(tc, two_instances_keep_their_own_state);
-        tcase_add_test(tc,
-                       defaults_are_one_hour_and_a_day_with_ten_minutes_inactivity);
-        tcase_add_loop_test(tc, bad_configurations_are_refused_with_a_reason,
-                            0, sizeof(bad_cases) / sizeof(bad_cases[0]));
+        tcase_add_test(
+            tc, defaults_are_one_hour_and_a_day_with_ten_minutes_inactivity);
+        tcase_add_loop_test(tc, bad_configurations_are_refused_with_a_reason, 0,
+                            sizeof(bad_cases) / sizeof(bad_cases[0]));
         suite_add_tcase(s, tc);
         return s;
 }

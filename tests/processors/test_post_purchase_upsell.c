@@ -11,9 +11,9 @@
 #include "nd_test.h"
 #include "nd_test_driver.h"
 
-#define T0 1700000000000LL
-#define SEC 1000LL
-#define MIN (60 * SEC)
+#define T0   1700000000000LL
+#define SEC  1000LL
+#define MIN  (60 * SEC)
 #define HOUR (60 * MIN)
 
 /* One input event; unset fields are null, ts is an offset from T0. */
@@ -21,8 +21,8 @@ struct evt {
         const char *type, *id, *cust, *anon;
         int64_t ts;
         const char *channel, *device, *cart, *sku, *cat, *currency;
-        int64_t qty, price;       /* 0: null */
-        const char *products;     /* raw JSON list, or NULL */
+        int64_t qty, price;   /* 0: null */
+        const char *products; /* raw JSON list, or NULL */
         const char *order, *campaign;
 };
 
@@ -34,7 +34,7 @@ static void put(nd_test_driver_t *d, struct evt e) {
         char buf[4096];
         size_t o = 0;
 #define J(...) o += (size_t)snprintf(buf + o, sizeof(buf) - o, __VA_ARGS__)
-#define JS(s) o += (size_t)jstr(buf + o, sizeof(buf) - o, s)
+#define JS(s)  o += (size_t)jstr(buf + o, sizeof(buf) - o, s)
         if (!e.cust && !e.anon)
                 e.cust = "c1";
         J("{\"event_id\":");
@@ -72,10 +72,10 @@ static void put(nd_test_driver_t *d, struct evt e) {
 }
 
 #define EV(d, ...) put(d, (struct evt){__VA_ARGS__})
-#define ADD(d, id_, ts_, sku_, ...)                                            \
-        EV(d, .type = "product_added", .id = id_, .ts = ts_, .sku = sku_,     \
+#define ADD(d, id_, ts_, sku_, ...)                                       \
+        EV(d, .type = "product_added", .id = id_, .ts = ts_, .sku = sku_, \
            __VA_ARGS__)
-#define VIEW(d, id_, ts_, ...)                                                 \
+#define VIEW(d, id_, ts_, ...) \
         EV(d, .type = "page_viewed", .id = id_, .ts = ts_, __VA_ARGS__)
 /* Moves W to T0 + ts with another customer's event. */
 #define TICK(d, ts_) VIEW(d, "tick", ts_, .cust = "zz-clock")
@@ -124,8 +124,8 @@ static nd_test_driver_t *driver(const char *yaml) {
         return d;
 }
 
-#define ORDER(d, id_, ts_, order_, products_, ...)                             \
-        EV(d, .type = "order_completed", .id = id_, .ts = ts_,                \
+#define ORDER(d, id_, ts_, order_, products_, ...)             \
+        EV(d, .type = "order_completed", .id = id_, .ts = ts_, \
            .order = order_, .products = products_, __VA_ARGS__)
 
 static void recs_are(nd_test_driver_t *d, const nd_test_action_t *a,
@@ -182,10 +182,10 @@ START_TEST(an_order_without_recommendations_arms_nothing) {
 END_TEST
 
 START_TEST(at_most_max_items_are_recommended) {
-        nd_test_driver_t *d = driver(
-            "time: {max_out_of_orderness: 0}\n"
-            "triggers: [{name: upsell, type: post_purchase_upsell, "
-            "max_items: 2}]\n");
+        nd_test_driver_t *d =
+            driver("time: {max_out_of_orderness: 0}\n"
+                   "triggers: [{name: upsell, type: post_purchase_upsell, "
+                   "max_items: 2}]\n");
         ORDER(d, "o1", 0, "ord1", "[{\"sku\":\"A\"}]");
         TICK(d, 3 * DAY + 1);
         recs_are(d, next(d), "X,Y");
@@ -218,16 +218,14 @@ END_TEST
 /* ---------------------------------------------------------------- */
 /* Cancelling and changing pending orders                              */
 
-static const char *const cancel_types[] = {"order_refunded",
-                                           "order_cancelled"};
+static const char *const cancel_types[] = {"order_refunded", "order_cancelled"};
 
 START_TEST(a_refund_or_cancellation_cancels_that_order) {
         nd_test_driver_t *d = driver(cfg_basic);
         const nd_test_action_t *a;
         ORDER(d, "o1", 0, "ord1", "[{\"sku\":\"A\"}]");
         ORDER(d, "o2", 1, "ord2", "[{\"sku\":\"B\"}]");
-        EV(d, .type = cancel_types[_i], .id = "r1", .ts = DAY,
-           .order = "ord1");
+        EV(d, .type = cancel_types[_i], .id = "r1", .ts = DAY, .order = "ord1");
         TICK(d, 4 * DAY);
         a = next(d);
         ck_assert_str_eq(S(d, a->act.order_id), "ord2");
@@ -253,8 +251,7 @@ START_TEST(a_refund_without_a_pending_order_does_nothing) {
         EV(d, .type = "order_refunded", .id = "r0", .ts = 0, .order = "ord0");
         ck_assert_uint_eq(nd_test_driver_entries(d, "upsell"), 0);
         ORDER(d, "o1", 1, "ord1", "[{\"sku\":\"A\"}]");
-        EV(d, .type = "order_cancelled", .id = "r1", .ts = 2,
-           .order = "other");
+        EV(d, .type = "order_cancelled", .id = "r1", .ts = 2, .order = "other");
         TICK(d, 3 * DAY + 2);
         recs_are(d, next(d), "X,Y,Z");
         nd_test_driver_destroy(d);
@@ -423,12 +420,12 @@ START_TEST(a_restart_in_the_middle_gives_the_same_actions) {
 END_TEST
 
 START_TEST(two_instances_keep_their_own_state) {
-        nd_test_driver_t *d = driver(
-            "time: {max_out_of_orderness: 0}\n"
-            "triggers:\n"
-            "  - {name: up_fast, type: post_purchase_upsell, delay: 1h, "
-            "max_items: 1}\n"
-            "  - {name: up_slow, type: post_purchase_upsell}\n");
+        nd_test_driver_t *d =
+            driver("time: {max_out_of_orderness: 0}\n"
+                   "triggers:\n"
+                   "  - {name: up_fast, type: post_purchase_upsell, delay: 1h, "
+                   "max_items: 1}\n"
+                   "  - {name: up_slow, type: post_purchase_upsell}\n");
         const nd_test_action_t *a;
         ORDER(d, "o1", 0, "ord1", "[{\"sku\":\"A\"}]");
         TICK(d, HOUR + 1);
@@ -446,8 +443,8 @@ START_TEST(two_instances_keep_their_own_state) {
 END_TEST
 
 START_TEST(defaults_are_three_days_and_three_items) {
-        nd_test_driver_t *d = driver(
-            "triggers: [{name: upsell, type: post_purchase_upsell}]\n");
+        nd_test_driver_t *d =
+            driver("triggers: [{name: upsell, type: post_purchase_upsell}]\n");
         const nd_test_action_t *a;
         ORDER(d, "o1", 0, "ord1", "[{\"sku\":\"A\"}]");
         TICK(d, 3 * DAY + 5 * SEC); /* W = 3d exactly: not yet */
@@ -464,8 +461,8 @@ static Suite *post_purchase_upsell_suite(void) {
         Suite *s = suite_create("post_purchase_upsell");
         TCase *tc = tcase_create("recommendations");
         tcase_set_timeout(tc, 30);
-        tcase_add_test(tc,
-                       recommendations_are_complements_in_catalog_order_after_delay);
+        tcase_add_test(
+            tc, recommendations_are_complements_in_catalog_order_after_delay);
         tcase_add_test(
             tc, duplicates_ordered_missing_and_out_of_stock_skus_are_left_out);
         tcase_add_test(tc, an_order_without_recommendations_arms_nothing);
@@ -476,8 +473,8 @@ static Suite *post_purchase_upsell_suite(void) {
 
         tc = tcase_create("pending");
         tcase_set_timeout(tc, 30);
-        tcase_add_loop_test(tc, a_refund_or_cancellation_cancels_that_order,
-                            0, 2);
+        tcase_add_loop_test(tc, a_refund_or_cancellation_cancels_that_order, 0,
+                            2);
         tcase_add_test(tc, a_refund_at_the_due_time_still_cancels);
         tcase_add_test(tc, a_refund_without_a_pending_order_does_nothing);
         tcase_add_test(tc, a_later_order_removes_its_skus_before_truncation);

@@ -146,11 +146,13 @@ static void action_free(nd_test_action_t *ta) {
         nd_free(ta->json);
 }
 
-static nd_err_t sink_forward(void *arg, nd_task_t *task, const void *key,
+static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
+                             const void *key,
                              size_t key_len, const void *value,
                              size_t value_len) {
         (void)arg;
         (void)task;
+        (void)inst;
         (void)key;
         (void)key_len;
         (void)value;

@@ -1,0 +1,370 @@
+/*
+ * channel_switch — cross-device continuation: a customer who filled a cart
+ * on one channel or device (A) and shows up on another (B) soon after gets
+ * a "continue where you left off" action on B (TRIGGERS.md §3, §5;
+ * docs/triggers.md). OVERALL DESIGN
+ *
+ * One entry per customer with an open cart: its own copy of the cart model
+ * (../common/cart.h; A is the last mutation's channel and device) and, in
+ * the blob after the cart, one packed record per instance, keyed by
+ * (cart_id, B), B being the first B event's device_id when set, else its
+ * channel name:
+ *
+ *     [due i64][len u32][cart opened_ts i64][5 x u16 string lengths]
+ *     [B channel u8][A channel u8][state u8][flags u8][pad 2]
+ *     [cart_id][B][A's device_id][B event_id][A mutation event_id]
+ *
+ * A record is PENDING (timer at first B event + grace) or DONE (it emitted;
+ * it stays so that (cart_id, B) never emits twice while the entry lives).
+ * A cancelled or silently ended instance is removed, so a later B event may
+ * start it again. The entry's one timer is armed at the earliest pending
+ * due time; on firing every instance due then is handled in record order.
+ * Records are bounded by MAX_RECORDS: a new instance evicts the oldest DONE
+ * record, and none starts when all are pending. order_completed deletes the
+ * entry (the cart is closed and every instance cancelled).
+ *
+ * A cart without a cart_id is told apart from the customer's later carts
+ * by the time it was opened: the record keeps it, and the action_id's cart
+ * part is then "@" and that time in decimal ms (docs/triggers.md), so that
+ * a new cart after an order gets a new action_id.
+ */
+#include <stdio.h>
+
+#include "nudge/processor.h"
+
+#include "../common/blob.h"
+#include "../common/cart.h"
+
+#define MAX_RECORDS 16
+
+#define I_DUE    0
+#define I_LEN    8
+#define I_OPENED 12 /* the cart's opened_ts */
+#define I_SLEN   20 /* 5 x u16 */
+#define I_BCH    30
+#define I_ACH    31
+#define I_STATE  32
+#define I_FLAGS  33
+#define I_HDR    36
+
+enum { S_CART = 0, S_B, S_ADEV, S_BEVENT, S_AEVENT, S__CNT };
+enum { ST_PENDING = 0, ST_DONE = 1 };
+enum { IF_B_IS_DEVICE = 0x1, IF_CUSTOMER = 0x2 };
+
+struct cs_conf {
+        uint32_t channels;
+        int64_t switch_window;
+        int64_t grace;
+        int64_t expires_after;
+};
+
+struct cs_val {
+        nd_cart_t cart;
+        uint32_t used;    /* blob bytes in use */
+        uint16_t rec_cnt; /* instance records after the cart */
+};
+
+struct cs_state {
+        const struct cs_conf *conf;
+        nd_line_item_t items[ND_CART_MAX_LINES];
+        uint8_t rec[I_HDR + S__CNT * ND_BLOB_STR_MAX];
+};
+
+static const char *const channel_names[] = {
+    "web", "app", "email", "sms", "push", "whatsapp", "store", "other", NULL};
+
+static const nd_cfg_prop_t cs_props[] = {
+    ND_CFG_ENUMSET("channels", "[web, app, store]",
+                   offsetof(struct cs_conf, channels), channel_names,
+                   "Channels on which a B event counts."),
+    ND_CFG_DURATION("switch_window", "30m",
+                    offsetof(struct cs_conf, switch_window), 0, ND_DAY(30),
+                    "A B event counts when it is at most this after the last "
+                    "cart mutation (and not before it)."),
+    ND_CFG_DURATION("grace", "10m", offsetof(struct cs_conf, grace), 0,
+                    ND_DAY(30),
+                    "The instance fires at the first B event + grace unless "
+                    "the customer mutates the cart on B or orders."),
+    ND_CFG_DURATION("expires_after", "1h",
+                    offsetof(struct cs_conf, expires_after), 0, ND_DAY(365),
+                    "`expires_at` = `created_at` + this; 0 leaves "
+                    "`expires_at` null."),
+    ND_CFG_END};
+
+static nd_err_t cs_init(nd_ctx_t *ctx, void *state, const void *conf) {
+        struct cs_state *s = state;
+        s->conf = conf;
+        return ND_OK;
+}
+
+/* ---- instance records -------------------------------------------- */
+
+static nd_str_t rec_str(const uint8_t *r, int which) {
+        uint32_t off = I_HDR;
+        uint16_t len;
+        for (int i = 0; i < which; i++)
+                off += nd_blob_get_u16(r + I_SLEN + 2 * i);
+        len = nd_blob_get_u16(r + I_SLEN + 2 * which);
+        return len ? (nd_str_t){(const char *)r + off, len} : ND_STR_NULL;
+}
+
+static uint32_t rec_len(const uint8_t *r) {
+        return nd_blob_get_u32(r + I_LEN);
+}
+
+/* Whether record r is about the open cart (cart_id, and the opening time
+ * when there is no cart_id). */
+static bool same_cart(const uint8_t *r, nd_str_t cart_id, int64_t opened) {
+        if (!nd_str_eq(rec_str(r, S_CART), nd_blob_clamp(cart_id)))
+                return false;
+        return !nd_str_is_null(cart_id) ||
+               nd_blob_get_i64(r + I_OPENED) == opened;
+}
+
+/* B's identity for ev: its device_id when set, else its channel's name. */
+static nd_str_t b_identity(const nd_event_t *ev) {
+        const char *ch;
+        if (!nd_str_is_null(ev->device_id))
+                return nd_blob_clamp(ev->device_id);
+        ch = nd_channel_name(ev->channel);
+        return (nd_str_t){ch, (uint32_t)strlen(ch)};
+}
+
+/* Whether ev happened on the place (channel, device) of record r's B. */
+static bool on_b(const uint8_t *r, const nd_event_t *ev) {
+        if ((nd_channel_t)r[I_BCH] != ev->channel)
+                return false;
+        if (!(r[I_FLAGS] & IF_B_IS_DEVICE) || nd_str_is_null(ev->device_id))
+                return true;
+        return nd_str_eq(rec_str(r, S_B), nd_blob_clamp(ev->device_id));
+}
+
+static void remove_rec(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
+                       uint32_t off) {
+        uint32_t len = rec_len(nd_blob_bytes(e) + off);
+        (void)nd_blob_splice(ctx, e, &v->used, off, len, NULL, 0);
+        v->rec_cnt--;
+}
+
+/* Arms the timer at the earliest pending instance, or disarms it. */
+static void settle(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v) {
+        const uint8_t *b = nd_blob_bytes(e);
+        uint32_t off = v->cart.len;
+        int64_t first = INT64_MAX;
+        for (uint16_t i = 0; i < v->rec_cnt; i++) {
+                const uint8_t *r = b + off;
+                if (r[I_STATE] == ST_PENDING &&
+                    nd_blob_get_i64(r + I_DUE) < first)
+                        first = nd_blob_get_i64(r + I_DUE);
+                off += rec_len(r);
+        }
+        if (first == INT64_MAX)
+                nd_ctx_timer_clear(ctx, e);
+        else
+                nd_ctx_timer_set(ctx, e, first);
+        nd_ctx_changed(ctx, e);
+}
+
+/* A mutation on B cancels B's pending instances. */
+static void cancel_on(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
+                      const nd_event_t *ev) {
+        uint32_t off = v->cart.len;
+        uint16_t i = 0;
+        while (i < v->rec_cnt) {
+                const uint8_t *r = nd_blob_bytes(e) + off;
+                if (r[I_STATE] == ST_PENDING && on_b(r, ev)) {
+                        remove_rec(ctx, e, v, off);
+                        continue;
+                }
+                off += rec_len(r), i++;
+        }
+}
+
+/* Starts an instance for B event ev unless (cart_id, B) has a record. */
+static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
+                        struct cs_val *v, const nd_event_t *ev) {
+        const struct cs_conf *c = s->conf;
+        const nd_cart_t *cart = &v->cart;
+        nd_str_t a_dev = nd_cart_device_id(e, cart);
+        nd_str_t cart_id = nd_cart_id(e, cart);
+        nd_str_t b = b_identity(ev);
+        nd_str_t strs[S__CNT];
+        int64_t gap;
+        uint32_t off = cart->len, len, oldest_done = 0;
+        bool have_done = false;
+        uint8_t *buf = s->rec;
+
+        if (!(cart->flags & ND_CART_F_MUTATED) || nd_cart_is_empty(cart) ||
+            !(c->channels & (1u << ev->channel)))
+                return;
+        if ((nd_channel_t)cart->mut_channel == ev->channel &&
+            (nd_str_is_null(a_dev) || nd_str_is_null(ev->device_id) ||
+             nd_str_eq(a_dev, nd_blob_clamp(ev->device_id))))
+                return; /* the same channel and device: not another one */
+        if (__builtin_sub_overflow(ev->timestamp, cart->mut_ts, &gap) ||
+            gap < 0 || gap > c->switch_window)
+                return;
+        for (uint16_t i = 0; i < v->rec_cnt; i++) {
+                const uint8_t *r = nd_blob_bytes(e) + off;
+                if (same_cart(r, cart_id, cart->opened_ts) &&
+                    nd_str_eq(rec_str(r, S_B), b))
+                        return; /* pending, or already emitted */
+                if (r[I_STATE] == ST_DONE && !have_done) {
+                        oldest_done = off;
+                        have_done = true;
+                }
+                off += rec_len(r);
+        }
+        if (v->rec_cnt >= MAX_RECORDS) {
+                if (!have_done)
+                        return;
+                remove_rec(ctx, e, v, oldest_done);
+                cart_id = nd_cart_id(e, cart); /* the blob moved */
+                a_dev = nd_cart_device_id(e, cart);
+        }
+        strs[S_CART] = cart_id;
+        strs[S_B] = b;
+        strs[S_ADEV] = a_dev;
+        strs[S_BEVENT] = ev->event_id;
+        strs[S_AEVENT] = nd_cart_event_id(e, cart);
+        memset(buf, 0, I_HDR);
+        nd_blob_put_i64(buf + I_DUE, nd_blob_add_sat(ev->timestamp, c->grace));
+        nd_blob_put_i64(buf + I_OPENED, cart->opened_ts);
+        len = I_HDR;
+        for (int i = 0; i < S__CNT; i++) {
+                nd_str_t x = nd_blob_clamp(strs[i]);
+                nd_blob_put_u16(buf + I_SLEN + 2 * i, (uint16_t)x.len);
+                if (x.len)
+                        memcpy(buf + len, x.p, x.len);
+                len += x.len;
+        }
+        nd_blob_put_u32(buf + I_LEN, len);
+        buf[I_BCH] = (uint8_t)ev->channel;
+        buf[I_ACH] = cart->mut_channel;
+        buf[I_STATE] = ST_PENDING;
+        buf[I_FLAGS] = (nd_str_is_null(ev->device_id) ? 0 : IF_B_IS_DEVICE) |
+                       (ev->key_is_customer ? IF_CUSTOMER : 0);
+        if (nd_blob_splice(ctx, e, &v->used, v->used, 0, buf, len) == ND_OK)
+                v->rec_cnt++;
+}
+
+static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
+        struct cs_state *s = state;
+        const nd_event_t *ev = rec->ev;
+        struct cs_val *v;
+        nd_entry_t *e;
+        int r;
+
+        if (!ev)
+                return;
+        e = nd_ctx_get(ctx, ev->key);
+        if (ev->type == ND_EV_ORDER_COMPLETED) {
+                if (e)
+                        nd_ctx_delete(ctx, e); /* cancels every instance */
+                return;
+        }
+        if (!e) {
+                if (!nd_cart_is_mutation(ev) && !(nd_cart_is_cart_event(ev) &&
+                                                  !nd_str_is_null(ev->cart_id)))
+                        return;
+                if (!(e = nd_ctx_upsert(ctx, ev->key, NULL)))
+                        return;
+        }
+        v = nd_entry_value(e);
+        r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
+        if (r == ND_CART_MUTATED)
+                cancel_on(ctx, e, v, ev); /* a mutation is never a B event */
+        else if (r >= 0)
+                maybe_start(ctx, s, e, v, ev);
+        settle(ctx, e, v);
+}
+
+static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
+                          struct cs_val *v, const uint8_t *r, int64_t due) {
+        const char *name = nd_ctx_name(ctx);
+        nd_str_t key = nd_entry_key(e);
+        nd_str_t parts[4], sources[2];
+        nd_action_t act = {0};
+        char id[33], opened[24];
+
+        parts[0] = (nd_str_t){name, (uint32_t)strlen(name)};
+        parts[1] = key;
+        parts[2] = rec_str(r, S_CART);
+        if (nd_str_is_null(parts[2])) {
+                int n = snprintf(opened, sizeof(opened), "@%lld",
+                                 (long long)nd_blob_get_i64(r + I_OPENED));
+                parts[2] = (nd_str_t){opened, (uint32_t)n};
+        }
+        parts[3] = rec_str(r, S_B);
+        nd_action_id(parts, 4, id);
+        act.action_id = (nd_str_t){id, 32};
+        act.trigger = ND_TRIGGER_CHANNEL_SWITCH;
+        if (r[I_FLAGS] & IF_CUSTOMER)
+                act.customer_id = key;
+        else
+                act.anonymous_id = key;
+        act.channel = (nd_channel_t)r[I_BCH];
+        if (r[I_FLAGS] & IF_B_IS_DEVICE)
+                act.device_id = rec_str(r, S_B);
+        act.from_channel = (nd_channel_t)r[I_ACH];
+        act.has_from_channel = true;
+        act.from_device_id = rec_str(r, S_ADEV);
+        act.created_at = due;
+        if (s->conf->expires_after > 0) {
+                act.expires_at = nd_blob_add_sat(due, s->conf->expires_after);
+                act.has_expires_at = true;
+        }
+        act.cart_id = rec_str(r, S_CART);
+        act.item_cnt = nd_cart_items(e, &v->cart, s->items, &act.value_cents,
+                                     &act.has_value);
+        act.items = s->items;
+        act.currency = nd_cart_currency(e, &v->cart);
+        sources[0] = rec_str(r, S_AEVENT);
+        sources[1] = rec_str(r, S_BEVENT);
+        act.source_event_ids = sources;
+        act.source_event_cnt = 2;
+        nd_ctx_emit(ctx, &act);
+}
+
+static void cs_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
+        struct cs_state *s = state;
+        struct cs_val *v = nd_entry_value(e);
+        uint32_t off = v->cart.len;
+        uint16_t i = 0;
+        while (i < v->rec_cnt) {
+                uint8_t *r = nd_blob_bytes(e) + off;
+                if (r[I_STATE] != ST_PENDING ||
+                    nd_blob_get_i64(r + I_DUE) > due) {
+                        off += rec_len(r), i++;
+                        continue;
+                }
+                if (!(v->cart.flags & ND_CART_F_OPEN) ||
+                    nd_cart_is_empty(&v->cart) ||
+                    !same_cart(r, nd_cart_id(e, &v->cart), v->cart.opened_ts)) {
+                        remove_rec(ctx, e, v, off); /* ends silently */
+                        continue;
+                }
+                emit_instance(ctx, s, e, v, r, due);
+                r[I_STATE] = ST_DONE;
+                off += rec_len(r), i++;
+        }
+        settle(ctx, e, v);
+}
+
+const nd_processor_def_t nd_proc_channel_switch = {
+    .abi = ND_PROCESSOR_ABI_1,
+    .name = "channel_switch",
+    .doc = "Cross-device continuation: when a customer with an open cart "
+           "shows up on another channel or device within `switch_window` of "
+           "the last cart mutation, and neither changes the cart there nor "
+           "orders within `grace`, aims a \"continue where you left off\" "
+           "action at that channel and device (TRIGGERS.md §3; "
+           "docs/triggers.md).",
+    .config = cs_props,
+    .config_size = sizeof(struct cs_conf),
+    .state_size = sizeof(struct cs_state),
+    .value_size = sizeof(struct cs_val),
+    .init = cs_init,
+    .process = cs_process,
+    .on_timer = cs_timer,
+};

@@ -1,0 +1,507 @@
+/*
+ * test_browse_abandonment.c — the browse_abandonment trigger through the
+ * test driver: sessions (gap, late views), min_views, ranking, the events
+ * that end a session, cooldown, state clean-up, the action's fields,
+ * restarts, two instances and defaults (TRIGGERS.md §3, §5).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd_test.h"
+#include "nd_test_driver.h"
+
+#define T0   1700000000000LL
+#define SEC  1000LL
+#define MIN  (60 * SEC)
+#define HOUR (60 * MIN)
+
+/* One input event; unset fields are null, ts is an offset from T0. */
+struct evt {
+        const char *type, *id, *cust, *anon;
+        int64_t ts;
+        const char *channel, *device, *cart, *sku, *cat, *currency;
+        int64_t qty, price;   /* 0: null */
+        const char *products; /* raw JSON list, or NULL */
+        const char *order, *campaign;
+};
+
+static int jstr(char *p, size_t n, const char *s) {
+        return s ? snprintf(p, n, "\"%s\"", s) : snprintf(p, n, "null");
+}
+
+static void put(nd_test_driver_t *d, struct evt e) {
+        char buf[4096];
+        size_t o = 0;
+#define J(...) o += (size_t)snprintf(buf + o, sizeof(buf) - o, __VA_ARGS__)
+#define JS(s)  o += (size_t)jstr(buf + o, sizeof(buf) - o, s)
+        if (!e.cust && !e.anon)
+                e.cust = "c1";
+        J("{\"event_id\":");
+        JS(e.id ? e.id : "e?");
+        J(",\"type\":\"%s\",\"customer_id\":", e.type);
+        JS(e.cust);
+        J(",\"anonymous_id\":");
+        JS(e.anon);
+        J(",\"timestamp\":%lld,\"channel\":\"%s\",\"device_id\":",
+          (long long)(T0 + e.ts), e.channel ? e.channel : "web");
+        JS(e.device);
+        J(",\"device_type\":\"desktop\",\"session_id\":null,\"cart_id\":");
+        JS(e.cart);
+        if (e.qty)
+                J(",\"quantity\":%lld", (long long)e.qty);
+        if (e.sku) {
+                J(",\"product\":{\"sku\":\"%s\",\"category\":", e.sku);
+                JS(e.cat);
+                if (e.price)
+                        J(",\"price_cents\":%lld", (long long)e.price);
+                J(",\"currency\":");
+                JS(e.currency);
+                J("}");
+        }
+        if (e.products)
+                J(",\"products\":%s", e.products);
+        if (e.order)
+                J(",\"order_id\":\"%s\"", e.order);
+        if (e.campaign)
+                J(",\"campaign_id\":\"%s\"", e.campaign);
+        J("}");
+#undef J
+#undef JS
+        ck_assert_int_eq(nd_test_driver_pipe(d, buf), ND_OK);
+}
+
+#define EV(d, ...) put(d, (struct evt){__VA_ARGS__})
+#define ADD(d, id_, ts_, sku_, ...)                                       \
+        EV(d, .type = "product_added", .id = id_, .ts = ts_, .sku = sku_, \
+           __VA_ARGS__)
+#define VIEW(d, id_, ts_, ...) \
+        EV(d, .type = "page_viewed", .id = id_, .ts = ts_, __VA_ARGS__)
+/* Moves W to T0 + ts with another customer's event. */
+#define TICK(d, ts_) VIEW(d, "tick", ts_, .cust = "zz-clock")
+
+static const nd_test_action_t *next(nd_test_driver_t *d) {
+        const nd_test_action_t *a = nd_test_driver_read(d);
+        ck_assert_msg(a != NULL, "expected one more action");
+        return a;
+}
+
+static const char *S(nd_test_driver_t *d, nd_str_t s) {
+        return nd_test_str(d, s);
+}
+
+static const char *const cfg_basic =
+    "time: {max_out_of_orderness: 0}\n"
+    "triggers:\n"
+    "  - {name: browse, type: browse_abandonment, session_gap: 30m, "
+    "delay: 1h, min_views: 2, max_items: 3, cooldown: 24h}\n";
+
+#define PV(d, id_, ts_, sku_, ...)                                         \
+        EV(d, .type = "product_viewed", .id = id_, .ts = ts_, .sku = sku_, \
+           __VA_ARGS__)
+
+static void items_are(nd_test_driver_t *d, const nd_test_action_t *a,
+                      const char *want) {
+        char got[256] = "";
+        for (uint32_t i = 0; i < a->act.item_cnt; i++) {
+                char one[64];
+                snprintf(one, sizeof(one), "%s%s:%lld", i ? "," : "",
+                         S(d, a->act.items[i].sku),
+                         (long long)a->act.items[i].quantity);
+                strcat(got, one);
+        }
+        ck_assert_str_eq(got, want);
+}
+
+/* ---------------------------------------------------------------- */
+/* Sessions                                                           */
+
+START_TEST(a_session_fires_delay_after_its_last_view) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", 10 * MIN, "B");
+        TICK(d, HOUR + 10 * MIN);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        TICK(d, HOUR + 10 * MIN + 1);
+        a = next(d);
+        ck_assert_int_eq(a->act.trigger, ND_TRIGGER_BROWSE_ABANDONMENT);
+        ck_assert_int_eq(a->act.created_at, T0 + HOUR + 10 * MIN);
+        ck_assert_int_eq(a->act.stage, 0);
+        items_are(d, a, "B:1,A:1");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(fewer_than_min_views_end_the_session_silently) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        PV(d, "v1", 0, "A");
+        TICK(d, 2 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 0);
+        PV(d, "v2", 2 * HOUR, "A"); /* a new session: one view */
+        TICK(d, 4 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(min_views_counts_repeated_views) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", MIN, "A");
+        TICK(d, 2 * HOUR);
+        items_are(d, next(d), "A:2");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(skus_rank_by_count_then_latest_view_then_processing_order) {
+        nd_test_driver_t *d = nd_test_driver_new(
+            "time: {max_out_of_orderness: 0}\n"
+            "triggers: [{name: browse, type: browse_abandonment, "
+            "max_items: 4}]\n",
+            T0);
+        PV(d, "v1", 0, "E");
+        PV(d, "v2", 1 * MIN, "A");
+        PV(d, "v3", 2 * MIN, "A");
+        PV(d, "v4", 6 * MIN, "C");
+        PV(d, "v5", 5 * MIN, "B"); /* late: older than C's */
+        PV(d, "v6", 6 * MIN, "D"); /* same time as C, processed later */
+        TICK(d, 3 * HOUR);
+        items_are(d, next(d), "A:2,D:1,C:1,B:1");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_view_exactly_session_gap_later_joins_the_session) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", 30 * MIN, "B");
+        TICK(d, 2 * HOUR);
+        items_are(d, next(d), "B:1,A:1");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_view_more_than_session_gap_later_starts_a_new_session) {
+        nd_test_driver_t *d = nd_test_driver_new(
+            "time: {max_out_of_orderness: 0}\n"
+            "triggers: [{name: browse, type: browse_abandonment, "
+            "delay: 2h}]\n",
+            T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", 1, "A");
+        PV(d, "v3", 30 * MIN + 2, "B"); /* discards A's session and timer */
+        PV(d, "v4", 40 * MIN, "C");
+        TICK(d, 5 * HOUR);
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, T0 + 2 * HOUR + 40 * MIN);
+        items_are(d, a, "C:1,B:1");
+        ck_assert_ptr_null(nd_test_driver_read(d));
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_late_view_in_the_session_sets_the_timer_to_its_own_time) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", 20 * MIN, "B");
+        PV(d, "v3", 10 * MIN, "C"); /* late, inside the session */
+        TICK(d, HOUR + 10 * MIN + 1);
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, T0 + HOUR + 10 * MIN);
+        ck_assert_uint_eq(a->act.item_cnt, 3);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "v3");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_view_before_session_start_minus_gap_is_ignored) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 60 * MIN, "A");
+        PV(d, "v2", 70 * MIN, "B");
+        PV(d, "v3", 29 * MIN, "C"); /* < 60m - 30m */
+        PV(d, "v4", 30 * MIN, "D"); /* = 60m - 30m: joins */
+        TICK(d, 4 * HOUR);
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, T0 + 90 * MIN);
+        items_are(d, a, "B:1,A:1,D:1");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_view_at_the_due_time_moves_the_timer) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        PV(d, "v1", 0, "A");
+        TICK(d, 59 * MIN);
+        PV(d, "v2", 59 * MIN, "A");        /* joins (gap inclusive), re-arms */
+        PV(d, "v3", HOUR + 59 * MIN, "B"); /* 1h after v2 > gap: new */
+        TICK(d, 3 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+static const char *const enders[] = {"product_added", "checkout_started",
+                                     "order_completed"};
+
+START_TEST(adding_checking_out_or_ordering_ends_the_session) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", MIN, "B");
+        EV(d, .type = enders[_i], .id = "x", .ts = HOUR + MIN, .sku = "A",
+           .order = "o1"); /* at the due time: still in time */
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 0);
+        TICK(d, 5 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Cooldown                                                           */
+
+START_TEST(the_cooldown_suppresses_firings_without_extending_itself) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", MIN, "A");
+        TICK(d, 2 * HOUR); /* emits at D = 1h1m */
+        ck_assert_int_eq(next(d)->act.created_at, T0 + HOUR + MIN);
+        PV(d, "v3", 10 * HOUR, "B");
+        PV(d, "v4", 10 * HOUR + 1, "B");
+        TICK(d, 12 * HOUR); /* D' = 11h: suppressed */
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
+        PV(d, "v5", 24 * HOUR + MIN, "C");
+        PV(d, "v6", 24 * HOUR + MIN, "C");
+        TICK(d, 26 * HOUR); /* D'' = 25h1m = D + cooldown: emits */
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, T0 + 25 * HOUR + MIN);
+        items_are(d, a, "C:2");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(the_state_is_dropped_when_the_cooldown_is_over) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", MIN, "A");
+        TICK(d, 2 * HOUR);
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
+        ck_assert_uint_eq(nd_test_driver_timers(d), 1);
+        TICK(d, 25 * HOUR + MIN);
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
+        TICK(d, 25 * HOUR + MIN + 1);
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 0);
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(cooldown_zero_keeps_no_state_after_firing) {
+        nd_test_driver_t *d = nd_test_driver_new(
+            "time: {max_out_of_orderness: 0}\n"
+            "triggers: [{name: browse, type: browse_abandonment, "
+            "cooldown: 0}]\n",
+            T0);
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", MIN, "A");
+        TICK(d, 2 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 1);
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 0);
+        PV(d, "v3", 3 * HOUR, "A");
+        PV(d, "v4", 3 * HOUR, "A");
+        TICK(d, 5 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 2);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* The action, restarts, instances, defaults                          */
+
+START_TEST(the_action_aims_at_the_last_view) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        char id[33];
+        nd_str_t parts[3] = {{"browse", 6}, {"c1", 2}, {"v2", 2}};
+        PV(d, "v1", 0, "A", .channel = "web", .device = "d1", .price = 990,
+           .cat = "hats");
+        PV(d, "v2", MIN, "B", .channel = "app", .device = "d2");
+        TICK(d, 2 * HOUR);
+        a = next(d);
+        nd_action_id(parts, 3, id);
+        ck_assert_str_eq(S(d, a->act.action_id), id);
+        ck_assert_str_eq(S(d, a->act.customer_id), "c1");
+        ck_assert_int_eq(a->act.channel, ND_CHANNEL_APP);
+        ck_assert_str_eq(S(d, a->act.device_id), "d2");
+        ck_assert_str_eq(S(d, a->act.items[1].sku), "A");
+        ck_assert_str_eq(S(d, a->act.items[1].category), "hats");
+        ck_assert(a->act.items[1].has_price);
+        ck_assert_int_eq(a->act.items[1].price_cents, 990);
+        ck_assert(!a->act.items[0].has_price);
+        ck_assert(!a->act.has_value);
+        ck_assert(a->act.has_expires_at);
+        ck_assert_int_eq(a->act.expires_at, T0 + HOUR + MIN + 12 * HOUR);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "v2");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(an_anonymous_key_goes_into_anonymous_id) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A", .anon = "cookie-1");
+        PV(d, "v2", 1, "A", .anon = "cookie-1");
+        TICK(d, 2 * HOUR);
+        a = next(d);
+        ck_assert_str_eq(S(d, a->act.anonymous_id), "cookie-1");
+        ck_assert_ptr_null(a->act.customer_id.p);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+static char *run_scenario(int restart_at) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        char *all = calloc(1, 65536);
+        const nd_test_action_t *a;
+        for (int step = 0; step < 6; step++) {
+                if (step == restart_at)
+                        nd_test_driver_restart(d);
+                switch (step) {
+                case 0:
+                        PV(d, "v1", 0, "A", .price = 10);
+                        PV(d, "w1", 0, "Z", .cust = "c2");
+                        break;
+                case 1:
+                        PV(d, "v2", 5 * MIN, "B", .cat = "x");
+                        PV(d, "w2", 5 * MIN, "Z", .cust = "c2");
+                        break;
+                case 2:
+                        PV(d, "v3", 6 * MIN, "B");
+                        break;
+                case 3:
+                        TICK(d, 3 * HOUR);
+                        break;
+                case 4:
+                        PV(d, "v4", 4 * HOUR, "A");
+                        PV(d, "v5", 4 * HOUR, "A");
+                        break;
+                default:
+                        TICK(d, 40 * HOUR);
+                        break;
+                }
+        }
+        while ((a = nd_test_driver_read(d)))
+                strcat(all, a->json);
+        nd_test_driver_destroy(d);
+        return all;
+}
+
+START_TEST(a_restart_in_the_middle_gives_the_same_actions) {
+        char *straight = run_scenario(-1);
+        ck_assert_ptr_nonnull(strstr(straight, "\"c2\""));
+        for (int at = 1; at < 6; at++) {
+                char *restarted = run_scenario(at);
+                ck_assert_str_eq(restarted, straight);
+                free(restarted);
+        }
+        free(straight);
+}
+END_TEST
+
+START_TEST(two_instances_keep_their_own_sessions_and_cooldowns) {
+        nd_test_driver_t *d = nd_test_driver_new(
+            "time: {max_out_of_orderness: 0}\n"
+            "triggers:\n"
+            "  - {name: b_quick, type: browse_abandonment, delay: 10m, "
+            "min_views: 1}\n"
+            "  - {name: b_slow, type: browse_abandonment}\n",
+            T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        TICK(d, 11 * MIN);
+        a = next(d);
+        ck_assert_str_eq(S(d, a->act.trigger_name), "b_quick");
+        PV(d, "v2", 12 * MIN, "A"); /* b_slow: same session, 2 views */
+        TICK(d, 2 * HOUR);
+        a = next(d);
+        ck_assert_str_eq(S(d, a->act.trigger_name), "b_slow");
+        items_are(d, a, "A:2");
+        ck_assert_ptr_null(nd_test_driver_read(d)); /* b_quick cooling */
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(defaults_match_the_contract) {
+        nd_test_driver_t *d = nd_test_driver_new(
+            "triggers: [{name: browse, type: browse_abandonment}]\n", T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        PV(d, "v2", 30 * MIN, "B"); /* gap 30m, inclusive */
+        PV(d, "v3", 30 * MIN, "C");
+        PV(d, "v4", 31 * MIN, "D");
+        TICK(d, 91 * MIN + 5 * SEC); /* W = D: not yet */
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        TICK(d, 91 * MIN + 6 * SEC); /* delay 1h, out-of-orderness 5s */
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, T0 + 91 * MIN);
+        ck_assert_uint_eq(a->act.item_cnt, 3); /* max_items 3 */
+        PV(d, "v5", 2 * HOUR, "A");
+        PV(d, "v6", 2 * HOUR, "A");
+        TICK(d, 24 * HOUR + 91 * MIN - 1); /* cooldown 24h: suppressed */
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        PV(d, "v7", 25 * HOUR, "E"); /* min_views 2: one view, nothing */
+        TICK(d, 28 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+static Suite *browse_abandonment_suite(void) {
+        Suite *s = suite_create("browse_abandonment");
+        TCase *tc = tcase_create("sessions");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, a_session_fires_delay_after_its_last_view);
+        tcase_add_test(tc, fewer_than_min_views_end_the_session_silently);
+        tcase_add_test(tc, min_views_counts_repeated_views);
+        tcase_add_test(
+            tc, skus_rank_by_count_then_latest_view_then_processing_order);
+        tcase_add_test(tc, a_view_exactly_session_gap_later_joins_the_session);
+        tcase_add_test(tc,
+                       a_view_more_than_session_gap_later_starts_a_new_session);
+        tcase_add_test(
+            tc, a_late_view_in_the_session_sets_the_timer_to_its_own_time);
+        tcase_add_test(tc, a_view_before_session_start_minus_gap_is_ignored);
+        tcase_add_test(tc, a_view_at_the_due_time_moves_the_timer);
+        tcase_add_loop_test(
+            tc, adding_checking_out_or_ordering_ends_the_session, 0, 3);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("cooldown");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(
+            tc, the_cooldown_suppresses_firings_without_extending_itself);
+        tcase_add_test(tc, the_state_is_dropped_when_the_cooldown_is_over);
+        tcase_add_test(tc, cooldown_zero_keeps_no_state_after_firing);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("lifecycle");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, the_action_aims_at_the_last_view);
+        tcase_add_test(tc, an_anonymous_key_goes_into_anonymous_id);
+        tcase_add_test(tc, a_restart_in_the_middle_gives_the_same_actions);
+        tcase_add_test(tc, two_instances_keep_their_own_sessions_and_cooldowns);
+        tcase_add_test(tc, defaults_match_the_contract);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return nd_test_main(browse_abandonment_suite());
+}
