@@ -361,6 +361,10 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
         int64_t *app = nd_calloc((size_t)cap, sizeof(*app));
         double *vis = nd_calloc((size_t)cap, sizeof(*vis));
         double *lat = NULL, *due = nd_calloc(1000000, sizeof(*due));
+        double *idle = nd_calloc(1000000, sizeof(*idle));
+        int64_t *due_at = nd_calloc(1000000, sizeof(*due_at));
+        int64_t last_append = 0;
+        long nidle = 0;
         long fwd = 0, actions = 0, timers = 0, nlat = 0, max_seq = -1;
         double t_first = 0, t_last = 0, t_cpu = 0, cpu_first = 0, cpu_last = 0;
         int64_t deadline = nd_clock_mono_ms() + (int64_t)timeout_s * 1000;
@@ -399,8 +403,11 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
                 seq = record_seq(m->payload, m->len);
                 if (strcmp(rd_kafka_topic_name(m->rkt), out)) {
                         /* an input record: its append time */
-                        if (seq >= 0 && seq < cap)
+                        if (seq >= 0 && seq < cap) {
                                 app[seq] = rd_kafka_message_timestamp(m, NULL);
+                                if (app[seq] > last_append)
+                                        last_append = app[seq];
+                        }
                 } else if (seq >= 0) {
                         if (!fwd) {
                                 t_first = (double)nd_clock_mono_ns() / 1e9;
@@ -426,8 +433,10 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
                                                             &trig);
                         actions++;
                         /* cart_abandonment (0) fires on timers only */
-                        if (created > 0 && trig == 0 && timers < 1000000)
-                                due[timers++] = now - (double)created;
+                        if (created > 0 && trig == 0 && timers < 1000000) {
+                                due[timers] = now - (double)created;
+                                due_at[timers++] = created;
+                        }
                 }
                 rd_kafka_message_destroy(m);
         }
@@ -448,13 +457,21 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
                        cpu_last - cpu_first,
                        fwd ? (cpu_last - cpu_first) * 1e6 / (double)fwd : 0.0);
                 pct(stdout, "immediate", lat, nlat);
+                /* Timers due after the last input was appended: the
+                 * input was idle, only the hybrid clock could fire them. */
+                for (long t = 0; t < timers; t++)
+                        if (due_at[t] > last_append)
+                                idle[nidle++] = due[t];
                 pct(stdout, "timer", due, timers);
+                pct(stdout, "timer_idle", idle, nidle);
                 printf("}\n");
         }
         nd_free(app);
         nd_free(vis);
         nd_free(lat);
         nd_free(due);
+        nd_free(idle);
+        nd_free(due_at);
         return fwd >= expect || expect <= 0 ? 0 : 3;
 }
 

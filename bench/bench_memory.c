@@ -125,12 +125,25 @@ static void run(const nd_config_t *cfg, bool cart, long n) {
                (double)rss_bytes() / 1048576.0);
         for (int i = 0; i < nd_task_instance_count(task); i++) {
                 nd_store_t *s = nd_task_store(task, i);
+                nd_store_entry_t *e;
+                size_t pos = 0, keys = 0, blobs = 0, blob_cnt = 0;
+                /* Where the bytes go: keys and blobs, summed over entries
+                 * (the rest is headers, values and the table). */
+                while (s && (e = nd_store_next(s, &pos)) != NULL) {
+                        size_t kl, bl;
+                        nd_store_key(e, &kl);
+                        nd_store_blob(e, &bl);
+                        keys += kl;
+                        blobs += bl;
+                        blob_cnt += bl > 0;
+                }
                 printf("%s{\"name\":\"%s\",\"type\":\"%s\",\"entries\":%zu,"
-                       "\"bytes\":%zu,\"value_size\":%zu}",
+                       "\"bytes\":%zu,\"value_size\":%zu,\"key_bytes\":%zu,"
+                       "\"blob_bytes\":%zu,\"blobs\":%zu}",
                        i ? "," : "", nd_task_instance(task, i)->name,
                        nd_task_instance(task, i)->def->name,
                        s ? nd_store_count(s) : 0, s ? nd_store_bytes(s) : 0,
-                       s ? nd_store_value_size(s) : 0);
+                       s ? nd_store_value_size(s) : 0, keys, blobs, blob_cnt);
         }
         printf("]}\n");
         fflush(stdout);

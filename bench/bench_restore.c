@@ -37,6 +37,7 @@ struct rest {
         int *inst;
         int cnt;
         uint64_t records, bad;
+        int64_t apply_ns; /* inside nd_task_restore() */
 };
 
 static nd_err_t on_emit(void *arg, nd_task_t *task, int inst,
@@ -64,10 +65,12 @@ static void restore_one(void *arg, const nd_rec_t *rec) {
         struct rest *r = arg;
         for (int i = 0; i < r->cnt; i++)
                 if (!strcmp(r->topics[i], rec->topic)) {
+                        int64_t t0 = nd_clock_mono_ns();
                         if (nd_task_restore(r->task, r->inst[i], rec->key,
                                             rec->key_len, rec->value,
                                             rec->value_len) != ND_OK)
                                 r->bad++;
+                        r->apply_ns += nd_clock_mono_ns() - t0;
                         r->records++;
                         return;
                 }
@@ -190,11 +193,11 @@ int main(int argc, char **argv) {
         secs = (double)(nd_clock_mono_ns() - t0) / 1e9;
         nd_task_stats(dst, &s2);
         printf("{\"customers\":%ld,\"records\":%" PRIu64 ",\"written\":%" PRIu64
-               ",\"bad\":%" PRIu64 ",\"restore_s\":%.2f,"
+               ",\"bad\":%" PRIu64 ",\"restore_s\":%.2f,\"apply_s\":%.2f,"
                "\"records_per_s\":%.0f,\"customers_per_s\":%.0f,"
                "\"entries_before\":%zu,\"entries_after\":%zu,"
                "\"fill_s\":%.2f,\"write_s\":%.2f}\n",
-               n, r.records, p.records, r.bad, secs,
+               n, r.records, p.records, r.bad, secs, (double)r.apply_ns / 1e9,
                (double)r.records / secs, (double)n / secs, s1.entries,
                s2.entries, fill_s, write_s);
         nd_kio_client_destroy(tbl);

@@ -5,12 +5,19 @@
  * Usage: bench_serde [seconds per measurement]     (default 1)
  *        bench_serde --write-action FILE.avro FILE.json
  *            writes one sample action in both encodings (tests/python)
+ *        bench_serde --write-ocf FILE N [deflate]
+ *            writes N clickstream product_viewed events (50,000 customers,
+ *            1 s apart) as an Avro object container file, for replay
+ *            benchmarks (`nudge replay --input FILE`)
  *
  * Records: 1000 distinct clickstream product_viewed events of ~100 bytes
  * with 11 set fields (event_id, type, customer_id, timestamp, channel,
  * device_id, device_type, session_id, product.sku, product.category,
  * product.price_cents), written once by avro-c's generic writer. Measures:
- *   decode fast    nd_serde_decode (plan interpreter, zero copy)
+ *   decode fast    nd_serde_decode (specialised decoder of the shipped
+ *                  schema, zero copy, contract checks included)
+ *   decode plan    the same with ND_SERDE_F_NO_FAST: the plan interpreter,
+ *                  as for any other writer schema
  *   decode avro-c  avro_value_read into one reused generic value, from a
  *                  reused memory reader (its best case)
  *   decode avro-c/1  the same with a new memory reader and generic value
@@ -18,6 +25,8 @@
  *   decode json    nd_serde_decode_json on the same events as JSON
  *   encode fast    nd_serde_encode_action on a cart_abandonment action
  *   encode avro-c  avro_value_write of the same action as a generic value
+ *   ocf read       nd_ocf_reader_next over the same events in a container
+ *                  file in memory (fmemopen), 64 KiB blocks, null codec
  * and, with jemalloc, the bytes the thread allocated during the fast loops
  * (the steady state must allocate nothing).
  */
@@ -27,6 +36,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ocf.h"
 #include "serde.h"
 
 #ifdef ND_HAVE_JEMALLOC
@@ -240,10 +250,11 @@ static void generic_action(avro_value_t *rec) {
         avro_value_set_string(&it, "evt-00000001-4f1c");
 }
 
-static nd_serde_t *new_serde(void) {
+static nd_serde_t *new_serde_flags(unsigned flags) {
         nd_serde_conf_t conf = {0};
         nd_serde_t *serde;
         char err[512];
+        conf.flags = flags;
         conf.id_clickstream = 1;
         conf.id_action = 5;
         if (nd_serde_new(&conf, &serde, err, sizeof(err))) {
@@ -251,6 +262,70 @@ static nd_serde_t *new_serde(void) {
                 exit(1);
         }
         return serde;
+}
+
+static nd_serde_t *new_serde(void) {
+        return new_serde_flags(0);
+}
+
+/* Writes n product_viewed events into f as a container file. */
+static int write_events(nd_serde_t *serde, FILE *f, long n,
+                        nd_ocf_codec_t codec) {
+        nd_ocf_writer_opts_t o = {codec, 0, NULL};
+        nd_ocf_writer_t *w;
+        char err[256], tmp[6][64];
+        if (nd_ocf_writer_open(serde, f, ND_EV_PRODUCT_VIEWED, &o, &w, err,
+                               sizeof(err))) {
+                fprintf(stderr, "bench_serde: %s\n", err);
+                return 1;
+        }
+        for (long i = 0; i < n; i++) {
+                nd_event_t ev;
+                memset(&ev, 0, sizeof(ev));
+                snprintf(tmp[0], 64, "evt-%010ld-4f1c", i);
+                snprintf(tmp[1], 64, "cust-%06ld", i * 7919 % 50000);
+                snprintf(tmp[2], 64, "dev-%05ld", i % 977);
+                snprintf(tmp[3], 64, "sess-%06ld", i / 3);
+                snprintf(tmp[4], 64, "SKU-%05ld", i * 31 % 5000);
+                snprintf(tmp[5], 64, "cat-%02ld", i % 40);
+                ev.type = ND_EV_PRODUCT_VIEWED;
+                ev.event_id = (nd_str_t){tmp[0], (uint32_t)strlen(tmp[0])};
+                ev.customer_id = (nd_str_t){tmp[1], (uint32_t)strlen(tmp[1])};
+                ev.timestamp = 1700000000000LL + i * 1000;
+                ev.channel = (nd_channel_t)(i % 3);
+                ev.device_id = (nd_str_t){tmp[2], (uint32_t)strlen(tmp[2])};
+                ev.device_type = (nd_device_type_t)(i % 4);
+                ev.session_id = (nd_str_t){tmp[3], (uint32_t)strlen(tmp[3])};
+                ev.has_product = true;
+                ev.product.sku = (nd_str_t){tmp[4], (uint32_t)strlen(tmp[4])};
+                ev.product.category =
+                    (nd_str_t){tmp[5], (uint32_t)strlen(tmp[5])};
+                ev.product.price_cents = 999 + i % 5000;
+                ev.product.has_price = true;
+                ev.quantity = 1;
+                if (nd_ocf_writer_append(w, &ev)) {
+                        fprintf(stderr, "bench_serde: append failed\n");
+                        nd_ocf_writer_close(w);
+                        return 1;
+                }
+        }
+        return nd_ocf_writer_close(w) ? 1 : 0;
+}
+
+static int write_ocf(const char *path, long n, bool deflate) {
+        nd_serde_t *serde = new_serde();
+        FILE *f = fopen(path, "wb");
+        int rc;
+        if (!f) {
+                perror(path);
+                return 1;
+        }
+        rc = write_events(serde, f, n,
+                          deflate ? ND_OCF_CODEC_DEFLATE : ND_OCF_CODEC_NULL);
+        if (fclose(f))
+                rc = 1;
+        nd_serde_destroy(serde);
+        return rc;
 }
 
 static int write_action(const char *avro_path, const char *json_path) {
@@ -297,7 +372,10 @@ int main(int argc, char **argv) {
         int64_t budget, t0, t;
         long long ops;
         uint64_t a0;
-        struct result fast, gen, gen2, json, enc, genc;
+        struct result fast, plan, gen, gen2, json, enc, genc, ocf;
+        nd_serde_t *slow;
+        char *ocf_mem = NULL;
+        size_t ocf_len = 0;
         avro_schema_t cs, as;
         avro_value_iface_t *ccls, *acls;
         avro_value_t crec, arec;
@@ -311,11 +389,15 @@ int main(int argc, char **argv) {
 
         if (argc == 4 && !strcmp(argv[1], "--write-action"))
                 return write_action(argv[2], argv[3]);
+        if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--write-ocf"))
+                return write_ocf(argv[2], atol(argv[3]),
+                                 argc == 5 && !strcmp(argv[4], "deflate"));
         if (argc > 1)
                 secs = atof(argv[1]);
         budget = (int64_t)(secs * 1e9);
         make_events(&rs);
         serde = new_serde();
+        slow = new_serde_flags(ND_SERDE_F_NO_FAST);
         printf("records: %d clickstream events, %.1f bytes on average "
                "(frame included); allocator: %s\n",
                NREC, (double)rs.total / NREC,
@@ -354,6 +436,11 @@ int main(int argc, char **argv) {
 
         MEASURE(fast, "decode fast", {
                 nd_serde_decode(serde, rs.buf[i], rs.len[i], &ev, NULL, 0);
+                sink += ev.timestamp;
+        });
+
+        MEASURE(plan, "decode plan", {
+                nd_serde_decode(slow, rs.buf[i], rs.len[i], &ev, NULL, 0);
                 sink += ev.timestamp;
         });
 
@@ -415,16 +502,46 @@ int main(int argc, char **argv) {
                        len, (long long)avro_writer_tell(wr) + 5);
         }
 
+        {
+                /* the OCF read path: one pass over a 100,000-event file in
+                 * memory is one "op" batch of NREC records, repeated */
+                FILE *mf = open_memstream(&ocf_mem, &ocf_len);
+                FILE *rf;
+                nd_ocf_reader_t *ord = NULL;
+                if (write_events(serde, mf, 100 * NREC, ND_OCF_CODEC_NULL))
+                        return 1;
+                fclose(mf);
+                rf = fmemopen(ocf_mem, ocf_len, "rb");
+                MEASURE(ocf, "ocf read", {
+                        if (!ord || nd_ocf_reader_next(ord, &ev, NULL, 0)) {
+                                nd_ocf_reader_close(ord);
+                                rewind(rf);
+                                if (nd_ocf_reader_open(serde, rf, &ord, err,
+                                                       sizeof(err)) ||
+                                    nd_ocf_reader_next(ord, &ev, NULL, 0))
+                                        return 1;
+                        }
+                        sink += ev.timestamp;
+                });
+                nd_ocf_reader_close(ord);
+                fclose(rf);
+                free(ocf_mem);
+        }
+
         print(&fast);
+        print(&plan);
         print(&gen);
         print(&gen2);
         print(&json);
         print(&enc);
         print(&genc);
+        print(&ocf);
         printf("decode speed-up over avro-c: %.1fx (reused reader and "
-               "value), %.1fx (new ones per record); encode: %.1fx\n",
-               gen.ns / fast.ns, gen2.ns / fast.ns, genc.ns / enc.ns);
-        if (fast.alloc != 0 || enc.alloc != 0)
+               "value), %.1fx (new ones per record), %.1fx (plan "
+               "interpreter); encode: %.1fx\n",
+               gen.ns / fast.ns, gen2.ns / fast.ns, gen.ns / plan.ns,
+               genc.ns / enc.ns);
+        if (fast.alloc != 0 || plan.alloc != 0 || enc.alloc != 0)
                 printf("WARNING: the fast paths allocated memory\n");
 
         avro_reader_free(rd);
@@ -436,6 +553,7 @@ int main(int argc, char **argv) {
         avro_schema_decref(cs);
         avro_schema_decref(as);
         nd_serde_destroy(serde);
+        nd_serde_destroy(slow);
         for (int i = 0; i < NREC; i++) {
                 free(rs.buf[i]);
                 free(rs.json[i]);

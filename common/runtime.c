@@ -82,6 +82,8 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
                 atomic_fetch_add_explicit(&w->records_out, 1,
                                           memory_order_relaxed);
                 nd_counter_add(w->m_actions[inst], 1);
+                if (w->rt->tap)
+                        w->rt->tap(w->rt->tap_arg, act);
         }
         return err;
 }
@@ -667,6 +669,13 @@ nd_runtime_t *nd_runtime_new(const nd_config_t *cfg, const char *bootstrap) {
         rt->event_topics[2] = cfg->topic_purchase;
         nd__rt_metrics_init(rt);
         return rt;
+}
+
+void nd_runtime_set_tap(nd_runtime_t *rt,
+                        void (*tap)(void *arg, const nd_action_t *act),
+                        void *arg) {
+        rt->tap = tap;
+        rt->tap_arg = arg;
 }
 
 nd_metrics_t *nd_runtime_metrics(const nd_runtime_t *rt) {

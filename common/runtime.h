@@ -85,6 +85,15 @@ nd_err_t nd_runtime_wait(nd_runtime_t *rt, int timeout_ms);
 /** Sums the workers' counters. */
 void nd_runtime_stats(const nd_runtime_t *rt, nd_runtime_stats_t *out);
 
+/**
+ * An observer of every action as it is emitted (before it is committed):
+ * the demo's live view. Called on worker threads; must be thread-safe and
+ * quick. Set before nd_runtime_start().
+ */
+void nd_runtime_set_tap(nd_runtime_t *rt,
+                        void (*tap)(void *arg, const nd_action_t *act),
+                        void *arg);
+
 /** nd_runtime_destroy(NULL) is a no-op. Only after nd_runtime_wait(). */
 void nd_runtime_destroy(nd_runtime_t *rt);
 

@@ -100,6 +100,8 @@ struct nd_runtime_s {
         nd_counter_t *m_txn_aborted;
         nd_counter_t *m_rebalance[3];    /* assign, revoke, lost */
         struct nd_inst_gauge *inst_gauges;
+        void (*tap)(void *arg, const nd_action_t *act);
+        void *tap_arg;
 };
 
 /* runtime_metrics.c */

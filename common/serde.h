@@ -56,6 +56,9 @@ typedef struct nd_serde_s nd_serde_t;
 /* Skip the contract checks after decoding (required fields per type, the
  * customer key): the differential test and the fuzzers compare raw decodes. */
 #define ND_SERDE_F_NO_VALIDATE 0x1
+/* Decode with the plan interpreter only, never the specialised decoders of
+ * the shipped schemas (tests and the bench compare the two). */
+#define ND_SERDE_F_NO_FAST 0x2
 
 /** The most nesting a writer schema may have (also stops recursive ones). */
 #define ND_SERDE_MAX_DEPTH 32
@@ -243,6 +246,7 @@ const char *nd_serde_reader_schema(const nd_serde_t *serde, const char *topic,
 /** Decode counters of this nd_serde_t (tests, bench, metrics). */
 typedef struct nd_serde_stats_s {
         uint64_t decoded;          /* records decoded successfully */
+        uint64_t decoded_fast;     /* records a specialised decoder read */
         uint64_t failed;           /* records that returned an error */
         uint64_t plans;            /* decode plans compiled */
         uint64_t registry_fetches; /* schema texts fetched over HTTP */

@@ -5,7 +5,9 @@
  *
  * The generator walks the schema and takes every union branch, empty, short
  * and long strings, empty and full (up to the cap) arrays, and numbers of
- * every varint length. Seeded: ND_TEST_SEED overrides the seed, and a
+ * every varint length. Each record is decoded twice: through the
+ * specialised decoder of the schema (with the plan interpreter behind it
+ * for what it refuses) and through the interpreter alone. Seeded: ND_TEST_SEED overrides the seed, and a
  * failure prints the seed and record number to replay it.
  */
 #include <avro.h>
@@ -329,7 +331,8 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
         avro_value_iface_t *cls;
         avro_value_t in, out;
         nd_serde_conf_t conf = {0};
-        nd_serde_t *serde;
+        nd_serde_t *serde, *slow;
+        nd_serde_stats_t st;
         uint8_t *buf = malloc(BUF_SIZE);
         uint64_t seed = 0x5eed0000ULL + (uint64_t)_i;
         const char *env = getenv("ND_TEST_SEED");
@@ -355,6 +358,8 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
         conf.id_catalog = 4;
         conf.flags = ND_SERDE_F_NO_VALIDATE;
         ck_assert_int_eq(nd_serde_new(&conf, &serde, err, sizeof(err)), ND_OK);
+        conf.flags |= ND_SERDE_F_NO_FAST;
+        ck_assert_int_eq(nd_serde_new(&conf, &slow, err, sizeof(err)), ND_OK);
 
         for (c.rec = 0; c.rec < RECORDS_PER_SCHEMA; c.rec++) {
                 avro_writer_t w;
@@ -380,6 +385,11 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
                 avro_reader_free(r);
 
                 if (_i == 3) {
+                        rc = nd_serde_decode_product(slow, buf, len, &prod,
+                                                     err, sizeof(err));
+                        ck_assert_msg(rc == ND_OK, "seed %llu record %d: %s",
+                                      (unsigned long long)seed, c.rec, err);
+                        cmp_product(&c, &out, &prod);
                         rc = nd_serde_decode_product(serde, buf, len, &prod,
                                                      err, sizeof(err));
                         ck_assert_msg(rc == ND_OK, "seed %llu record %d: %s",
@@ -388,6 +398,11 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
                         products_full +=
                             prod.complement_cnt == ND_PRODUCT_MAX_COMPLEMENTS;
                 } else {
+                        rc = nd_serde_decode(slow, buf, len, &ev, err,
+                                             sizeof(err));
+                        ck_assert_msg(rc == ND_OK, "seed %llu record %d: %s",
+                                      (unsigned long long)seed, c.rec, err);
+                        cmp_event(&c, &out, &ev);
                         rc = nd_serde_decode(serde, buf, len, &ev, err,
                                              sizeof(err));
                         ck_assert_msg(rc == ND_OK, "seed %llu record %d: %s",
@@ -408,7 +423,14 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
         if (_i != 3)
                 ck_assert_int_gt(empty_strings, 0);
 
+        /* every valid record of a shipped schema took the specialised
+         * decoder; the interpreter alone decoded the same ones */
+        nd_serde_stats(serde, &st);
+        ck_assert_uint_eq(st.decoded_fast, RECORDS_PER_SCHEMA);
+        nd_serde_stats(slow, &st);
+        ck_assert_uint_eq(st.decoded_fast, 0);
         nd_serde_destroy(serde);
+        nd_serde_destroy(slow);
         avro_value_decref(&in);
         avro_value_decref(&out);
         avro_value_iface_decref(cls);
