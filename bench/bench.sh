@@ -223,8 +223,13 @@ lat_run() {
                 sleep 0.2
         done
         bounded $((lat_s + 30)) "$bk" read "$B" "$L-act" 0 $((lat_s + 8)) \
-                "$pid" "$L-click" "$L-cart" "$L-purchase" >"$tmp/lat.json" &
+                "$pid" "$L-click" "$L-cart" "$L-purchase" >"$tmp/lat.json" \
+                2>"$tmp/lat.err" &
         rpid=$!
+        for _ in $(seq 150); do
+                grep -q assigned "$tmp/lat.err" && break
+                sleep 0.2
+        done
         cfg "$tmp/lgen.yaml" "$L-gen" "$guarantee" "$L" "$L-act"
         bounded $((lat_s + 20)) "$gen" -c "$tmp/lgen.yaml" --no-catalog \
                 --rate "$rate" --duration "${lat_s}s" --customers 20000 \

@@ -43,8 +43,7 @@ static nd_err_t on_emit(void *arg, nd_task_t *task, int inst,
 }
 
 static nd_err_t on_forward(void *arg, nd_task_t *task, int inst,
-                           const void *key,
-                           size_t key_len, const void *value,
+                           const void *key, size_t key_len, const void *value,
                            size_t value_len) {
         struct sink *s = arg;
         s->forwarded++;
@@ -91,11 +90,9 @@ int main(int argc, char **argv) {
                 }
                 while ((len = getline(&line, &cap, f)) > 1) {
                         nd_product_rec_t prod;
-                        if (nd_serde_decode_product_json(serde, line,
-                                                         (size_t)len - 1,
-                                                         &prod, errstr,
-                                                         sizeof(errstr)) ==
-                            ND_OK)
+                        if (nd_serde_decode_product_json(
+                                serde, line, (size_t)len - 1, &prod, errstr,
+                                sizeof(errstr)) == ND_OK)
                                 nd_catalog_put(cat, &prod);
                 }
                 fclose(f);
@@ -123,10 +120,11 @@ int main(int argc, char **argv) {
                         arena_cap *= 2;
                         arena = nd_realloc(arena, arena_cap);
                 }
-                if (nd_serde_encode_event(serde, &ev, arena + arena_len,
-                                          65536, &used) != ND_OK) {
-                        fprintf(stderr, "bench_engine: line %zu: cannot "
-                                        "encode\n",
+                if (nd_serde_encode_event(serde, &ev, arena + arena_len, 65536,
+                                          &used) != ND_OK) {
+                        fprintf(stderr,
+                                "bench_engine: line %zu: cannot "
+                                "encode\n",
                                 n + 1);
                         return 1;
                 }

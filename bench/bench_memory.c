@@ -37,8 +37,7 @@ static nd_err_t on_emit(void *arg, nd_task_t *task, int inst,
 }
 
 static nd_err_t on_forward(void *arg, nd_task_t *task, int inst,
-                           const void *key,
-                           size_t key_len, const void *value,
+                           const void *key, size_t key_len, const void *value,
                            size_t value_len) {
         return ND_OK;
 }
@@ -155,7 +154,8 @@ int main(int argc, char **argv) {
         char errstr[1024];
         bool cart;
         if (argc < 4) {
-                fprintf(stderr, "usage: bench_memory CONFIG browse|cart N...\n");
+                fprintf(stderr,
+                        "usage: bench_memory CONFIG browse|cart N...\n");
                 return 2;
         }
         if (nd_config_load(argv[1], nd_processor_find, &cfg, errstr,

@@ -46,8 +46,7 @@ static nd_err_t on_emit(void *arg, nd_task_t *task, int inst,
 }
 
 static nd_err_t on_forward(void *arg, nd_task_t *task, int inst,
-                           const void *key,
-                           size_t key_len, const void *value,
+                           const void *key, size_t key_len, const void *value,
                            size_t value_len) {
         return ND_OK;
 }
@@ -110,9 +109,8 @@ static void fill(nd_task_t *task, long n) {
 
 int main(int argc, char **argv) {
         nd_config_t *cfg = NULL;
-        nd_task_conf_t tc = {.partition = 0,
-                             .sink = {on_emit, on_forward, NULL},
-                             .live = false};
+        nd_task_conf_t tc = {
+            .partition = 0, .sink = {on_emit, on_forward, NULL}, .live = false};
         struct prod p = {0};
         struct rest r = {0};
         nd_kio_client_t *tbl = NULL;

@@ -496,11 +496,96 @@ static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec,
         }
 }
 
+/* The index (0..2) of rec's event topic; pointer compare first, as
+ * librdkafka hands out one name pointer per topic. */
+static int topic_index(struct nd_worker *w, const nd_rec_t *rec) {
+        for (int i = 0; i < 3; i++)
+                if (rec->topic == w->topic_ptr[i])
+                        return i;
+        for (int i = 0; i < 3; i++)
+                if (!strcmp(rec->topic, w->rt->event_topics[i])) {
+                        w->topic_ptr[i] = rec->topic;
+                        return i;
+                }
+        return 0;
+}
+
+/*
+ * Puts the batch in processing order: for each task, the records of its
+ * three partitions (clickstream, cart, purchase) merged by record
+ * timestamp, each partition keeping its own order — as Kafka Streams'
+ * PartitionGroup does. Records that arrive together are then applied in
+ * event order even when the fetches of different topics came back out of
+ * order. Writes indices into w->merge_order; allocation-free once sized.
+ */
+static void merge_order(struct nd_worker *w, const nd_rec_t *recs, int n) {
+        int parts_seen = 0;
+        int *seen = w->merge_order + n; /* second half: partition list */
+        if (w->merge_cap < w->task_cap) {
+                w->merge_head = nd_realloc(w->merge_head,
+                                           (size_t)w->task_cap *
+                                               sizeof(*w->merge_head));
+                w->merge_tail = nd_realloc(w->merge_tail,
+                                           (size_t)w->task_cap *
+                                               sizeof(*w->merge_tail));
+                w->merge_cap = w->task_cap;
+                for (int p = 0; p < w->merge_cap; p++)
+                        for (int t = 0; t < 3; t++)
+                                w->merge_head[p][t] = -1;
+        }
+        for (int i = 0; i < n; i++) {
+                int p = recs[i].partition, t;
+                if (p >= w->merge_cap) {
+                        w->merge_next[i] = -2; /* no task: skip */
+                        continue;
+                }
+                t = topic_index(w, &recs[i]);
+                w->merge_next[i] = -1;
+                if (w->merge_head[p][0] < 0 && w->merge_head[p][1] < 0 &&
+                    w->merge_head[p][2] < 0)
+                        seen[parts_seen++] = p;
+                if (w->merge_head[p][t] < 0)
+                        w->merge_head[p][t] = i;
+                else
+                        w->merge_next[w->merge_tail[p][t]] = i;
+                w->merge_tail[p][t] = i;
+        }
+        for (int k = 0, o = 0; k < parts_seen; k++) {
+                int p = seen[k];
+                for (;;) {
+                        int best = -1, bt = -1;
+                        for (int t = 0; t < 3; t++) {
+                                int h = w->merge_head[p][t];
+                                if (h >= 0 &&
+                                    (best < 0 ||
+                                     recs[h].timestamp < recs[best].timestamp ||
+                                     (recs[h].timestamp ==
+                                          recs[best].timestamp &&
+                                      h < best))) {
+                                        best = h;
+                                        bt = t;
+                                }
+                        }
+                        if (best < 0)
+                                break;
+                        w->merge_order[o++] = best;
+                        w->merge_head[p][bt] = w->merge_next[best];
+                }
+        }
+}
+
 static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
         int64_t now = nd_clock_wall_ms();
         char errstr[512];
-        for (int i = 0; i < n; i++) {
-                nd_rec_t *rec = &recs[i];
+        int processed = 0;
+        merge_order(w, recs, n);
+        for (int k = 0; k < n; k++)
+                if (w->merge_next[k] == -2)
+                        continue;
+                else
+                        processed++;
+        for (int k = 0; k < processed; k++) {
+                nd_rec_t *rec = &recs[w->merge_order[k]];
                 nd_task_t *task = rec->partition < w->task_cap
                                       ? w->tasks[rec->partition]
                                       : NULL;
@@ -794,6 +879,10 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                 w->idx = i;
                 nd__rt_metrics_worker_init(w);
                 w->abuf = nd_malloc(ND_ACTION_BUF);
+                w->merge_next = nd_calloc((size_t)cfg->batch_size,
+                                          sizeof(int));
+                w->merge_order = nd_calloc((size_t)cfg->batch_size * 2,
+                                           sizeof(int));
                 w->catalog = nd_catalog_new();
                 if ((err = nd_serde_new(&sc, &w->serde, errstr,
                                         errstr_size)) != ND_OK) {
@@ -904,6 +993,10 @@ void nd_runtime_destroy(nd_runtime_t *rt) {
                 nd_serde_destroy(w->serde);
                 nd_catalog_destroy(w->catalog);
                 nd_free(w->abuf);
+                nd_free(w->merge_next);
+                nd_free(w->merge_order);
+                nd_free(w->merge_head);
+                nd_free(w->merge_tail);
                 if (w->inst)
                         nd__rt_metrics_worker_fini(w);
         }

@@ -50,6 +50,12 @@ struct nd_worker {
         int task_cap;
         int task_cnt;
         uint8_t *abuf;                   /* action encoding buffer */
+        int *merge_next;                 /* batch merge scratch (batch_size) */
+        int *merge_order;
+        int (*merge_head)[3];            /* per partition and topic */
+        int (*merge_tail)[3];
+        int merge_cap;
+        const char *topic_ptr[3];        /* librdkafka's name pointers */
         nd_err_t err;                    /* why the worker ended */
         atomic_bool done;
         bool restoring;

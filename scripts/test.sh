@@ -62,6 +62,11 @@ if [ -x scripts/fuzz.sh ]; then
   if scripts/fuzz.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
 
+if [ -x scripts/check-docker.sh ]; then
+  step "container image, compose file and Kubernetes manifests (no Docker engine here)"
+  if scripts/check-docker.sh --build-dir build; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+
 if [ -x tests/python/run.sh ]; then
   step "non-C client: Python fastavro decodes the actions"
   if tests/python/run.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi

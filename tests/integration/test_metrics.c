@@ -4,7 +4,6 @@
  * dead letters by reason, state entries, commits, lag back to zero), and
  * /readyz is 503 while the state is being restored and 200 after.
  */
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,70 +11,12 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "nd_http_test.h"
 #include "nd_kafka_test.h"
 #include "nd_proc_test.h"
 #include "nd_test.h"
 
 #define WAIT_MS 90000
-
-struct body {
-        char buf[1 << 17];
-        size_t len;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg) {
-        struct body *b = arg;
-        size_t k = sz * n;
-        if (b->len + k >= sizeof(b->buf))
-                k = sizeof(b->buf) - 1 - b->len;
-        memcpy(b->buf + b->len, p, k);
-        b->len += k;
-        b->buf[b->len] = '\0';
-        return sz * n;
-}
-
-static long http_get(int port, const char *path, struct body *b) {
-        char url[128];
-        long code = 0;
-        CURL *c = curl_easy_init();
-        b->len = 0;
-        b->buf[0] = '\0';
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_cleanup(c);
-        return code;
-}
-
-/* The value of the series `series` (name{labels} exactly), or -1. */
-static double metric(const struct body *b, const char *series) {
-        const char *p = b->buf;
-        size_t n = strlen(series);
-        while ((p = strstr(p, series))) {
-                if ((p == b->buf || p[-1] == '\n') && p[n] == ' ')
-                        return atof(p + n + 1);
-                p += n;
-        }
-        return -1;
-}
-
-static int port_of(nd_proc_t *p) {
-        FILE *f = fopen(p->log, "r");
-        char line[4096];
-        int port = -1;
-        while (f && fgets(line, sizeof(line), f)) {
-                const char *s = strstr(line, "(port ");
-                if (s && strstr(line, "HTTP on"))
-                        port = atoi(s + 6);
-        }
-        if (f)
-                fclose(f);
-        return port;
-}
 
 struct env {
         char click[96], cart[96], purchase[96], actions[96], dlq[96], app[96];
@@ -156,18 +97,18 @@ struct want {
 
 static bool has_value(void *arg) {
         struct want *w = arg;
-        static struct body b;
-        return http_get(w->port, "/metrics", &b) == 200 &&
-               metric(&b, w->series) == w->value;
+        static nd_http_body_t b;
+        return nd_http_get(w->port, "/metrics", &b) == 200 &&
+               nd_http_metric(&b, w->series) == w->value;
 }
 
 static void expect_metric(int port, const char *series, double value) {
         struct want w = {port, series, value};
-        static struct body b;
+        static nd_http_body_t b;
         if (!nd_test_wait(has_value, &w, WAIT_MS, 100)) {
-                http_get(port, "/metrics", &b);
+                nd_http_get(port, "/metrics", &b);
                 ck_abort_msg("%s is %g, wanted %g", series,
-                             metric(&b, series), value);
+                             nd_http_metric(&b, series), value);
         }
 }
 
@@ -178,14 +119,14 @@ struct ready {
 
 static bool is_code(void *arg) {
         struct ready *r = arg;
-        static struct body b;
-        return http_get(r->port, "/readyz", &b) == r->code;
+        static nd_http_body_t b;
+        return nd_http_get(r->port, "/readyz", &b) == r->code;
 }
 
 START_TEST(metrics_count_what_was_produced_and_readiness_follows_restore) {
         struct env e;
         nd_proc_t p;
-        struct body b;
+        nd_http_body_t b;
         struct ready r;
         char series[512], hold[64] = "/tmp/nudge-hold-XXXXXX";
         const char *argv[] = {"run", "-c", NULL, NULL};
@@ -197,9 +138,9 @@ START_TEST(metrics_count_what_was_produced_and_readiness_follows_restore) {
         argv[2] = e.yaml_path;
         nd_proc_start(&p, argv, NULL);
         ck_assert(nd_proc_wait_log(&p, "HTTP on .*port [0-9]+", WAIT_MS));
-        port = port_of(&p);
+        port = nd_http_port_of(&p);
         ck_assert_int_gt(port, 0);
-        ck_assert_int_eq(http_get(port, "/healthz", &b), 200);
+        ck_assert_int_eq(nd_http_get(port, "/healthz", &b), 200);
         r.port = port;
         r.code = 200;
         ck_assert(nd_test_wait(is_code, &r, WAIT_MS, 100));
@@ -228,11 +169,11 @@ START_TEST(metrics_count_what_was_produced_and_readiness_follows_restore) {
                          e.cart, part);
                 expect_metric(port, series, 0);
         }
-        ck_assert_int_eq(http_get(port, "/metrics", &b), 200);
-        ck_assert(metric(&b, "nudge_transactions_total{result=\"committed\"}") >
+        ck_assert_int_eq(nd_http_get(port, "/metrics", &b), 200);
+        ck_assert(nd_http_metric(&b, "nudge_transactions_total{result=\"committed\"}") >
                   0);
-        ck_assert(metric(&b, "nudge_transaction_commit_seconds_count") > 0);
-        ck_assert(metric(&b, "nudge_ready") == 1);
+        ck_assert(nd_http_metric(&b, "nudge_transaction_commit_seconds_count") > 0);
+        ck_assert(nd_http_metric(&b, "nudge_ready") == 1);
         ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
 
         /* Again, with the restore held: not ready until it is done. */
@@ -245,12 +186,12 @@ START_TEST(metrics_count_what_was_produced_and_readiness_follows_restore) {
         nd_proc_start(&p, argv, env);
         ck_assert(nd_proc_wait_log(&p, "failpoint NUDGE_FAILPOINT_RESTORE_HOLD",
                                    WAIT_MS));
-        port = port_of(&p);
-        ck_assert_int_eq(http_get(port, "/readyz", &b), 503);
-        ck_assert_int_eq(http_get(port, "/healthz", &b), 200);
-        ck_assert_int_eq(http_get(port, "/metrics", &b), 200);
-        ck_assert(metric(&b, "nudge_ready") == 0);
-        ck_assert(metric(&b, "nudge_restore_remaining") > 0);
+        port = nd_http_port_of(&p);
+        ck_assert_int_eq(nd_http_get(port, "/readyz", &b), 503);
+        ck_assert_int_eq(nd_http_get(port, "/healthz", &b), 200);
+        ck_assert_int_eq(nd_http_get(port, "/metrics", &b), 200);
+        ck_assert(nd_http_metric(&b, "nudge_ready") == 0);
+        ck_assert(nd_http_metric(&b, "nudge_restore_remaining") > 0);
         unlink(hold);
         r.port = port;
         r.code = 200;

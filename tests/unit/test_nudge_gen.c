@@ -76,9 +76,10 @@ static char *slurp(const char *path, size_t *lenp) {
 
 static void generate(const char *path, const char *seed, const char *events,
                      const char *catalog) {
-        const char *args[] = {"--seed",   seed, "--events", events,
-                              "--output", path, "-q",       catalog ? "--catalog-out" : NULL,
-                              catalog,    NULL};
+        const char *args[] = {
+            "--seed",   seed, "--events", events,
+            "--output", path, "-q",       catalog ? "--catalog-out" : NULL,
+            catalog,    NULL};
         ck_assert_msg(access(GEN, X_OK) == 0,
                       "%s is missing: build the nudge-gen target", GEN);
         ck_assert_int_eq(run_gen(args, 60000), 0);
@@ -99,11 +100,11 @@ static void each_event(const char *path,
                          ND_OK);
         while ((nl = strchr(line, '\n')) != NULL) {
                 nd_event_t ev;
-                nd_err_t err = nd_serde_decode_json(
-                    serde, line, (size_t)(nl - line), &ev, errstr,
-                    sizeof(errstr));
-                ck_assert_msg(err == ND_OK, "line %ld: %s: %.*s", i + 1,
-                              errstr, (int)(nl - line), line);
+                nd_err_t err =
+                    nd_serde_decode_json(serde, line, (size_t)(nl - line), &ev,
+                                         errstr, sizeof(errstr));
+                ck_assert_msg(err == ND_OK, "line %ld: %s: %.*s", i + 1, errstr,
+                              (int)(nl - line), line);
                 cb(arg, i++, &ev);
                 line = nl + 1;
         }
@@ -151,12 +152,13 @@ static void check_contract(void *arg, long i, const nd_event_t *ev) {
          * event id ends in the event's sequence number. */
         ck_assert(!nd_str_is_null(ev->key));
         ck_assert(ev->key_is_customer == !nd_str_is_null(ev->customer_id));
-        ck_assert(ev->event_id.len > (uint32_t)n &&
-                  !memcmp(ev->event_id.p + ev->event_id.len - n, want,
-                          (size_t)n));
+        ck_assert(
+            ev->event_id.len > (uint32_t)n &&
+            !memcmp(ev->event_id.p + ev->event_id.len - n, want, (size_t)n));
         ck_assert(!nd_str_is_null(ev->device_id));
         ck_assert(!nd_str_is_null(ev->session_id));
-        if (ev->type >= ND_EV_PRODUCT_ADDED && ev->type <= ND_EV_CHECKOUT_STARTED)
+        if (ev->type >= ND_EV_PRODUCT_ADDED &&
+            ev->type <= ND_EV_CHECKOUT_STARTED)
                 ck_assert(!nd_str_is_null(ev->cart_id));
         if (ev->type == ND_EV_CHECKOUT_STARTED ||
             ev->type >= ND_EV_ORDER_COMPLETED) {
@@ -240,8 +242,7 @@ static void count_mix(void *arg, long i, const nd_event_t *ev) {
                 m->max_ts = ev->timestamp;
         ck_assert_int_lt(k, NCUST);
         m->known[k] = ev->key_is_customer;
-        if (!nd_str_is_null(ev->cart_id) &&
-            ev->type >= ND_EV_PRODUCT_ADDED &&
+        if (!nd_str_is_null(ev->cart_id) && ev->type >= ND_EV_PRODUCT_ADDED &&
             ev->type <= ND_EV_CHECKOUT_STARTED) {
                 long c = num_after(ev->cart_id, '-');
                 struct cart *ct;
@@ -256,8 +257,7 @@ static void count_mix(void *arg, long i, const nd_event_t *ev) {
                 char dev[32];
                 snprintf(dev, sizeof(dev), "%.*s/%d", (int)ev->device_id.len,
                          ev->device_id.p, (int)ev->channel);
-                if (ct->devs == 0 ||
-                    (ct->devs == 1 && strcmp(ct->dev[0], dev)))
+                if (ct->devs == 0 || (ct->devs == 1 && strcmp(ct->dev[0], dev)))
                         strcpy(ct->dev[ct->devs++], dev);
         }
         if (ev->type == ND_EV_ORDER_COMPLETED) {
@@ -277,9 +277,9 @@ START_TEST(mix_shares_match_the_options_on_a_large_sample) {
         struct mix m = {0};
         long carts = 0, abandoned = 0, switched = 0, orders = 0, back = 0;
         long known = 0, seen = 0;
-        const char *args[] = {"--seed", "9", "--events", "300000",
-                              "--customers", "100000", "--output", p, "-q",
-                              NULL};
+        const char *args[] = {"--seed",      "9",      "--events", "300000",
+                              "--customers", "100000", "--output", p,
+                              "-q",          NULL};
         ck_assert_int_eq(run_gen(args, 60000), 0);
         m.half = EVENTS / 2;
         m.cart_cap = EVENTS;
@@ -318,8 +318,7 @@ START_TEST(mix_shares_match_the_options_on_a_large_sample) {
         ck_assert_double_eq_tol((double)switched / (double)carts, 0.15, 0.025);
         ck_assert_double_eq_tol((double)back / (double)orders, 0.05, 0.02);
         ck_assert_double_eq_tol((double)known / (double)seen, 0.60, 0.02);
-        ck_assert_double_eq_tol((double)m.late / (double)m.events, 0.02,
-                                0.005);
+        ck_assert_double_eq_tol((double)m.late / (double)m.events, 0.02, 0.005);
         nd_free(m.carts);
         nd_free(m.order_early);
         nd_free(m.order_back);
@@ -332,11 +331,20 @@ START_TEST(zero_shares_give_no_abandonment_and_no_late_events) {
         const char *p = tmp_path("zero.jsonl");
         struct mix m = {0};
         long carts = 0, abandoned = 0;
-        const char *args[] = {"--seed",          "3",   "--events",
-                              "100000",          "--abandon-share", "0",
-                              "--ooo-share",     "0",   "--switch-share",
-                              "0",               "--output",        p,
-                              "-q",              NULL};
+        const char *args[] = {"--seed",
+                              "3",
+                              "--events",
+                              "100000",
+                              "--abandon-share",
+                              "0",
+                              "--ooo-share",
+                              "0",
+                              "--switch-share",
+                              "0",
+                              "--output",
+                              p,
+                              "-q",
+                              NULL};
         ck_assert_int_eq(run_gen(args, 60000), 0);
         m.half = 50000;
         m.cart_cap = m.order_cap = 100000;

@@ -91,8 +91,8 @@ struct nd_gen_s {
 };
 
 static const char *const categories[] = {
-    "shoes",   "apparel", "bags",   "beauty", "home",   "kitchen",
-    "garden",  "toys",    "sports", "books",  "audio",  "phones"};
+    "shoes",  "apparel", "bags",   "beauty", "home",  "kitchen",
+    "garden", "toys",    "sports", "books",  "audio", "phones"};
 #define CATEGORY_CNT (sizeof(categories) / sizeof(categories[0]))
 
 /* ------------------------------------------------------------------ */
@@ -142,9 +142,8 @@ static int cust_devices(const nd_gen_t *g, uint32_t cust) {
 }
 
 static nd_device_type_t dev_type(const nd_gen_t *g, uint32_t cust, int dev) {
-        static const nd_device_type_t others[] = {ND_DEVICE_DESKTOP,
-                                                  ND_DEVICE_TABLET,
-                                                  ND_DEVICE_MOBILE};
+        static const nd_device_type_t others[] = {
+            ND_DEVICE_DESKTOP, ND_DEVICE_TABLET, ND_DEVICE_MOBILE};
         if (dev == DEV_KIOSK)
                 return ND_DEVICE_KIOSK;
         if (dev == 0)
@@ -160,8 +159,8 @@ static uint32_t pick_product(nd_gen_t *g) {
 }
 
 static int64_t product_price(const nd_gen_t *g, uint32_t p) {
-        return 199 + (int64_t)(mix(g->o.seed ^ (0x5eedULL << 32) ^ p) %
-                               200) * 100;
+        return 199 +
+               (int64_t)(mix(g->o.seed ^ (0x5eedULL << 32) ^ p) % 200) * 100;
 }
 
 static const char *product_category(uint32_t p) {
@@ -285,8 +284,7 @@ static void fill_envelope(nd_gen_t *g, const struct sess *s, nd_event_t *ev,
                      g->n);
         ev->event_id = (nd_str_t){g->event_id, (uint32_t)n};
         if (known) {
-                n = snprintf(g->customer_id, ID_LEN, "cust-%" PRIu32,
-                             s->cust);
+                n = snprintf(g->customer_id, ID_LEN, "cust-%" PRIu32, s->cust);
                 ev->customer_id = (nd_str_t){g->customer_id, (uint32_t)n};
                 ev->key = ev->customer_id;
                 ev->key_is_customer = true;
@@ -298,8 +296,7 @@ static void fill_envelope(nd_gen_t *g, const struct sess *s, nd_event_t *ev,
                             (nd_str_t){g->anonymous_id, (uint32_t)n};
                 }
         } else {
-                n = snprintf(g->anonymous_id, ID_LEN, "anon-%" PRIu32,
-                             s->cust);
+                n = snprintf(g->anonymous_id, ID_LEN, "anon-%" PRIu32, s->cust);
                 ev->anonymous_id = (nd_str_t){g->anonymous_id, (uint32_t)n};
                 ev->key = ev->anonymous_id;
         }
@@ -388,16 +385,17 @@ static void entry_event(nd_gen_t *g, struct sess *s, nd_event_t *ev,
                              below(g, 40));
                 ev->campaign_id = (nd_str_t){g->campaign_id, (uint32_t)n};
                 if (chance(g, 0.5)) {
-                        n = snprintf(g->action_id, ID_LEN, "%016" PRIx64
-                                     "%016" PRIx64, rnd(g), rnd(g));
+                        n = snprintf(g->action_id, ID_LEN,
+                                     "%016" PRIx64 "%016" PRIx64, rnd(g),
+                                     rnd(g));
                         ev->action_id = (nd_str_t){g->action_id, (uint32_t)n};
                 }
                 /* The click lands on the site or in the app. */
-                s->channel = s->channel == ND_CHANNEL_PUSH &&
-                                     dev_type(g, s->cust, s->dev) !=
-                                         ND_DEVICE_DESKTOP
-                                 ? ND_CHANNEL_APP
-                                 : ND_CHANNEL_WEB;
+                s->channel =
+                    s->channel == ND_CHANNEL_PUSH &&
+                            dev_type(g, s->cust, s->dev) != ND_DEVICE_DESKTOP
+                        ? ND_CHANNEL_APP
+                        : ND_CHANNEL_WEB;
         } else if (s->channel == ND_CHANNEL_APP) {
                 fill_envelope(g, s, ev, ND_EV_APP_OPENED, ts);
         } else if (s->channel == ND_CHANNEL_STORE) {
@@ -417,10 +415,10 @@ static void switch_device(nd_gen_t *g, struct sess *s) {
                 s->channel = ND_CHANNEL_WEB;
         } else if (ndev > 1) {
                 s->dev = (uint8_t)((s->dev + 1) % ndev);
-                s->channel = dev_type(g, s->cust, s->dev) == ND_DEVICE_DESKTOP
-                                 ? ND_CHANNEL_WEB
-                                 : (chance(g, 0.5) ? ND_CHANNEL_APP
-                                                   : ND_CHANNEL_WEB);
+                s->channel =
+                    dev_type(g, s->cust, s->dev) == ND_DEVICE_DESKTOP
+                        ? ND_CHANNEL_WEB
+                        : (chance(g, 0.5) ? ND_CHANNEL_APP : ND_CHANNEL_WEB);
         } else {
                 s->channel = s->channel == ND_CHANNEL_WEB ? ND_CHANNEL_APP
                                                           : ND_CHANNEL_WEB;
@@ -449,8 +447,7 @@ static void add_line(nd_gen_t *g, struct sess *s, uint32_t p, int qty) {
  * Emits the session's next event into ev and moves it on. Returns false
  * when the session has ended (ev untouched), so the caller starts another.
  */
-static bool sess_step(nd_gen_t *g, struct sess *s, nd_event_t *ev,
-                      int64_t ts) {
+static bool sess_step(nd_gen_t *g, struct sess *s, nd_event_t *ev, int64_t ts) {
         switch (s->state) {
         case S_ENTRY:
                 entry_event(g, s, ev, ts);
@@ -650,10 +647,11 @@ void nd_gen_product(nd_gen_t *g, int i, nd_product_rec_t *prod) {
         /* Complements: products of the next category, so an order of
          * shoes recommends apparel and so on; never the product itself. */
         for (int k = 0; k < cnt; k++) {
-                uint32_t c = (uint32_t)((p + 1 + CATEGORY_CNT * (uint64_t)(
-                                                     (h >> (16 + 8 * k)) %
-                                                     16)) %
-                                        (uint64_t)g->o.products);
+                uint32_t c =
+                    (uint32_t)((p + 1 +
+                                CATEGORY_CNT *
+                                    (uint64_t)((h >> (16 + 8 * k)) % 16)) %
+                               (uint64_t)g->o.products);
                 bool dup = c == p;
                 for (uint32_t j = 0; j < prod->complement_cnt; j++)
                         dup |= g->complements[j].p == g->skus[c];

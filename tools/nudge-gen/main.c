@@ -54,8 +54,8 @@ struct opts {
         const char *catalog_out;
         const char *format; /* NULL: by destination */
         bool no_catalog;
-        int partitions;     /* create missing topics; 0: do not */
-        double rate;        /* events/s; 0 = as fast as possible */
+        int partitions; /* create missing topics; 0: do not */
+        double rate;    /* events/s; 0 = as fast as possible */
         bool has_rate;
         int64_t duration_ms;
         uint64_t events;
@@ -75,78 +75,77 @@ struct sink {
 };
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: nudge-gen [options]\n"
-                "\n"
-                "Synthetic customer traffic for nudge: sessions across "
-                "devices and channels,\n"
-                "browsing, carts, checkouts, orders, refunds, abandoned "
-                "carts, device switches\n"
-                "and out-of-order timestamps. Deterministic for a seed. "
-                "docs/load-generator.md\n"
-                "describes the mix.\n"
-                "\n"
-                "Destination (one of):\n"
-                "  -c, --config FILE         nudge configuration: Kafka "
-                "properties, topic names,\n"
-                "                            input.format\n"
-                "      --bootstrap-servers B Kafka brokers (overrides the "
-                "configuration)\n"
-                "  -o, --output FILE         write events to FILE ('-': "
-                "stdout) as JSON lines\n"
-                "      --catalog-out FILE    write the catalog to FILE as "
-                "JSON lines\n"
-                "      --no-catalog          Kafka: do not produce the "
-                "catalog topic\n"
-                "      --format avro|json    Kafka encoding (default: the "
-                "configuration's\n"
-                "                            input.format)\n"
-                "      --partitions N        Kafka: create missing event "
-                "and catalog topics\n"
-                "                            with N partitions\n"
-                "\n"
-                "How much and how fast:\n"
-                "  -r, --rate N              events/s; 0 = as fast as "
-                "possible (default: 1000\n"
-                "                            to Kafka, 0 to a file)\n"
-                "  -e, --events N            stop after N events (a file "
-                "without --duration: 100000)\n"
-                "  -d, --duration D          stop after D (30s, 5m, 1h; "
-                "Kafka default: until\n"
-                "                            SIGINT/SIGTERM)\n"
-                "  -q, --quiet               no progress line\n"
-                "\n"
-                "The mix (defaults in brackets):\n"
-                "  -s, --seed N              random seed [1]\n"
-                "  -n, --customers N         distinct customers [100000]\n"
-                "      --known-share F       customers with a customer_id "
-                "[0.6]\n"
-                "      --sessions N          sessions running at once "
-                "[1000]\n"
-                "      --products N          catalog size [1000]\n"
-                "      --cart-share F        sessions that fill a cart "
-                "[0.3]\n"
-                "      --abandon-share F     carts left without an order "
-                "[0.7]\n"
-                "      --switch-share F      carts continued on another "
-                "device [0.15]\n"
-                "      --refund-share F      orders refunded or cancelled "
-                "[0.05]\n"
-                "      --ooo-share F         events stamped late [0.02]\n"
-                "      --max-lateness D      how late at most [10s]\n"
-                "      --start-time T|now    event time of the first "
-                "event: ms since the\n"
-                "                            epoch, ISO 8601 UTC, or 'now' "
-                "(wall clock per\n"
-                "                            event). Default: now to "
-                "Kafka, 2026-01-01T00:00:00Z\n"
-                "                            to a file (then event time "
-                "advances 1/rate s per\n"
-                "                            event, 1 ms with --rate 0)\n"
-                "  -h, --help                this text\n"
-                "\n"
-                "Exit status: 0 done, 1 Kafka or I/O failure, 2 bad "
-                "usage.\n");
+        fprintf(f, "Usage: nudge-gen [options]\n"
+                   "\n"
+                   "Synthetic customer traffic for nudge: sessions across "
+                   "devices and channels,\n"
+                   "browsing, carts, checkouts, orders, refunds, abandoned "
+                   "carts, device switches\n"
+                   "and out-of-order timestamps. Deterministic for a seed. "
+                   "docs/load-generator.md\n"
+                   "describes the mix.\n"
+                   "\n"
+                   "Destination (one of):\n"
+                   "  -c, --config FILE         nudge configuration: Kafka "
+                   "properties, topic names,\n"
+                   "                            input.format\n"
+                   "      --bootstrap-servers B Kafka brokers (overrides the "
+                   "configuration)\n"
+                   "  -o, --output FILE         write events to FILE ('-': "
+                   "stdout) as JSON lines\n"
+                   "      --catalog-out FILE    write the catalog to FILE as "
+                   "JSON lines\n"
+                   "      --no-catalog          Kafka: do not produce the "
+                   "catalog topic\n"
+                   "      --format avro|json    Kafka encoding (default: the "
+                   "configuration's\n"
+                   "                            input.format)\n"
+                   "      --partitions N        Kafka: create missing event "
+                   "and catalog topics\n"
+                   "                            with N partitions\n"
+                   "\n"
+                   "How much and how fast:\n"
+                   "  -r, --rate N              events/s; 0 = as fast as "
+                   "possible (default: 1000\n"
+                   "                            to Kafka, 0 to a file)\n"
+                   "  -e, --events N            stop after N events (a file "
+                   "without --duration: 100000)\n"
+                   "  -d, --duration D          stop after D (30s, 5m, 1h; "
+                   "Kafka default: until\n"
+                   "                            SIGINT/SIGTERM)\n"
+                   "  -q, --quiet               no progress line\n"
+                   "\n"
+                   "The mix (defaults in brackets):\n"
+                   "  -s, --seed N              random seed [1]\n"
+                   "  -n, --customers N         distinct customers [100000]\n"
+                   "      --known-share F       customers with a customer_id "
+                   "[0.6]\n"
+                   "      --sessions N          sessions running at once "
+                   "[1000]\n"
+                   "      --products N          catalog size [1000]\n"
+                   "      --cart-share F        sessions that fill a cart "
+                   "[0.3]\n"
+                   "      --abandon-share F     carts left without an order "
+                   "[0.7]\n"
+                   "      --switch-share F      carts continued on another "
+                   "device [0.15]\n"
+                   "      --refund-share F      orders refunded or cancelled "
+                   "[0.05]\n"
+                   "      --ooo-share F         events stamped late [0.02]\n"
+                   "      --max-lateness D      how late at most [10s]\n"
+                   "      --start-time T|now    event time of the first "
+                   "event: ms since the\n"
+                   "                            epoch, ISO 8601 UTC, or 'now' "
+                   "(wall clock per\n"
+                   "                            event). Default: now to "
+                   "Kafka, 2026-01-01T00:00:00Z\n"
+                   "                            to a file (then event time "
+                   "advances 1/rate s per\n"
+                   "                            event, 1 ms with --rate 0)\n"
+                   "  -h, --help                this text\n"
+                   "\n"
+                   "Exit status: 0 done, 1 Kafka or I/O failure, 2 bad "
+                   "usage.\n");
 }
 
 static int parse_duration(const char *s, int64_t *out) {
@@ -269,9 +268,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                         break;
                 case O_FORMAT:
                         if (strcmp(optarg, "avro") && strcmp(optarg, "json")) {
-                                fprintf(stderr, "nudge-gen: --format: "
-                                                "expected avro or json, got "
-                                                "'%s'\n",
+                                fprintf(stderr,
+                                        "nudge-gen: --format: "
+                                        "expected avro or json, got "
+                                        "'%s'\n",
                                         optarg);
                                 return -1;
                         }
@@ -286,8 +286,9 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                         char *end;
                         o->rate = strtod(optarg, &end);
                         if (end == optarg || *end || o->rate < 0) {
-                                fprintf(stderr, "nudge-gen: --rate: expected "
-                                                "events/s >= 0, got '%s'\n",
+                                fprintf(stderr,
+                                        "nudge-gen: --rate: expected "
+                                        "events/s >= 0, got '%s'\n",
                                         optarg);
                                 return -1;
                         }
@@ -302,9 +303,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                 case 'd':
                         if (parse_duration(optarg, &o->duration_ms) ||
                             o->duration_ms <= 0) {
-                                fprintf(stderr, "nudge-gen: --duration: "
-                                                "expected a duration such as "
-                                                "30s, got '%s'\n",
+                                fprintf(stderr,
+                                        "nudge-gen: --duration: "
+                                        "expected a duration such as "
+                                        "30s, got '%s'\n",
                                         optarg);
                                 return -1;
                         }
@@ -339,8 +341,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                         o->g.products = (int)v;
                         break;
                 case O_CART:
-                        if (parse_share("cart-share", optarg,
-                                        &o->g.cart_share))
+                        if (parse_share("cart-share", optarg, &o->g.cart_share))
                                 return -1;
                         break;
                 case O_ABANDON:
@@ -365,9 +366,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                 case O_LATENESS:
                         if (parse_duration(optarg, &o->g.max_lateness_ms) ||
                             o->g.max_lateness_ms < 1) {
-                                fprintf(stderr, "nudge-gen: --max-lateness: "
-                                                "expected a duration such as "
-                                                "10s, got '%s'\n",
+                                fprintf(stderr,
+                                        "nudge-gen: --max-lateness: "
+                                        "expected a duration such as "
+                                        "10s, got '%s'\n",
                                         optarg);
                                 return -1;
                         }
@@ -404,9 +406,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                 o->g.wall_clock = true;
         } else if (start) {
                 if (nd_replay_parse_time(start, &o->g.start_ms) != 0) {
-                        fprintf(stderr, "nudge-gen: --start-time: expected "
-                                        "ms since the epoch, an ISO 8601 UTC "
-                                        "time or 'now', got '%s'\n",
+                        fprintf(stderr,
+                                "nudge-gen: --start-time: expected "
+                                "ms since the epoch, an ISO 8601 UTC "
+                                "time or 'now', got '%s'\n",
                                 start);
                         return -1;
                 }
@@ -474,16 +477,15 @@ static int write_catalog(struct sink *s, nd_gen_t *gen) {
                     ND_OK)
                         goto out;
                 if (f && fwrite(s->buf, 1, len, f) != len) {
-                        fprintf(stderr, "nudge-gen: writing %s failed\n",
-                                path);
+                        fprintf(stderr, "nudge-gen: writing %s failed\n", path);
                         goto out;
                 }
                 if (!s->producer || s->o->no_catalog)
                         continue;
                 len--; /* no newline in a record */
-                if (s->avro && nd_serde_encode_product(s->serde, &prod, s->buf,
-                                                       BUF_BYTES,
-                                                       &len) != ND_OK)
+                if (s->avro &&
+                    nd_serde_encode_product(s->serde, &prod, s->buf, BUF_BYTES,
+                                            &len) != ND_OK)
                         goto out;
                 if (nd_kio_client_produce(s->producer, s->cfg->topic_catalog,
                                           prod.sku.p, prod.sku.len, s->buf,
@@ -524,8 +526,7 @@ static void progress(const struct opts *o, uint64_t n, uint64_t *last_n,
                 "%.0f/s average)%s",
                 tty ? "\r" : "", n, secs,
                 dt > 0 ? (double)(n - *last_n) / dt : 0.0,
-                secs > 0 ? (double)n / secs : 0.0,
-                tty && !final ? "" : "\n");
+                secs > 0 ? (double)n / secs : 0.0, tty && !final ? "" : "\n");
         *last_n = n;
         last_ms = elapsed_ms;
 }
@@ -579,8 +580,7 @@ static int run(struct opts *o) {
                 }
         }
         if (o->output) {
-                s.out = strcmp(o->output, "-") ? fopen(o->output, "w")
-                                               : stdout;
+                s.out = strcmp(o->output, "-") ? fopen(o->output, "w") : stdout;
                 if (!s.out) {
                         fprintf(stderr, "nudge-gen: --output %s: %s\n",
                                 o->output, strerror(errno));
@@ -620,7 +620,8 @@ static int run(struct opts *o) {
                         break;
                 if (o->rate > 0)
                         due = (uint64_t)((double)(now - start) * o->rate /
-                                         1000.0) + 1;
+                                         1000.0) +
+                              1;
                 if (o->events && due > o->events)
                         due = o->events;
                 /* At most 10 ms of work between checks of the clock. */
@@ -628,16 +629,16 @@ static int run(struct opts *o) {
                         nd_event_t ev;
                         nd_gen_next(gen, &ev);
                         if (send_event(&s, &ev) != ND_OK) {
-                                fprintf(stderr, "nudge-gen: sending event "
-                                                "%" PRIu64 " failed\n",
+                                fprintf(stderr,
+                                        "nudge-gen: sending event "
+                                        "%" PRIu64 " failed\n",
                                         sent);
                                 goto out;
                         }
                         sent++;
                 }
                 if (s.producer) {
-                        nd_kio_client_poll(s.producer,
-                                           sent < due ? 0 : 5);
+                        nd_kio_client_poll(s.producer, sent < due ? 0 : 5);
                 } else if (sent >= due) {
                         struct timespec ts = {0, 2000000};
                         nanosleep(&ts, NULL);
