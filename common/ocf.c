@@ -34,9 +34,9 @@
 
 #include "mem.h"
 
-#define READ_CHUNK   (1u << 20)
-#define HEADER_MAX   (1u << 20) /* a metadata key or value */
-#define SYNC_LEN     16
+#define READ_CHUNK    (1u << 20)
+#define HEADER_MAX    (1u << 20) /* a metadata key or value */
+#define SYNC_LEN      16
 #define DEFAULT_BLOCK (64u << 10)
 
 struct nd_ocf_reader_s {
@@ -60,8 +60,8 @@ struct nd_ocf_reader_s {
         const uint8_t *rec, *rec_end; /* the records left in the block */
         const uint8_t *last;          /* the last record returned */
         size_t last_len;
-        int64_t left;                 /* their count */
-        uint64_t block_off;           /* file offset of the block */
+        int64_t left;       /* their count */
+        uint64_t block_off; /* file offset of the block */
 
         nd_err_t fatal;
         char *fatal_text;
@@ -194,8 +194,8 @@ static nd_err_t read_meta(nd_ocf_reader_t *r, char **schemap, size_t *slenp,
                         val = r->buf + r->pos;
                         if (!strcmp(key, "avro.schema")) {
                                 nd_free(*schemap);
-                                *schemap = nd_strndup((const char *)val,
-                                                      (size_t)vlen);
+                                *schemap =
+                                    nd_strndup((const char *)val, (size_t)vlen);
                                 *slenp = (size_t)vlen;
                         } else if (!strcmp(key, "avro.codec")) {
                                 snprintf(codec, sizeof(codec), "%.*s",
@@ -227,8 +227,7 @@ bad:
                 return rfail(errstr, errstr_size, err, "header: %s",
                              nd_err_str(err));
         return rfail(errstr, errstr_size, ND_ERR_IO,
-                     "header is truncated or corrupt at byte %" PRIu64,
-                     at(r));
+                     "header is truncated or corrupt at byte %" PRIu64, at(r));
 }
 
 nd_err_t nd_ocf_reader_open(nd_serde_t *serde, FILE *f, nd_ocf_reader_t **rp,
@@ -273,8 +272,7 @@ nd_err_t nd_ocf_reader_open(nd_serde_t *serde, FILE *f, nd_ocf_reader_t **rp,
         }
         if (!nd_serde_plan_is_event(r->plan)) {
                 err = rfail(errstr, errstr_size, ND_ERR_UNKNOWN_SCHEMA,
-                            "the file holds %s records, not events",
-                            r->topic);
+                            "the file holds %s records, not events", r->topic);
                 goto fail;
         }
         if (r->codec == ND_OCF_CODEC_DEFLATE) {
@@ -340,8 +338,8 @@ static nd_err_t fatal(nd_ocf_reader_t *r, nd_err_t err, char *errstr,
         return rfail(errstr, errstr_size, err, "%s", text);
 }
 
-static nd_err_t inflate_block(nd_ocf_reader_t *r, const uint8_t *src,
-                              size_t n, size_t *outp) {
+static nd_err_t inflate_block(nd_ocf_reader_t *r, const uint8_t *src, size_t n,
+                              size_t *outp) {
         int zr;
         if (!r->zbuf) {
                 r->zcap = n * 4 > READ_CHUNK ? n * 4 : READ_CHUNK;
@@ -359,8 +357,8 @@ static nd_err_t inflate_block(nd_ocf_reader_t *r, const uint8_t *src,
                 zr = inflate(&r->zs, Z_FINISH);
                 if (zr == Z_STREAM_END)
                         break;
-                if ((zr == Z_BUF_ERROR || zr == Z_OK) &&
-                    r->zs.avail_out == 0 && r->zcap < ND_OCF_MAX_BLOCK) {
+                if ((zr == Z_BUF_ERROR || zr == Z_OK) && r->zs.avail_out == 0 &&
+                    r->zcap < ND_OCF_MAX_BLOCK) {
                         /* grow the output, keep what is inflated */
                         size_t done = r->zcap, ncap = r->zcap * 2;
                         void *nb;
@@ -416,8 +414,7 @@ static nd_err_t next_block(nd_ocf_reader_t *r, char *errstr,
                 err = inflate_block(r, data, (size_t)size, &out);
                 if (err == ND_ERR_NOMEM)
                         return fatal(r, err, errstr, errstr_size,
-                                     "block %" PRIu64 ": out of memory",
-                                     blk);
+                                     "block %" PRIu64 ": out of memory", blk);
                 if (err)
                         return fatal(r, ND_ERR_IO, errstr, errstr_size,
                                      "block %" PRIu64 " at byte %" PRIu64
@@ -441,7 +438,8 @@ bad_read:
                              blk, r->block_off);
         return fatal(r, err, errstr, errstr_size,
                      "block %" PRIu64 " at byte %" PRIu64 ": %s%s%s", blk,
-                     r->block_off, nd_err_str(err), err == ND_ERR_IO ? ": " : "",
+                     r->block_off, nd_err_str(err),
+                     err == ND_ERR_IO ? ": " : "",
                      err == ND_ERR_IO ? strerror(errno) : "");
 }
 
@@ -623,8 +621,8 @@ static void flush_block(nd_ocf_writer_t *w) {
                 z_stream zs;
                 size_t bound;
                 memset(&zs, 0, sizeof(zs));
-                if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15,
-                                 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+                if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+                                 Z_DEFAULT_STRATEGY) != Z_OK) {
                         w->io_error = true;
                         return;
                 }

@@ -77,8 +77,7 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
 }
 
 static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
-                             const void *key,
-                             size_t key_len, const void *value,
+                             const void *key, size_t key_len, const void *value,
                              size_t value_len) {
         struct replay *r = arg;
         (void)task;
@@ -149,8 +148,8 @@ static void json_string(FILE *f, const char *s, size_t len) {
 static void dead_letter(struct replay *r, const char *file, long line,
                         nd_err_t err, const char *text, const char *rec,
                         size_t len) {
-        fprintf(stderr, "%s:%s%ld: %s: %s\n", file, rec ? "" : "record ",
-                line, nd_err_name(err), text);
+        fprintf(stderr, "%s:%s%ld: %s: %s\n", file, rec ? "" : "record ", line,
+                nd_err_name(err), text);
         if (!r->dlq)
                 return;
         fprintf(r->dlq, "{\"%s\":%ld,\"error\":\"%s\",\"text\":",
@@ -298,9 +297,8 @@ int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts) {
                 fprintf(stderr, "nudge replay: %s\n", errstr);
                 goto out;
         }
-        if (opts->catalog &&
-            load_catalog(cat, serde, opts->catalog, errstr, sizeof(errstr)) !=
-                ND_OK) {
+        if (opts->catalog && load_catalog(cat, serde, opts->catalog, errstr,
+                                          sizeof(errstr)) != ND_OK) {
                 fprintf(stderr, "nudge replay: %s\n", errstr);
                 goto out;
         }
@@ -312,8 +310,8 @@ int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts) {
         }
         r.out = strcmp(opts->output, "-") ? fopen(opts->output, "w") : stdout;
         if (!r.out) {
-                fprintf(stderr, "nudge replay: --output %s: %s\n",
-                        opts->output, strerror(errno));
+                fprintf(stderr, "nudge replay: --output %s: %s\n", opts->output,
+                        strerror(errno));
                 goto out;
         }
         if (opts->dead_letter && !(r.dlq = fopen(opts->dead_letter, "w"))) {

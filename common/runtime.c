@@ -156,10 +156,9 @@ struct log_arg {
 static nd_err_t log_one(void *arg, int inst, const void *key, size_t klen,
                         const void *value, size_t vlen) {
         struct log_arg *la = arg;
-        char topic[300];
-        nd_task_changelog_topic(la->w->rt->cfg, inst, topic, sizeof(topic));
-        return nd_kio_produce(la->w->kio, topic, nd_task_partition(la->task),
-                              key, klen, value, vlen, NULL, 0);
+        return nd_kio_produce(la->w->kio, la->w->rt->changelogs[inst],
+                              nd_task_partition(la->task), key, klen, value,
+                              vlen, NULL, 0);
 }
 
 static nd_err_t before_commit(void *arg) {
@@ -752,6 +751,11 @@ nd_runtime_t *nd_runtime_new(const nd_config_t *cfg, const char *bootstrap) {
         rt->event_topics[0] = cfg->topic_clickstream;
         rt->event_topics[1] = cfg->topic_cart;
         rt->event_topics[2] = cfg->topic_purchase;
+        rt->changelogs = nd_calloc((size_t)(cfg->trigger_cnt + 1),
+                                   sizeof(*rt->changelogs));
+        for (int i = 0; i < cfg->trigger_cnt; i++)
+                nd_task_changelog_topic(cfg, i, rt->changelogs[i],
+                                        sizeof(rt->changelogs[i]));
         nd__rt_metrics_init(rt);
         return rt;
 }
@@ -1002,6 +1006,7 @@ void nd_runtime_destroy(nd_runtime_t *rt) {
         }
         nd_metrics_destroy(rt->reg);
         nd_free(rt->inst_gauges);
+        nd_free(rt->changelogs);
         nd_free(rt->workers);
         nd_free(rt->bootstrap);
         nd_free(rt);

@@ -1168,8 +1168,8 @@ static void canonical_signature(nd_serde_t *serde, int i) {
         uint64_t h;
 
         pthread_mutex_lock(&avro_lock);
-        if (plan_build(rd->schema, &reader_defs[i], rd->schema, rd->named,
-                       &pl, NULL, 0) != ND_OK) {
+        if (plan_build(rd->schema, &reader_defs[i], rd->schema, rd->named, &pl,
+                       NULL, 0) != ND_OK) {
                 pthread_mutex_unlock(&avro_lock);
                 return;
         }
@@ -2130,40 +2130,40 @@ sp_var(const uint8_t *p, const uint8_t *end, int maxb, uint64_t *out) {
         return NULL;
 }
 
-#define SP_FAIL()        return NULL
-#define SP_CHECK(x)      \
-        do {             \
-                if (!(x)) \
+#define SP_FAIL() return NULL
+#define SP_CHECK(x)                \
+        do {                       \
+                if (!(x))          \
                         SP_FAIL(); \
         } while (0)
-#define SP_LONG(dst)                                           \
-        do {                                                   \
-                uint64_t u_;                                   \
+#define SP_LONG(dst)                                             \
+        do {                                                     \
+                uint64_t u_;                                     \
                 SP_CHECK((p = sp_var(p, end, 10, &u_)) != NULL); \
-                (dst) = ZZ64(u_);                              \
+                (dst) = ZZ64(u_);                                \
         } while (0)
-#define SP_INT(dst)                                           \
-        do {                                                  \
-                uint64_t u_;                                  \
+#define SP_INT(dst)                                             \
+        do {                                                    \
+                uint64_t u_;                                    \
                 SP_CHECK((p = sp_var(p, end, 5, &u_)) != NULL); \
-                (dst) = ZZ32(u_);                             \
+                (dst) = ZZ32(u_);                               \
         } while (0)
 /* An enum index below n into dst (a C enum). */
-#define SP_ENUM(dst, n, base)                         \
-        do {                                          \
-                int64_t e_;                           \
-                SP_INT(e_);                           \
-                SP_CHECK(e_ >= 0 && e_ < (n));        \
+#define SP_ENUM(dst, n, base)                           \
+        do {                                            \
+                int64_t e_;                             \
+                SP_INT(e_);                             \
+                SP_CHECK(e_ >= 0 && e_ < (n));          \
                 (dst) = (__typeof__(dst))((base) + e_); \
         } while (0)
-#define SP_STR(dst)                                        \
-        do {                                               \
-                int64_t l_;                                \
-                SP_LONG(l_);                               \
-                SP_CHECK(l_ >= 0 && l_ <= end - p);        \
-                (dst).p = (const char *)p;                 \
-                (dst).len = (uint32_t)l_;                  \
-                p += l_;                                   \
+#define SP_STR(dst)                                 \
+        do {                                        \
+                int64_t l_;                         \
+                SP_LONG(l_);                        \
+                SP_CHECK(l_ >= 0 && l_ <= end - p); \
+                (dst).p = (const char *)p;          \
+                (dst).len = (uint32_t)l_;           \
+                p += l_;                            \
         } while (0)
 /* ["null", T]: the branch byte (0 or 2), then T when it is 2. The field
  * was zeroed before: null stores nothing. */
@@ -2178,19 +2178,19 @@ sp_var(const uint8_t *p, const uint8_t *end, int maxb, uint64_t *out) {
                         p++;               \
                 }                          \
         } while (0)
-#define SP_NSTR(dst)  SP_NULLABLE(SP_STR(dst))
+#define SP_NSTR(dst)       SP_NULLABLE(SP_STR(dst))
 #define SP_NLONG(dst, has) SP_NULLABLE(SP_LONG(dst); (has) = true)
 
 /* The envelope shared by the three event schemas, up to session_id. */
-#define SP_ENVELOPE(ntypes, first)                                    \
-        SP_STR(ev->event_id);                                         \
-        SP_ENUM(ev->type, ntypes, first);                             \
-        SP_NSTR(ev->customer_id);                                     \
-        SP_NSTR(ev->anonymous_id);                                    \
-        SP_LONG(ev->timestamp);                                       \
-        SP_ENUM(ev->channel, ND_CHANNEL__CNT, 0);                     \
-        SP_NSTR(ev->device_id);                                       \
-        SP_ENUM(ev->device_type, ND_DEVICE__CNT, 0);                  \
+#define SP_ENVELOPE(ntypes, first)                   \
+        SP_STR(ev->event_id);                        \
+        SP_ENUM(ev->type, ntypes, first);            \
+        SP_NSTR(ev->customer_id);                    \
+        SP_NSTR(ev->anonymous_id);                   \
+        SP_LONG(ev->timestamp);                      \
+        SP_ENUM(ev->channel, ND_CHANNEL__CNT, 0);    \
+        SP_NSTR(ev->device_id);                      \
+        SP_ENUM(ev->device_type, ND_DEVICE__CNT, 0); \
         SP_NSTR(ev->session_id)
 
 static inline __attribute__((always_inline)) const uint8_t *
@@ -2240,7 +2240,7 @@ static const uint8_t *sp_lines(nd_serde_t *serde, const uint8_t *p,
 }
 
 static const uint8_t *sp_clickstream(nd_serde_t *serde, const uint8_t *p,
-                           const uint8_t *end, void *out) {
+                                     const uint8_t *end, void *out) {
         nd_event_t *ev = out;
         (void)serde;
         SP_ENVELOPE(5, ND_EV_PAGE_VIEWED);
@@ -2250,8 +2250,8 @@ static const uint8_t *sp_clickstream(nd_serde_t *serde, const uint8_t *p,
         return p;
 }
 
-static const uint8_t *sp_cart(nd_serde_t *serde, const uint8_t *p, const uint8_t *end,
-                    void *out) {
+static const uint8_t *sp_cart(nd_serde_t *serde, const uint8_t *p,
+                              const uint8_t *end, void *out) {
         nd_event_t *ev = out;
         SP_ENVELOPE(4, ND_EV_PRODUCT_ADDED);
         SP_NSTR(ev->cart_id);
@@ -2263,7 +2263,7 @@ static const uint8_t *sp_cart(nd_serde_t *serde, const uint8_t *p, const uint8_t
 }
 
 static const uint8_t *sp_purchase(nd_serde_t *serde, const uint8_t *p,
-                        const uint8_t *end, void *out) {
+                                  const uint8_t *end, void *out) {
         nd_event_t *ev = out;
         SP_ENVELOPE(3, ND_EV_ORDER_COMPLETED);
         SP_STR(ev->order_id);
@@ -2276,7 +2276,7 @@ static const uint8_t *sp_purchase(nd_serde_t *serde, const uint8_t *p,
 }
 
 static const uint8_t *sp_catalog(nd_serde_t *serde, const uint8_t *p,
-                       const uint8_t *end, void *out) {
+                                 const uint8_t *end, void *out) {
         nd_product_rec_t *prod = out;
         uint32_t n = 0;
         SP_STR(prod->sku);
@@ -2416,7 +2416,8 @@ typedef uint64_t u64_alias __attribute__((may_alias));
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #endif
-static inline void event_reset(nd_event_t *ev) {
+static inline void
+event_reset(nd_event_t *ev) {
         u64_alias *w = (u64_alias *)(void *)ev;
         _Static_assert(sizeof(*ev) % 8 == 0, "nd_event_t is 8-byte sized");
 #pragma GCC unroll 64
@@ -2434,12 +2435,16 @@ static void event_set_key(nd_event_t *ev) {
                 ev->key = ND_STR_NULL;
 }
 
-static nd_err_t finish_event(nd_serde_t *serde, nd_err_t err, nd_event_t *ev,
-                             char *errstr, size_t errstr_size) {
+static inline nd_err_t check_event(const nd_event_t *ev, char *errstr,
+                                   size_t errstr_size);
+
+static inline nd_err_t finish_event(nd_serde_t *serde, nd_err_t err,
+                                    nd_event_t *ev, char *errstr,
+                                    size_t errstr_size) {
         if (err == ND_OK) {
                 event_set_key(ev);
                 if (!(serde->conf.flags & ND_SERDE_F_NO_VALIDATE))
-                        err = nd_serde_validate_event(ev, errstr, errstr_size);
+                        err = check_event(ev, errstr, errstr_size);
         }
         if (err)
                 serde->stats.failed++;
@@ -2462,9 +2467,9 @@ nd_err_t nd_serde_decode(nd_serde_t *serde, const void *buf, size_t len,
                                  serde->last < serde->ent_cnt,
                              1)) {
                 const struct entry *e = &serde->ents[serde->last];
-                int32_t id = (int32_t)((uint32_t)b[1] << 24 |
-                                       (uint32_t)b[2] << 16 |
-                                       (uint32_t)b[3] << 8 | b[4]);
+                int32_t id =
+                    (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
+                              (uint32_t)b[3] << 8 | b[4]);
                 if (e->id == id && e->plan && e->plan->fast &&
                     e->plan->kind == PLAN_EVENT) {
                         if (e->plan->fast(serde, b + 5, b + len, ev) ==
@@ -2483,8 +2488,7 @@ nd_err_t nd_serde_decode(nd_serde_t *serde, const void *buf, size_t len,
 
 nd_err_t nd_serde_decode_body(nd_serde_t *serde, const nd_serde_plan_t *plan,
                               const void *buf, size_t len, nd_event_t *ev,
-                              size_t *usedp, char *errstr,
-                              size_t errstr_size) {
+                              size_t *usedp, char *errstr, size_t errstr_size) {
         const uint8_t *b = buf;
         size_t used = 0;
         nd_err_t err;
@@ -2557,8 +2561,8 @@ nd_err_t nd_serde_decode_product_json(nd_serde_t *serde, const void *buf,
 
 /* The contract checks on a const event; the key is derived from the ids,
  * not read from ev->key. */
-static nd_err_t check_event(const nd_event_t *ev, char *errstr,
-                            size_t errstr_size) {
+static inline nd_err_t check_event(const nd_event_t *ev, char *errstr,
+                                   size_t errstr_size) {
         const char *missing = NULL;
 
         if (nd_str_is_null(ev->event_id))
@@ -2639,13 +2643,16 @@ nd_err_t nd_serde_check_key(const nd_event_t *ev, const void *key,
 /* Encoding actions                                                    */
 
 /* A bounded writer that keeps counting past cap (for *lenp): once
- * something does not fit, nothing more is written, only counted. */
+ * something does not fit, nothing more is written, only counted. WHY
+ * always_inline: with the event and catalog encoders as further callers,
+ * gcc stopped inlining these and the action encoder got 30% slower. */
+#define W_INLINE static inline __attribute__((always_inline))
 struct wbuf {
         uint8_t *p, *end;
         size_t over;
 };
 
-static inline void w_bytes(struct wbuf *w, const void *src, size_t n) {
+W_INLINE void w_bytes(struct wbuf *w, const void *src, size_t n) {
         if ((size_t)(w->end - w->p) >= n) {
                 memcpy(w->p, src, n);
                 w->p += n;
@@ -2655,7 +2662,7 @@ static inline void w_bytes(struct wbuf *w, const void *src, size_t n) {
         }
 }
 
-static inline void w_long(struct wbuf *w, int64_t v) {
+W_INLINE void w_long(struct wbuf *w, int64_t v) {
         uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
         if (w->end - w->p >= 10) {
                 while (u >= 0x80) {
@@ -2676,19 +2683,19 @@ static inline void w_long(struct wbuf *w, int64_t v) {
 }
 
 /* A one-byte varint (0..63), the union indexes and enum symbols. */
-static inline void w_small(struct wbuf *w, unsigned v) {
+W_INLINE void w_small(struct wbuf *w, unsigned v) {
         uint8_t b = (uint8_t)(v << 1);
         w_bytes(w, &b, 1);
 }
 
-static inline void w_str(struct wbuf *w, nd_str_t s) {
+W_INLINE void w_str(struct wbuf *w, nd_str_t s) {
         w_long(w, s.len);
         if (s.len)
                 w_bytes(w, s.p, s.len);
 }
 
 /* ["null","string"]: empty means null. */
-static inline void w_nstr(struct wbuf *w, nd_str_t s) {
+W_INLINE void w_nstr(struct wbuf *w, nd_str_t s) {
         if (nd_str_is_null(s)) {
                 w_small(w, 0);
         } else {
@@ -2697,7 +2704,7 @@ static inline void w_nstr(struct wbuf *w, nd_str_t s) {
         }
 }
 
-static inline void w_nlong(struct wbuf *w, bool has, int64_t v) {
+W_INLINE void w_nlong(struct wbuf *w, bool has, int64_t v) {
         w_small(w, has);
         if (has)
                 w_long(w, v);
@@ -2888,8 +2895,8 @@ static nd_err_t w_done(struct wbuf *w, const void *buf, size_t *lenp) {
         return w->over == 0 ? ND_OK : ND_ERR_INVAL;
 }
 
-nd_err_t nd_serde_encode_event_body(const nd_event_t *ev, void *buf,
-                                    size_t cap, size_t *lenp) {
+nd_err_t nd_serde_encode_event_body(const nd_event_t *ev, void *buf, size_t cap,
+                                    size_t *lenp) {
         struct wbuf w = {buf, (uint8_t *)buf + cap, 0};
         *lenp = 0;
         if (!event_encodable(ev))

@@ -9,7 +9,10 @@
  *     allocates nothing;
  *   - JSON, one object per record, into the same structs (strings then point
  *     into a parsed document the nd_serde_t keeps until the next decode);
- * and encodes nd_action_t as Confluent-framed Avro with schemas/action.avsc.
+ * and encodes nd_action_t as Confluent-framed Avro with schemas/action.avsc,
+ * events and catalog records with their reader schemas (and as JSON lines).
+ * Writer schemas with the shipped layout decode through decoders written
+ * out in C; any other goes through the plan interpreter (SERDE.md).
  *
  * Schemas. The reader schemas are schemas/{clickstream,cart,purchase,
  * catalog}.avsc in conf->schema_dir. A record's writer schema is found by
@@ -233,8 +236,8 @@ nd_err_t nd_serde_decode_body(nd_serde_t *serde, const nd_serde_plan_t *plan,
  * The unframed Avro body of ev as nd_serde_encode_event() writes it (same
  * rules and errors), for container files.
  */
-nd_err_t nd_serde_encode_event_body(const nd_event_t *ev, void *buf,
-                                    size_t cap, size_t *lenp);
+nd_err_t nd_serde_encode_event_body(const nd_event_t *ev, void *buf, size_t cap,
+                                    size_t *lenp);
 
 /**
  * The text of the reader schema of topic ("clickstream", "cart",

@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${ND_FUZZ_BUILD:-$here/build-fuzz}
 secs=${ND_FUZZ_SECONDS:-20}
 cc=${ND_FUZZ_CC:-$(command -v clang || command -v clang-14 || true)}
-targets=(avro json)
+targets=(avro json ocf)
 
 if [ -z "$cc" ]; then
   echo "fuzz: clang not found (scripts/setup.sh installs it)" >&2

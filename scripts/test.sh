@@ -5,7 +5,9 @@
 # bounded time, and stop the broker whatever happens.
 #
 # Environment: ND_FUZZ_SECONDS (per fuzz target, default 20),
-#              ND_TEST_SKIP_ASAN=1 to skip the sanitizer pass (local use).
+#              ND_TEST_SKIP_ASAN=1 to skip the sanitizer pass (local use),
+#              ND_TEST_BOOTSTRAP=host:port to use a running broker instead
+#              of starting one (local use; CI always starts its own).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -36,12 +38,18 @@ else
 fi
 
 step "Apache Kafka broker"
-scripts/kafka.sh fetch
-trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
-trap 'exit 130' INT TERM
-scripts/kafka.sh start
-# shellcheck disable=SC1091
-set -a; . .cache/kafka/run/broker.env; set +a
+if [ -n "${ND_TEST_BOOTSTRAP:-}" ]; then
+  # A broker someone already runs (local use): use it, leave it running.
+  echo "using the broker at $ND_TEST_BOOTSTRAP (ND_TEST_BOOTSTRAP is set)"
+  export ND_TEST_KAFKA_VERSION=${ND_TEST_KAFKA_VERSION:-unknown}
+else
+  scripts/kafka.sh fetch
+  trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+  trap 'exit 130' INT TERM
+  scripts/kafka.sh start
+  # shellcheck disable=SC1091
+  set -a; . .cache/kafka/run/broker.env; set +a
+fi
 echo "integration tests talk to Apache Kafka $ND_TEST_KAFKA_VERSION at $ND_TEST_BOOTSTRAP"
 
 logs=$(mktemp -d)

@@ -4,7 +4,9 @@
 Seeds are valid records of every local schema (ids 1-4 as fuzz_avro.c
 registers them) with varied union branches, plus JSON records. Pure Python,
 no Avro library: a small encoder driven by the .avsc files. Run from
-anywhere; rewrites tests/fuzz/corpus/{avro,json}/seed-*.
+anywhere; rewrites tests/fuzz/corpus/{avro,json}/seed-*. The container-file
+seeds of fuzz_ocf (corpus/ocf/) come from our own writer instead:
+  ND_FUZZ_OCF_SEEDS=tests/fuzz/corpus/ocf <build>/tests/fuzz/fuzz_ocf -runs=0
 """
 import json, os, random
 

@@ -968,8 +968,9 @@ START_TEST(shipped_configs_load)
                                      sizeof(errbuf)) == ND_OK,
                       "%s", errbuf);
         ck_assert(nd_config_is_embedded(cfg));
-        ck_assert_int_eq(cfg->trigger_cnt, 1);
-        ck_assert_str_eq(cfg->triggers[0].def->name, "passthrough");
+        /* the demo runs the four trigger types */
+        ck_assert_int_eq(cfg->trigger_cnt, 4);
+        ck_assert_str_eq(cfg->triggers[0].def->name, "cart_abandonment");
         nd_config_destroy(cfg);
 }
 END_TEST

@@ -75,29 +75,27 @@ static nd_event_t cart_event(int i) {
 }
 
 static void assert_same(const nd_event_t *a, const nd_event_t *b, int i) {
-        ck_assert_msg(a->type == b->type && nd_str_eq(a->event_id, b->event_id) &&
-                          nd_str_eq(a->key, b->key) &&
-                          a->timestamp == b->timestamp &&
-                          a->channel == b->channel &&
-                          a->device_type == b->device_type &&
-                          a->has_product == b->has_product &&
-                          nd_str_eq(a->product.sku, b->product.sku) &&
-                          a->product.has_price == b->product.has_price &&
-                          a->product.price_cents == b->product.price_cents &&
-                          a->has_quantity == b->has_quantity &&
-                          a->quantity == b->quantity &&
-                          a->has_products == b->has_products &&
-                          a->product_cnt == b->product_cnt,
-                      "record %d differs", i);
+        ck_assert_msg(
+            a->type == b->type && nd_str_eq(a->event_id, b->event_id) &&
+                nd_str_eq(a->key, b->key) && a->timestamp == b->timestamp &&
+                a->channel == b->channel && a->device_type == b->device_type &&
+                a->has_product == b->has_product &&
+                nd_str_eq(a->product.sku, b->product.sku) &&
+                a->product.has_price == b->product.has_price &&
+                a->product.price_cents == b->product.price_cents &&
+                a->has_quantity == b->has_quantity &&
+                a->quantity == b->quantity &&
+                a->has_products == b->has_products &&
+                a->product_cnt == b->product_cnt,
+            "record %d differs", i);
         for (uint32_t k = 0; k < a->product_cnt; k++)
                 ck_assert(nd_str_eq(a->products[k].sku, b->products[k].sku) &&
                           a->products[k].quantity == b->products[k].quantity);
 }
 
 /* Writes n cart events into a memory buffer (*lenp bytes, malloc'ed). */
-static uint8_t *write_cart_file(nd_serde_t *serde, int n,
-                                nd_ocf_codec_t codec, size_t block_size,
-                                size_t *lenp) {
+static uint8_t *write_cart_file(nd_serde_t *serde, int n, nd_ocf_codec_t codec,
+                                size_t block_size, size_t *lenp) {
         char *mem = NULL;
         size_t mlen = 0;
         FILE *f = open_memstream(&mem, &mlen);
@@ -196,9 +194,8 @@ START_TEST(an_empty_file_has_a_header_and_no_records) {
         nd_err_t end;
         char err[256];
         int bad;
-        ck_assert_int_eq(read_all(serde, buf, len, &end, err, sizeof(err),
-                                  &bad),
-                         0);
+        ck_assert_int_eq(
+            read_all(serde, buf, len, &end, err, sizeof(err), &bad), 0);
         ck_assert_int_eq(end, ND_ERR_NOENT);
         free(buf);
         nd_serde_destroy(serde);
@@ -220,10 +217,9 @@ static char *tmp_path(void) {
 START_TEST(avro_c_reads_our_files) {
         nd_serde_t *serde = new_serde();
         size_t len;
-        uint8_t *buf = write_cart_file(serde, 3000,
-                                       _i ? ND_OCF_CODEC_DEFLATE
-                                          : ND_OCF_CODEC_NULL,
-                                       8192, &len);
+        uint8_t *buf = write_cart_file(
+            serde, 3000, _i ? ND_OCF_CODEC_DEFLATE : ND_OCF_CODEC_NULL, 8192,
+            &len);
         char *path = tmp_path();
         FILE *f = fopen(path, "wb");
         avro_file_reader_t fr;
@@ -301,13 +297,12 @@ START_TEST(our_reader_reads_avro_c_files_with_an_evolved_schema) {
         int n = 0;
         nd_err_t rc;
 
-        ck_assert_int_eq(avro_schema_from_json_length(evolved, strlen(evolved),
-                                                      &s),
-                         0);
+        ck_assert_int_eq(
+            avro_schema_from_json_length(evolved, strlen(evolved), &s), 0);
         unlink(path);
-        ck_assert_msg(avro_file_writer_create_with_codec(path, s, &fw, codec,
-                                                         4096) == 0,
-                      "%s", avro_strerror());
+        ck_assert_msg(
+            avro_file_writer_create_with_codec(path, s, &fw, codec, 4096) == 0,
+            "%s", avro_strerror());
         cls = avro_generic_class_from_schema(s);
         avro_generic_value_new(cls, &rec);
         for (int i = 0; i < 2000; i++) {
@@ -343,8 +338,8 @@ START_TEST(our_reader_reads_avro_c_files_with_an_evolved_schema) {
                 ck_assert_int_eq(ev.type, ND_EV_PAGE_VIEWED);
                 ck_assert(nd_str_eq(ev.key, S("c1")));
                 ck_assert_int_eq(ev.timestamp, 1000 + n);
-                ck_assert_int_eq(ev.channel, n % 2 ? ND_CHANNEL_OTHER
-                                                   : ND_CHANNEL_WEB);
+                ck_assert_int_eq(ev.channel,
+                                 n % 2 ? ND_CHANNEL_OTHER : ND_CHANNEL_WEB);
                 ck_assert_int_eq(ev.device_type, ND_DEVICE_UNKNOWN);
                 n++;
         }
@@ -410,8 +405,8 @@ static size_t header_len(const uint8_t *buf, size_t len) {
 START_TEST(a_bad_sync_marker_stops_the_file_after_the_good_blocks) {
         nd_serde_t *serde = new_serde();
         size_t len, h;
-        uint8_t *buf = write_cart_file(serde, 200, ND_OCF_CODEC_NULL, 1024,
-                                       &len);
+        uint8_t *buf =
+            write_cart_file(serde, 200, ND_OCF_CODEC_NULL, 1024, &len);
         uint8_t *second;
         nd_err_t end;
         char err[512];
@@ -438,8 +433,8 @@ END_TEST
 START_TEST(corrupt_deflate_data_is_a_fatal_block_error) {
         nd_serde_t *serde = new_serde();
         size_t len, h;
-        uint8_t *buf = write_cart_file(serde, 100, ND_OCF_CODEC_DEFLATE, 100000,
-                                       &len);
+        uint8_t *buf =
+            write_cart_file(serde, 100, ND_OCF_CODEC_DEFLATE, 100000, &len);
         nd_err_t end;
         char err[512];
         int bad;
@@ -448,9 +443,8 @@ START_TEST(corrupt_deflate_data_is_a_fatal_block_error) {
         /* count and size take a few bytes; garble the deflate stream */
         for (size_t i = h + 6; i < h + 40; i++)
                 buf[i] ^= 0x5a;
-        ck_assert_int_eq(read_all(serde, buf, len, &end, err, sizeof(err),
-                                  &bad),
-                         0);
+        ck_assert_int_eq(
+            read_all(serde, buf, len, &end, err, sizeof(err), &bad), 0);
         ck_assert_int_eq(end, ND_ERR_IO);
         ck_assert_msg(strstr(err, "deflate"), "%s", err);
         free(buf);
@@ -527,9 +521,9 @@ START_TEST(bad_records_are_skipped_and_reading_goes_on) {
 
         for (int i = 0; i < 4; i++) {
                 nd_event_t e = cart_event(i);
-                ck_assert_int_eq(nd_serde_encode_event_body(&e, good[i], 256,
-                                                            &lens[i]),
-                                 ND_OK);
+                ck_assert_int_eq(
+                    nd_serde_encode_event_body(&e, good[i], 256, &lens[i]),
+                    ND_OK);
         }
         /* event_id "" (the body of "ev-0" without its 4 characters): fails
          * the contract checks only, its end is known */
@@ -601,9 +595,8 @@ START_TEST(a_block_with_bytes_after_its_records_is_fatal) {
         len++;
         bb_header(&bb, schema, slen, "null");
         bb_block(&bb, bodies, &len, 1);
-        ck_assert_int_eq(read_all(serde, bb.b, bb.n, &end, err, sizeof(err),
-                                  &bad),
-                         1);
+        ck_assert_int_eq(
+            read_all(serde, bb.b, bb.n, &end, err, sizeof(err), &bad), 1);
         ck_assert_int_eq(end, ND_ERR_IO);
         ck_assert_msg(strstr(err, "1 bytes left"), "%s", err);
         nd_serde_destroy(serde);
@@ -623,9 +616,8 @@ START_TEST(oversized_and_negative_block_sizes_are_refused) {
         bb_long(&bb, 1);
         bb_long(&bb, _i ? -5 : (int64_t)ND_OCF_MAX_BLOCK + 1);
         bb_put(&bb, sync16, 16);
-        ck_assert_int_eq(read_all(serde, bb.b, bb.n, &end, err, sizeof(err),
-                                  &bad),
-                         0);
+        ck_assert_int_eq(
+            read_all(serde, bb.b, bb.n, &end, err, sizeof(err), &bad), 0);
         ck_assert_int_eq(end, ND_ERR_IO);
         ck_assert_msg(strstr(err, "bad record count"), "%s", err);
         nd_serde_destroy(serde);
@@ -718,9 +710,8 @@ static Suite *ocf_suite(void) {
         tcase_add_test(tc, a_block_with_bytes_after_its_records_is_fatal);
         tcase_add_loop_test(tc, oversized_and_negative_block_sizes_are_refused,
                             0, 2);
-        tcase_add_loop_test(tc,
-                            wrong_schemas_codecs_and_magic_are_refused_at_open,
-                            0, 6);
+        tcase_add_loop_test(
+            tc, wrong_schemas_codecs_and_magic_are_refused_at_open, 0, 6);
         suite_add_tcase(s, tc);
         return s;
 }

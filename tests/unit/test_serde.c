@@ -314,9 +314,9 @@ START_TEST(shipped_schemas_take_the_specialised_decoders) {
                          ND_OK);
         /* a record it refuses (one byte short) goes to the interpreter,
          * which names the problem */
-        ck_assert_int_eq(nd_serde_decode(serde, buf, n - 1, &ev, err,
-                                         sizeof(err)),
-                         ND_ERR_TRUNCATED);
+        ck_assert_int_eq(
+            nd_serde_decode(serde, buf, n - 1, &ev, err, sizeof(err)),
+            ND_ERR_TRUNCATED);
         ck_assert_ptr_nonnull(strstr(err, "field 'checkout_id'"));
         nd_serde_stats(serde, &st);
         ck_assert_uint_eq(st.decoded_fast, 1);

@@ -7,8 +7,9 @@
  * and long strings, empty and full (up to the cap) arrays, and numbers of
  * every varint length. Each record is decoded twice: through the
  * specialised decoder of the schema (with the plan interpreter behind it
- * for what it refuses) and through the interpreter alone. Seeded: ND_TEST_SEED overrides the seed, and a
- * failure prints the seed and record number to replay it.
+ * for what it refuses) and through the interpreter alone. Seeded: ND_TEST_SEED
+ * overrides the seed, and a failure prints the seed and record number to replay
+ * it.
  */
 #include <avro.h>
 #include <stdio.h>
@@ -225,9 +226,10 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
                 continue;                    \
         }
                 STR(event_id)
-                STR(customer_id) STR(anonymous_id) STR(device_id)
-                    STR(session_id) STR(cart_id) STR(order_id) STR(currency)
-                        STR(checkout_id) STR(campaign_id) STR(action_id)
+                STR(customer_id)
+                STR(anonymous_id) STR(device_id) STR(session_id) STR(cart_id)
+                    STR(order_id) STR(currency) STR(checkout_id)
+                        STR(campaign_id) STR(action_id)
 #undef STR
                             if (!strcmp(name, "type")) cmp_enum(
                                 c, &f, nd_event_type_name(ev->type), name);
@@ -385,8 +387,8 @@ START_TEST(fast_decoder_agrees_with_avro_c_on_random_records) {
                 avro_reader_free(r);
 
                 if (_i == 3) {
-                        rc = nd_serde_decode_product(slow, buf, len, &prod,
-                                                     err, sizeof(err));
+                        rc = nd_serde_decode_product(slow, buf, len, &prod, err,
+                                                     sizeof(err));
                         ck_assert_msg(rc == ND_OK, "seed %llu record %d: %s",
                                       (unsigned long long)seed, c.rec, err);
                         cmp_product(&c, &out, &prod);

@@ -53,10 +53,10 @@ static nd_event_t make_event(int t, bool full) {
         ev.event_id = S("ev-\"1\"\n\t");
         ev.quantity = 1;
         ev.timestamp = full ? 1700000000123LL : -5;
-        ev.channel = full ? (nd_channel_t)(t % ND_CHANNEL__CNT)
-                          : ND_CHANNEL_OTHER;
-        ev.device_type = full ? (nd_device_type_t)(t % ND_DEVICE__CNT)
-                              : ND_DEVICE_UNKNOWN;
+        ev.channel =
+            full ? (nd_channel_t)(t % ND_CHANNEL__CNT) : ND_CHANNEL_OTHER;
+        ev.device_type =
+            full ? (nd_device_type_t)(t % ND_DEVICE__CNT) : ND_DEVICE_UNKNOWN;
         if (full) {
                 ev.customer_id = S("cust-1");
                 ev.anonymous_id = S("anon-1");
@@ -118,8 +118,9 @@ static void assert_str(nd_str_t got, nd_str_t want, const char *name) {
 
 static void assert_same_event(const nd_event_t *a, const nd_event_t *b) {
 #define STR(f) assert_str(a->f, b->f, #f)
-#define INT(f) ck_assert_msg(a->f == b->f, "%s: %lld vs %lld", #f, \
-                             (long long)a->f, (long long)b->f)
+#define INT(f)                                                               \
+        ck_assert_msg(a->f == b->f, "%s: %lld vs %lld", #f, (long long)a->f, \
+                      (long long)b->f)
         INT(type);
         STR(event_id);
         STR(customer_id);
@@ -171,14 +172,13 @@ START_TEST(every_event_type_round_trips_through_avro) {
                     : ev.type <= ND_EV_CHECKOUT_STARTED ? 1
                                                         : 2;
 
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len), ND_OK);
         ck_assert_int_eq(buf[0], 0);
         ck_assert_int_eq(buf[4], ids[topic]);
-        ck_assert_msg(nd_serde_decode(serde, buf, len, &got, err,
-                                      sizeof(err)) == ND_OK,
-                      "%s", err);
+        ck_assert_msg(
+            nd_serde_decode(serde, buf, len, &got, err, sizeof(err)) == ND_OK,
+            "%s", err);
         assert_same_event(&got, &ev);
         nd_serde_destroy(serde);
 }
@@ -312,8 +312,7 @@ static void want_product(avro_value_t *rec, const nd_event_t *ev) {
 }
 
 START_TEST(avro_c_reads_every_encoded_event_field) {
-        static const char *const topics[] = {"clickstream", "cart",
-                                             "purchase"};
+        static const char *const topics[] = {"clickstream", "cart", "purchase"};
         nd_serde_t *serde = new_serde();
         nd_event_t ev = make_event(_i / 2, _i % 2);
         int topic = ev.type <= ND_EV_MESSAGE_CLICKED    ? 0
@@ -327,9 +326,8 @@ START_TEST(avro_c_reads_every_encoded_event_field) {
         size_t len, fields;
         char extra;
 
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len), ND_OK);
         avro_generic_value_new(cls, &rec);
         r = avro_reader_memory((const char *)buf + 5, (int64_t)len - 5);
         ck_assert_msg(avro_value_read(r, &rec) == 0, "%s", avro_strerror());
@@ -383,13 +381,12 @@ START_TEST(a_short_buffer_reports_the_size_needed) {
         char js[2048];
         size_t need, len;
 
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &need),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &need), ND_OK);
         for (size_t cap = 0; cap < need; cap++) {
-                ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, cap,
-                                                       &len),
-                                 ND_ERR_INVAL);
+                ck_assert_int_eq(
+                    nd_serde_encode_event(serde, &ev, buf, cap, &len),
+                    ND_ERR_INVAL);
                 ck_assert_int_eq(len, need);
         }
         ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, need, &len),
@@ -415,43 +412,42 @@ START_TEST(invalid_events_are_not_encoded) {
 
         ev = make_event(ND_EV_PAGE_VIEWED, false);
         ev.event_id = ND_STR_NULL;
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         ev = make_event(ND_EV_PAGE_VIEWED, false);
         ev.anonymous_id = S("");
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         ev = make_event(ND_EV_PRODUCT_ADDED, false);
         ev.has_product = false;
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         ev = make_event(ND_EV_ORDER_REFUNDED, false);
         ev.order_id = ND_STR_NULL;
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         ev = make_event(ND_EV_CART_VIEWED, true);
         ev.quantity = (int64_t)INT32_MAX + 1;
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         ev = make_event(ND_EV_CHECKOUT_STARTED, true);
         ev.products = NULL;
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         ev = make_event(ND_EV_APP_OPENED, false);
         ev.channel = ND_CHANNEL__CNT;
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         ev.channel = ND_CHANNEL_WEB;
-        ck_assert_int_eq(nd_serde_encode_event(serde, &ev, buf, sizeof(buf),
-                                               &len),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_encode_event(serde, &ev, buf, sizeof(buf), &len), ND_OK);
         nd_serde_destroy(serde);
 }
 END_TEST
@@ -488,8 +484,7 @@ static void assert_same_product(const nd_product_rec_t *a,
         ck_assert_int_eq(a->in_stock, b->in_stock);
         ck_assert_int_eq(a->complement_cnt, b->complement_cnt);
         for (uint32_t i = 0; i < a->complement_cnt; i++)
-                assert_str(a->complements[i], b->complements[i],
-                           "complements");
+                assert_str(a->complements[i], b->complements[i], "complements");
 }
 
 START_TEST(catalog_records_round_trip_and_avro_c_reads_them) {
@@ -505,9 +500,8 @@ START_TEST(catalog_records_round_trip_and_avro_c_reads_them) {
         int b;
         size_t n;
 
-        ck_assert_int_eq(nd_serde_encode_product(serde, &p, buf, sizeof(buf),
-                                                 &len),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_serde_encode_product(serde, &p, buf, sizeof(buf), &len), ND_OK);
         ck_assert_int_eq(buf[4], ID_CATALOG);
         ck_assert_msg(nd_serde_decode_product(serde, buf, len, &got, err,
                                               sizeof(err)) == ND_OK,
@@ -539,8 +533,8 @@ START_TEST(catalog_records_round_trip_and_avro_c_reads_them) {
                 size_t cl;
                 avro_value_get_by_index(&f, i, &it, NULL);
                 avro_value_get_string(&it, &cs, &cl);
-                assert_str((nd_str_t){cs, (uint32_t)(cl - 1)},
-                           p.complements[i], "complements");
+                assert_str((nd_str_t){cs, (uint32_t)(cl - 1)}, p.complements[i],
+                           "complements");
         }
         avro_reader_free(r);
         avro_value_decref(&rec);
@@ -548,9 +542,9 @@ START_TEST(catalog_records_round_trip_and_avro_c_reads_them) {
         avro_schema_decref(s);
 
         p.sku = ND_STR_NULL;
-        ck_assert_int_eq(nd_serde_encode_product(serde, &p, buf, sizeof(buf),
-                                                 &len),
-                         ND_ERR_INVAL);
+        ck_assert_int_eq(
+            nd_serde_encode_product(serde, &p, buf, sizeof(buf), &len),
+            ND_ERR_INVAL);
         nd_serde_destroy(serde);
 }
 END_TEST
@@ -564,9 +558,8 @@ static Suite *serde_events_suite(void) {
                             2 * ND_EV__CNT);
         tcase_add_loop_test(tc, avro_c_reads_every_encoded_event_field, 0,
                             2 * ND_EV__CNT);
-        tcase_add_loop_test(tc,
-                            catalog_records_round_trip_and_avro_c_reads_them,
-                            0, 2);
+        tcase_add_loop_test(
+            tc, catalog_records_round_trip_and_avro_c_reads_them, 0, 2);
         suite_add_tcase(s, tc);
         tc = tcase_create("refusals");
         tcase_add_test(tc, a_short_buffer_reports_the_size_needed);
