@@ -490,6 +490,7 @@ nd_err_t nd_action_write_json(const nd_action_t *act, char *buf, size_t cap,
         o_nstr(&o, "from_device_id", act->from_device_id);
         o_strs(&o, "source_event_ids", act->source_event_ids,
                act->source_event_cnt);
+        o_nint(&o, "gap_ms", act->has_gap, act->gap_ms);
         o_put(&o, "}\n", 2);
         *lenp = o.len;
         if (o.len < cap) {

@@ -2775,6 +2775,7 @@ nd_err_t nd_serde_encode_action(nd_serde_t *serde, const nd_action_t *act,
                 w_small(&w, act->from_channel);
         w_nstr(&w, act->from_device_id);
         w_strs(&w, act->source_event_ids, act->source_event_cnt);
+        w_nlong(&w, act->has_gap, act->gap_ms);
         *lenp = (size_t)(w.p - (uint8_t *)buf) + w.over;
         return w.over == 0 ? ND_OK : ND_ERR_INVAL;
 }

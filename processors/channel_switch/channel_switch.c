@@ -45,7 +45,8 @@
 #define I_ACH    31
 #define I_STATE  32
 #define I_FLAGS  33
-#define I_HDR    36
+#define I_GAP    36 /* B.timestamp - mutation timestamp, for the action */
+#define I_HDR    44
 
 enum { S_CART = 0, S_B, S_ADEV, S_BEVENT, S_AEVENT, S__CNT };
 enum { ST_PENDING = 0, ST_DONE = 1 };
@@ -230,6 +231,7 @@ static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         memset(buf, 0, I_HDR);
         nd_blob_put_i64(buf + I_DUE, nd_blob_add_sat(ev->timestamp, c->grace));
         nd_blob_put_i64(buf + I_OPENED, cart->opened_ts);
+        nd_blob_put_i64(buf + I_GAP, gap);
         len = I_HDR;
         for (int i = 0; i < S__CNT; i++) {
                 nd_str_t x = nd_blob_clamp(strs[i]);
@@ -323,6 +325,8 @@ static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         sources[1] = rec_str(r, S_BEVENT);
         act.source_event_ids = sources;
         act.source_event_cnt = 2;
+        act.gap_ms = nd_blob_get_i64(r + I_GAP);
+        act.has_gap = true;
         nd_ctx_emit(ctx, &act);
 }
 

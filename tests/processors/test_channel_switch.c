@@ -123,6 +123,9 @@ START_TEST(another_channel_within_the_window_fires_after_grace) {
         ck_assert(a->act.has_from_channel);
         ck_assert_int_eq(a->act.from_channel, ND_CHANNEL_WEB);
         ck_assert_str_eq(S(d, a->act.from_device_id), "d1");
+        /* the gap: from the cart mutation to the first event on B */
+        ck_assert(a->act.has_gap);
+        ck_assert_int_eq(a->act.gap_ms, 5 * MIN);
         nd_test_driver_destroy(d);
 }
 END_TEST

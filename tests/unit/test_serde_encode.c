@@ -57,6 +57,8 @@ static nd_action_t full_action(void) {
         a.from_device_id = S("dev-A");
         a.source_event_ids = srcs;
         a.source_event_cnt = 1;
+        a.gap_ms = 300000;
+        a.has_gap = true;
         return a;
 }
 
@@ -216,6 +218,9 @@ static void read_back(const nd_action_t *a, const uint8_t *buf, size_t len) {
         assert_nstr(&rec, "from_device_id", a->from_device_id);
         assert_strs(&rec, "source_event_ids", a->source_event_ids,
                     a->source_event_cnt);
+        ck_assert_int_eq(get_nlong(&rec, "gap_ms", &v), a->has_gap);
+        if (a->has_gap)
+                ck_assert_int_eq(v, a->gap_ms);
 
         avro_reader_free(rd);
         avro_value_decref(&rec);
@@ -310,7 +315,7 @@ START_TEST(the_json_line_has_every_field_of_the_contract) {
         ck_assert_str_eq(json_string_value(json_array_get(
                              json_object_get(doc, "source_event_ids"), 0)),
                          "ev-1");
-        ck_assert_int_eq(json_object_size(doc), 20);
+        ck_assert_int_eq(json_object_size(doc), 21);
         json_decref(doc);
 
         ck_assert_int_eq(nd_action_write_json(&a, small, sizeof(small), &need),
