@@ -11,11 +11,17 @@
  *   cart    page_viewed, product_viewed, product_added (an open cart of
  *           one line)
  * Event times stay within a few minutes, so no timer fires during the
- * fill. Then it reports, per customer: the state the runtime accounts
+ * fill. Then it commits once, as the runtime does every commit interval:
+ * nd_task_flush() encodes every changed entry into a changelog record
+ * (dropped here), which empties the stores' dirty lists. It reports, per
+ * customer, after that commit: the state the runtime accounts
  * (nd_task_stats().bytes: stores, entries, blobs, timer heap), the bytes
  * the allocator handed out (jemalloc's stats.allocated delta) and the RSS
- * delta; and per trigger instance the entries and bytes of its store.
- * One JSON line per N.
+ * delta; the same three before the commit (`*_before_commit`: the dirty
+ * list then holds all N customers, 8 bytes each plus growth slack, which a
+ * live task only has for the customers changed in one commit interval);
+ * the changelog bytes; and per trigger instance the entries and bytes of
+ * its store. One JSON line per N.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,6 +45,22 @@ static nd_err_t on_emit(void *arg, nd_task_t *task, int inst,
 static nd_err_t on_forward(void *arg, nd_task_t *task, int inst,
                            const void *key, size_t key_len, const void *value,
                            size_t value_len) {
+        return ND_OK;
+}
+
+struct log_count {
+        size_t records;
+        size_t bytes;
+};
+
+static nd_err_t on_log(void *arg, int inst, const void *key, size_t klen,
+                       const void *value, size_t vlen) {
+        struct log_count *lc = arg;
+        (void)inst;
+        (void)key;
+        (void)value;
+        lc->records++;
+        lc->bytes += klen + vlen;
         return ND_OK;
 }
 
@@ -74,9 +96,10 @@ static void run(const nd_config_t *cfg, bool cart, long n) {
                              .partition = 0,
                              .sink = {on_emit, on_forward, NULL},
                              .live = false};
-        long long rss0, alloc0;
+        long long rss0, alloc0, rss1, alloc1;
         nd_task_t *task;
-        nd_task_stats_t st;
+        nd_task_stats_t st, st1;
+        struct log_count lc = {0, 0};
         char key[32];
         int64_t t0 = 1767225600000LL, t1;
 
@@ -112,16 +135,29 @@ static void run(const nd_config_t *cfg, bool cart, long n) {
                 }
         }
         t1 = nd_clock_mono_ns() - t1;
+        nd_task_stats(task, &st1);
+        alloc1 = nd_mem_allocated();
+        rss1 = rss_bytes();
+        if (nd_task_flush(task, on_log, &lc) != ND_OK)
+                exit(1);
         nd_task_stats(task, &st);
         printf("{\"mode\":\"%s\",\"customers\":%ld,\"fill_s\":%.2f,"
                "\"entries\":%zu,\"timers\":%zu,\"state_bytes\":%zu,"
                "\"state_per_customer\":%.1f,\"allocated_per_customer\":%.1f,"
-               "\"rss_per_customer\":%.1f,\"rss_mb\":%.0f,\"instances\":[",
+               "\"rss_per_customer\":%.1f,\"rss_mb\":%.0f,"
+               "\"state_per_customer_before_commit\":%.1f,"
+               "\"allocated_per_customer_before_commit\":%.1f,"
+               "\"rss_per_customer_before_commit\":%.1f,"
+               "\"changelog_records\":%zu,\"changelog_bytes\":%zu,"
+               "\"instances\":[",
                cart ? "cart" : "browse", n, (double)t1 / 1e9, st.entries,
                st.timers_pending, st.bytes, (double)st.bytes / (double)n,
                (double)(nd_mem_allocated() - alloc0) / (double)n,
                (double)(rss_bytes() - rss0) / (double)n,
-               (double)rss_bytes() / 1048576.0);
+               (double)rss_bytes() / 1048576.0,
+               (double)st1.bytes / (double)n,
+               (double)(alloc1 - alloc0) / (double)n,
+               (double)(rss1 - rss0) / (double)n, lc.records, lc.bytes);
         for (int i = 0; i < nd_task_instance_count(task); i++) {
                 nd_store_t *s = nd_task_store(task, i);
                 nd_store_entry_t *e;

@@ -51,8 +51,8 @@ nd_err_t nd_catalog_put(nd_catalog_t *cat, const nd_product_rec_t *rec) {
                 rec->currency.len;
         for (uint32_t i = 0; i < rec->complement_cnt; i++)
                 need += rec->complements[i].len;
-        err = nd_store_upsert(cat->st, rec->sku.p, rec->sku.len, 0, &e,
-                              &created);
+        err =
+            nd_store_upsert(cat->st, rec->sku.p, rec->sku.len, 0, &e, &created);
         if (err != ND_OK)
                 return err;
         if ((err = nd_store_blob_resize(cat->st, e, need)) != ND_OK) {

@@ -206,8 +206,7 @@ enum { P_OK = 0, P_SYNTAX, P_OVERFLOW, P_FRACTION };
  * No sign, no spaces: a negative duration is a syntax error.
  */
 static int parse_scaled(const char *s, const struct unit *units, bool nocase,
-                        int64_t *out)
-{
+                        int64_t *out) {
         const char *p = s;
         int64_t ip = 0, fnum = 0, fden = 1, mul = -1, v;
         const struct unit *u;
@@ -252,8 +251,7 @@ static int parse_scaled(const char *s, const struct unit *units, bool nocase,
         return P_OK;
 }
 
-static int parse_int(const char *s, int64_t *out)
-{
+static int parse_int(const char *s, int64_t *out) {
         char *end;
         long long v;
         if (!isdigit((unsigned char)s[0]) &&
@@ -269,8 +267,7 @@ static int parse_int(const char *s, int64_t *out)
         return P_OK;
 }
 
-static int parse_bool(const char *s, bool *out)
-{
+static int parse_bool(const char *s, bool *out) {
         static const char *const yes[] = {"true", "yes", "on", NULL};
         static const char *const no[] = {"false", "no", "off", NULL};
         for (int i = 0; yes[i]; i++) {
@@ -286,8 +283,7 @@ static int parse_bool(const char *s, bool *out)
         return P_SYNTAX;
 }
 
-static int enum_index(const char *const *names, const char *s)
-{
+static int enum_index(const char *const *names, const char *s) {
         for (int i = 0; names && names[i]; i++)
                 if (!strcmp(names[i], s))
                         return i;
@@ -296,8 +292,7 @@ static int enum_index(const char *const *names, const char *s)
 
 /* Largest unit that divides ms exactly: 86400000 -> "1d". */
 static void fmt_scaled(int64_t v, const struct unit *units, char *buf,
-                       size_t size)
-{
+                       size_t size) {
         const struct unit *best = NULL;
         for (const struct unit *u = units; u->suffix; u++)
                 if (u->suffix[0] && (v == 0 ? u->mul == 1 : v % u->mul == 0) &&
@@ -306,13 +301,11 @@ static void fmt_scaled(int64_t v, const struct unit *units, char *buf,
         snprintf(buf, size, "%lld%s", (long long)(v / best->mul), best->suffix);
 }
 
-static void fmt_duration(int64_t ms, char *buf, size_t size)
-{
+static void fmt_duration(int64_t ms, char *buf, size_t size) {
         fmt_scaled(ms, duration_units, buf, size);
 }
 
-static void fmt_size(int64_t bytes, char *buf, size_t size)
-{
+static void fmt_size(int64_t bytes, char *buf, size_t size) {
         /* WHY a table of its own: print "64k", not "64kib" or "65536b". */
         static const struct unit short_units[] = {
             {"", 1},          {"k", 1LL << 10}, {"M", 1LL << 20},
@@ -325,19 +318,16 @@ static void fmt_size(int64_t bytes, char *buf, size_t size)
                  best->suffix);
 }
 
-static bool is_list_type(nd_cfg_type_t type)
-{
+static bool is_list_type(nd_cfg_type_t type) {
         return type == ND_CFG_T_DURATIONS || type == ND_CFG_T_ENUMSET;
 }
 
-static bool has_bounds(const nd_cfg_prop_t *prop)
-{
+static bool has_bounds(const nd_cfg_prop_t *prop) {
         return prop->min != 0 || prop->max != 0;
 }
 
 static void join_names(const char *const *names, const char *sep, bool code,
-                       char *buf, size_t size)
-{
+                       char *buf, size_t size) {
         size_t off = 0;
         buf[0] = '\0';
         for (int i = 0; names && names[i] && off < size; i++)
@@ -348,8 +338,7 @@ static void join_names(const char *const *names, const char *sep, bool code,
 
 /* What a valid value looks like, for "expected ..., got '...'". */
 static void describe(const nd_cfg_prop_t *prop, bool ranged, char *buf,
-                     size_t size)
-{
+                     size_t size) {
         char lo[32], hi[32], names[256];
         switch (prop->type) {
         case ND_CFG_T_STR:
@@ -399,8 +388,7 @@ static void describe(const nd_cfg_prop_t *prop, bool ranged, char *buf,
 }
 
 static nd_err_t expected(const nd_cfg_prop_t *prop, int why, const char *value,
-                         char *errstr, size_t errstr_size)
-{
+                         char *errstr, size_t errstr_size) {
         char what[320];
         if (why == P_FRACTION) {
                 snprintf(errstr, errstr_size,
@@ -417,8 +405,7 @@ static nd_err_t expected(const nd_cfg_prop_t *prop, int why, const char *value,
 
 /* One number-like value, range-checked. */
 static nd_err_t parse_number(const nd_cfg_prop_t *prop, const char *value,
-                             int64_t *out, char *errstr, size_t errstr_size)
-{
+                             int64_t *out, char *errstr, size_t errstr_size) {
         int why;
         int64_t v = 0;
         if (prop->type == ND_CFG_T_INT)
@@ -438,8 +425,7 @@ static nd_err_t parse_number(const nd_cfg_prop_t *prop, const char *value,
 /* A list value from its items; the field changes only on success. */
 static nd_err_t set_list(const nd_cfg_prop_t *prop, void *base,
                          const char *const *items, int cnt, char *errstr,
-                         size_t errstr_size)
-{
+                         size_t errstr_size) {
         char *field = (char *)base + prop->offset;
         char why[WHY_MAX];
 
@@ -479,8 +465,7 @@ static nd_err_t set_list(const nd_cfg_prop_t *prop, void *base,
         return ND_OK;
 }
 
-static char *trim(char *s)
-{
+static char *trim(char *s) {
         char *e;
         while (isspace((unsigned char)*s))
                 s++;
@@ -493,8 +478,7 @@ static char *trim(char *s)
 /* "[1h, 24h]" or "1h,24h" or "" into items pointing into copy. */
 static nd_err_t split_list(const nd_cfg_prop_t *prop, char *copy,
                            const char **items, int *cntp, char *errstr,
-                           size_t errstr_size)
-{
+                           size_t errstr_size) {
         char *s = trim(copy), *item;
         size_t len = strlen(s);
         int cnt = 0;
@@ -531,8 +515,7 @@ bad:
 }
 
 nd_err_t nd_cfg_set(const nd_cfg_prop_t *prop, void *base, const char *value,
-                    char *errstr, size_t errstr_size)
-{
+                    char *errstr, size_t errstr_size) {
         char *field = (char *)base + prop->offset;
         nd_err_t err = ND_OK;
 
@@ -591,8 +574,7 @@ nd_err_t nd_cfg_set(const nd_cfg_prop_t *prop, void *base, const char *value,
 }
 
 nd_err_t nd_cfg_defaults(const nd_cfg_prop_t *table, void *base, char *errstr,
-                         size_t errstr_size)
-{
+                         size_t errstr_size) {
         char why[WHY_MAX];
         for (const nd_cfg_prop_t *prop = table; prop && prop->name; prop++) {
                 if (!prop->def)
@@ -608,8 +590,7 @@ nd_err_t nd_cfg_defaults(const nd_cfg_prop_t *table, void *base, char *errstr,
         return ND_OK;
 }
 
-void nd_cfg_free(const nd_cfg_prop_t *table, void *base)
-{
+void nd_cfg_free(const nd_cfg_prop_t *table, void *base) {
         for (const nd_cfg_prop_t *prop = table; prop && prop->name; prop++) {
                 if (prop->type == ND_CFG_T_STR) {
                         char **sp =
@@ -621,8 +602,7 @@ void nd_cfg_free(const nd_cfg_prop_t *table, void *base)
 }
 
 static const nd_cfg_prop_t *find_prop(const nd_cfg_prop_t *table,
-                                      const char *name)
-{
+                                      const char *name) {
         for (const nd_cfg_prop_t *prop = table; prop && prop->name; prop++)
                 if (!strcmp(prop->name, name))
                         return prop;
@@ -658,8 +638,7 @@ struct loader {
 };
 
 static nd_err_t vfail(struct loader *ld, const char *env, int line,
-                      const char *key, const char *fmt, va_list ap)
-{
+                      const char *key, const char *fmt, va_list ap) {
         char msg[WHY_MAX + 256], where[256];
         vsnprintf(msg, sizeof(msg), fmt, ap);
         if (env)
@@ -678,8 +657,7 @@ static nd_err_t vfail(struct loader *ld, const char *env, int line,
 }
 
 __attribute__((format(printf, 4, 5))) static nd_err_t
-fail(struct loader *ld, int line, const char *key, const char *fmt, ...)
-{
+fail(struct loader *ld, int line, const char *key, const char *fmt, ...) {
         va_list ap;
         nd_err_t err;
         va_start(ap, fmt);
@@ -690,8 +668,7 @@ fail(struct loader *ld, int line, const char *key, const char *fmt, ...)
 
 __attribute__((format(printf, 4, 5))) static nd_err_t
 fail_env(struct loader *ld, const char *env, const char *key, const char *fmt,
-         ...)
-{
+         ...) {
         va_list ap;
         nd_err_t err;
         va_start(ap, fmt);
@@ -702,8 +679,7 @@ fail_env(struct loader *ld, const char *env, const char *key, const char *fmt,
 
 /* Where props[i] was last set, as fail() wants it. */
 __attribute__((format(printf, 3, 4))) static nd_err_t
-fail_prop(struct loader *ld, int i, const char *fmt, ...)
-{
+fail_prop(struct loader *ld, int i, const char *fmt, ...) {
         va_list ap;
         nd_err_t err;
         va_start(ap, fmt);
@@ -712,19 +688,16 @@ fail_prop(struct loader *ld, int i, const char *fmt, ...)
         return err;
 }
 
-static int node_line(const yaml_node_t *node)
-{
+static int node_line(const yaml_node_t *node) {
         return (int)node->start_mark.line + 1;
 }
 
-static const char *scalar(const yaml_node_t *node)
-{
+static const char *scalar(const yaml_node_t *node) {
         return (const char *)node->data.scalar.value;
 }
 
 /* A YAML null: an empty plain scalar, `~` or `null`. */
-static bool is_null(const yaml_node_t *node)
-{
+static bool is_null(const yaml_node_t *node) {
         const char *s;
         if (node->type != YAML_SCALAR_NODE ||
             node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
@@ -734,13 +707,11 @@ static bool is_null(const yaml_node_t *node)
                !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
-static const char *scalar_text(const yaml_node_t *node)
-{
+static const char *scalar_text(const yaml_node_t *node) {
         return is_null(node) ? "" : scalar(node);
 }
 
-static void leaves_free(struct leaves *lv)
-{
+static void leaves_free(struct leaves *lv) {
         for (int i = 0; i < lv->cnt; i++)
                 nd_free(lv->v[i].key);
         nd_free(lv->v);
@@ -748,8 +719,7 @@ static void leaves_free(struct leaves *lv)
         lv->cnt = lv->cap = 0;
 }
 
-static char *join_key(const char *prefix, const char *key)
-{
+static char *join_key(const char *prefix, const char *key) {
         size_t plen = prefix ? strlen(prefix) : 0, klen = strlen(key);
         char *s = nd_malloc(plen + klen + 2);
         if (plen) {
@@ -762,8 +732,7 @@ static char *join_key(const char *prefix, const char *key)
 
 /* The key as messages show it: "triggers[0].delays" inside a trigger. */
 static const char *shown_key(struct loader *ld, const char *key, char *buf,
-                             size_t size)
-{
+                             size_t size) {
         if (!ld->where[0])
                 return key;
         snprintf(buf, size, "%s%s%s", ld->where, key ? "." : "",
@@ -773,8 +742,7 @@ static const char *shown_key(struct loader *ld, const char *key, char *buf,
 
 /* Flattens mapping node into out; prefix is the dotted path so far. */
 static nd_err_t collect(struct loader *ld, yaml_node_t *map, const char *prefix,
-                        int depth, struct leaves *out)
-{
+                        int depth, struct leaves *out) {
         yaml_node_pair_t *pair;
         nd_err_t err = ND_OK;
         char buf[320];
@@ -862,8 +830,7 @@ static nd_err_t collect(struct loader *ld, yaml_node_t *map, const char *prefix,
 }
 
 /* Edit distance, for "did you mean". Long strings get no suggestion. */
-static int distance(const char *a, const char *b)
-{
+static int distance(const char *a, const char *b) {
         int la = (int)strlen(a), lb = (int)strlen(b);
         int row[129], prev_diag, tmp;
         if (la > 128 || lb > 128)
@@ -888,8 +855,7 @@ static int distance(const char *a, const char *b)
 }
 
 static void consider(const char *key, const char *cand, int *best,
-                     const char **bestp)
-{
+                     const char **bestp) {
         int d = distance(key, cand);
         if (d < *best) {
                 *best = d;
@@ -900,8 +866,7 @@ static void consider(const char *key, const char *cand, int *best,
 /* "unknown key", with the closest candidate when it is close enough. */
 static nd_err_t unknown_key(struct loader *ld, int line, const char *key,
                             const char *shown, const nd_cfg_prop_t *table,
-                            const char *const *extra)
-{
+                            const char *const *extra) {
         int best = 1 << 20;
         const char *cand = NULL;
         size_t dot = strcspn(key, ".");
@@ -928,8 +893,8 @@ static nd_err_t unknown_key(struct loader *ld, int line, const char *key,
 
 /* Applies a leaf (scalar or sequence) to one property. */
 static nd_err_t apply_leaf(struct loader *ld, const nd_cfg_prop_t *prop,
-                           void *base, const struct leaf *lf, const char *shown)
-{
+                           void *base, const struct leaf *lf,
+                           const char *shown) {
         char why[WHY_MAX], what[320];
         const char *items[LIST_ITEMS_MAX];
         yaml_node_t *v = lf->val;
@@ -964,8 +929,7 @@ static nd_err_t apply_leaf(struct loader *ld, const nd_cfg_prop_t *prop,
 }
 
 /* Sets (or replaces) one kafka property; takes nothing. */
-static void kafka_put(nd_config_t *cfg, const char *key, const char *value)
-{
+static void kafka_put(nd_config_t *cfg, const char *key, const char *value) {
         for (int i = 0; i < cfg->kafka_cnt; i++) {
                 if (!strcmp(cfg->kafka[i].key, key)) {
                         nd_free(cfg->kafka[i].value);
@@ -981,8 +945,7 @@ static void kafka_put(nd_config_t *cfg, const char *key, const char *value)
 }
 
 /* kafka.<key>: a scalar as written, or a list joined with ','. */
-static nd_err_t load_kafka(struct loader *ld, const struct leaf *lf)
-{
+static nd_err_t load_kafka(struct loader *ld, const struct leaf *lf) {
         yaml_node_t *v = lf->val;
         char *joined;
         size_t len = 0;
@@ -1013,8 +976,7 @@ static nd_err_t load_kafka(struct loader *ld, const struct leaf *lf)
         return ND_OK;
 }
 
-static bool valid_trigger_name(const char *s)
-{
+static bool valid_trigger_name(const char *s) {
         if (!*s)
                 return false;
         for (; *s; s++)
@@ -1026,8 +988,7 @@ static bool valid_trigger_name(const char *s)
 /* The leaf named key, which must be a non-null scalar, or NULL. */
 static nd_err_t trigger_word(struct loader *ld, struct leaves *lv,
                              const char *key, int idx, int line,
-                             const struct leaf **out)
-{
+                             const struct leaf **out) {
         char shown[64];
         snprintf(shown, sizeof(shown), "triggers[%d].%s", idx, key);
         for (int i = 0; i < lv->cnt; i++) {
@@ -1043,8 +1004,7 @@ static nd_err_t trigger_word(struct loader *ld, struct leaves *lv,
         return fail(ld, line, shown, "missing: every trigger needs a %s", key);
 }
 
-static nd_err_t load_trigger(struct loader *ld, yaml_node_t *item, int idx)
-{
+static nd_err_t load_trigger(struct loader *ld, yaml_node_t *item, int idx) {
         nd_config_t *cfg = ld->cfg;
         nd_trigger_conf_t *t;
         const nd_processor_def_t *def;
@@ -1144,8 +1104,7 @@ out:
         return err;
 }
 
-static nd_err_t load_triggers(struct loader *ld, const struct leaf *lf)
-{
+static nd_err_t load_triggers(struct loader *ld, const struct leaf *lf) {
         yaml_node_t *v = lf->val;
         int n;
         nd_err_t err;
@@ -1168,8 +1127,7 @@ static nd_err_t load_triggers(struct loader *ld, const struct leaf *lf)
 }
 
 /* A key that only groups others ("time", "schema.ids"). */
-static bool is_section(const char *key)
-{
+static bool is_section(const char *key) {
         size_t len = strlen(key);
         for (size_t i = 0; i < NPROPS; i++)
                 if (!strncmp(props[i].name, key, len) &&
@@ -1179,8 +1137,7 @@ static bool is_section(const char *key)
 }
 
 /* The first property of a section, for messages. */
-static const char *section_example(const char *key)
-{
+static const char *section_example(const char *key) {
         size_t len = strlen(key);
         for (size_t i = 0; i < NPROPS; i++)
                 if (!strncmp(props[i].name, key, len) &&
@@ -1189,8 +1146,7 @@ static const char *section_example(const char *key)
         return "?";
 }
 
-static nd_err_t load_root(struct loader *ld, yaml_node_t *root)
-{
+static nd_err_t load_root(struct loader *ld, yaml_node_t *root) {
         static const char *const extra[] = {"kafka", "triggers", NULL};
         struct leaves lv = {0};
         nd_err_t err;
@@ -1236,8 +1192,7 @@ out:
 }
 
 /* "bootstrap.servers" from "BOOTSTRAP_SERVERS", Confluent-image style. */
-static char *kafka_env_key(const char *s, size_t len)
-{
+static char *kafka_env_key(const char *s, size_t len) {
         char *key = nd_malloc(len + 1), *o = key;
         for (size_t i = 0; i < len;) {
                 size_t run = 0;
@@ -1261,8 +1216,7 @@ static char *kafka_env_key(const char *s, size_t len)
 }
 
 /* "NUDGE_TIME_MAX_OUT_OF_ORDERNESS" for "time.max_out_of_orderness". */
-static void env_name(const char *key, char *buf, size_t size)
-{
+static void env_name(const char *key, char *buf, size_t size) {
         size_t i = 0, off = (size_t)snprintf(buf, size, "NUDGE_");
         for (; key[i] && off + i + 1 < size; i++)
                 buf[off + i] =
@@ -1270,8 +1224,7 @@ static void env_name(const char *key, char *buf, size_t size)
         buf[off + i] = '\0';
 }
 
-static nd_err_t apply_env(struct loader *ld)
-{
+static nd_err_t apply_env(struct loader *ld) {
         char name[160], why[WHY_MAX];
 
         for (char **e = environ; e && *e; e++) {
@@ -1301,8 +1254,7 @@ static nd_err_t apply_env(struct loader *ld)
         return ND_OK;
 }
 
-static bool valid_topic(const char *s)
-{
+static bool valid_topic(const char *s) {
         size_t len = strlen(s);
         if (!len || len > 249 || !strcmp(s, ".") || !strcmp(s, ".."))
                 return false;
@@ -1312,8 +1264,7 @@ static bool valid_topic(const char *s)
         return true;
 }
 
-static nd_err_t validate(struct loader *ld)
-{
+static nd_err_t validate(struct loader *ld) {
         nd_config_t *cfg = ld->cfg;
         const char *listen = cfg->http_listen;
         int topics[NPROPS], ntopics = 0;
@@ -1379,8 +1330,7 @@ static nd_err_t validate(struct loader *ld)
 }
 
 static nd_err_t yaml_fail(struct loader *ld, const yaml_parser_t *parser,
-                          nd_err_t err)
-{
+                          nd_err_t err) {
         if (parser->error == YAML_READER_ERROR)
                 snprintf(ld->errstr, ld->errstr_size,
                          "%s: invalid YAML: %s at byte %zu", ld->name,
@@ -1404,8 +1354,7 @@ static nd_err_t yaml_fail(struct loader *ld, const yaml_parser_t *parser,
 
 /* Loads from parser (or defaults only when parser is NULL) into ld->cfg. */
 static nd_err_t load(struct loader *ld, yaml_parser_t *parser,
-                     nd_err_t read_err)
-{
+                     nd_err_t read_err) {
         yaml_document_t doc, extra;
         yaml_node_t *root;
         nd_err_t err;
@@ -1456,8 +1405,7 @@ env:
 static nd_err_t load_common(const char *name, FILE *fp, const char *yaml,
                             size_t len, nd_processor_lookup_t lookup,
                             nd_config_t **cfgp, char *errstr,
-                            size_t errstr_size)
-{
+                            size_t errstr_size) {
         struct loader ld = {.name = name ? name : "(defaults)",
                             .lookup = lookup,
                             .errstr = errstr,
@@ -1500,8 +1448,7 @@ static nd_err_t load_common(const char *name, FILE *fp, const char *yaml,
  * clickstream.avsc wins; when none does, the value stays as written and the
  * serde's error names it.
  */
-static void resolve_schema_dir(nd_config_t *cfg)
-{
+static void resolve_schema_dir(nd_config_t *cfg) {
         enum { CAP = PATH_MAX + 64 };
         char cand[4][CAP], base[PATH_MAX];
         const char *dir = cfg->schema_dir;
@@ -1519,8 +1466,7 @@ static void resolve_schema_dir(nd_config_t *cfg)
                 if (w > 0 && w < PATH_MAX / 2) {
                         if (snprintf(cand[n], CAP, "%s/%s", base, dir) < CAP)
                                 n++;
-                        if (snprintf(cand[n], CAP, "%s/../%s", base, dir) <
-                            CAP)
+                        if (snprintf(cand[n], CAP, "%s/../%s", base, dir) < CAP)
                                 n++;
                 }
         }
@@ -1548,8 +1494,7 @@ static void resolve_schema_dir(nd_config_t *cfg)
 }
 
 nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
-                        nd_config_t **cfgp, char *errstr, size_t errstr_size)
-{
+                        nd_config_t **cfgp, char *errstr, size_t errstr_size) {
         FILE *fp;
         struct stat st;
         nd_err_t err;
@@ -1582,15 +1527,13 @@ nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
 
 nd_err_t nd_config_load_string(const char *name, const char *yaml, size_t len,
                                nd_processor_lookup_t lookup, nd_config_t **cfgp,
-                               char *errstr, size_t errstr_size)
-{
+                               char *errstr, size_t errstr_size) {
         /* WHY "": libyaml reads len bytes; a NULL yaml means defaults. */
         return load_common(name ? name : "(string)", NULL, yaml ? yaml : "",
                            yaml ? len : 0, lookup, cfgp, errstr, errstr_size);
 }
 
-void nd_config_destroy(nd_config_t *cfg)
-{
+void nd_config_destroy(nd_config_t *cfg) {
         if (!cfg)
                 return;
         nd_cfg_free(props, cfg);
@@ -1611,16 +1554,14 @@ void nd_config_destroy(nd_config_t *cfg)
         nd_free(cfg);
 }
 
-const char *nd_config_kafka_get(const nd_config_t *cfg, const char *key)
-{
+const char *nd_config_kafka_get(const nd_config_t *cfg, const char *key) {
         for (int i = 0; i < cfg->kafka_cnt; i++)
                 if (!strcmp(cfg->kafka[i].key, key))
                         return cfg->kafka[i].value;
         return NULL;
 }
 
-bool nd_config_is_embedded(const nd_config_t *cfg)
-{
+bool nd_config_is_embedded(const nd_config_t *cfg) {
         const char *v = nd_config_kafka_get(cfg, "bootstrap.servers");
         for (; v && *v; v++)
                 if (!isspace((unsigned char)*v))
@@ -1631,8 +1572,7 @@ bool nd_config_is_embedded(const nd_config_t *cfg)
 /* ---------------------------------------------------------------------- */
 /* Docs and dump                                                           */
 
-static const char *type_name(nd_cfg_type_t type)
-{
+static const char *type_name(nd_cfg_type_t type) {
         switch (type) {
         case ND_CFG_T_STR:
                 return "string";
@@ -1657,8 +1597,7 @@ static const char *type_name(nd_cfg_type_t type)
 }
 
 /* Markdown table cell: no newlines, '|' escaped. */
-static void put_cell(FILE *out, const char *s)
-{
+static void put_cell(FILE *out, const char *s) {
         for (; *s; s++) {
                 if (*s == '|')
                         fputs("\\|", out);
@@ -1669,8 +1608,7 @@ static void put_cell(FILE *out, const char *s)
         }
 }
 
-static void range_text(const nd_cfg_prop_t *prop, char *buf, size_t size)
-{
+static void range_text(const nd_cfg_prop_t *prop, char *buf, size_t size) {
         char lo[32], hi[32];
         buf[0] = '\0';
         switch (prop->type) {
@@ -1711,8 +1649,7 @@ static void range_text(const nd_cfg_prop_t *prop, char *buf, size_t size)
         }
 }
 
-static void doc_row(FILE *out, const char *prefix, const nd_cfg_prop_t *prop)
-{
+static void doc_row(FILE *out, const char *prefix, const nd_cfg_prop_t *prop) {
         char range[512];
         fprintf(out, "| `%s%s` | %s | ", prefix, prop->name,
                 type_name(prop->type));
@@ -1734,15 +1671,13 @@ static void doc_row(FILE *out, const char *prefix, const nd_cfg_prop_t *prop)
         fputs(" |\n", out);
 }
 
-static void doc_table_head(FILE *out)
-{
+static void doc_table_head(FILE *out) {
         fputs("| Key | Type | Default | Range / values | Description |\n"
               "|---|---|---|---|---|\n",
               out);
 }
 
-void nd_config_write_doc(FILE *out, const nd_processor_def_t *const *defs)
-{
+void nd_config_write_doc(FILE *out, const nd_processor_def_t *const *defs) {
         fputs("# Configuration\n"
               "\n"
               "<!-- Generated from the property tables in common/config.c and "
@@ -1881,8 +1816,7 @@ void nd_config_write_doc(FILE *out, const nd_processor_def_t *const *defs)
 }
 
 /* A YAML double-quoted string. */
-static void put_quoted(FILE *out, const char *s)
-{
+static void put_quoted(FILE *out, const char *s) {
         fputc('"', out);
         for (; *s; s++) {
                 unsigned char c = (unsigned char)*s;
@@ -1897,8 +1831,7 @@ static void put_quoted(FILE *out, const char *s)
 }
 
 /* A key as a plain scalar when it is safe, else quoted. */
-static void put_key(FILE *out, const char *s)
-{
+static void put_key(FILE *out, const char *s) {
         bool plain = isalnum((unsigned char)*s);
         for (const char *p = s; *p && plain; p++)
                 plain = isalnum((unsigned char)*p) || strchr("._-", *p);
@@ -1908,8 +1841,7 @@ static void put_key(FILE *out, const char *s)
                 put_quoted(out, s);
 }
 
-static void put_value(FILE *out, const nd_cfg_prop_t *prop, const void *base)
-{
+static void put_value(FILE *out, const nd_cfg_prop_t *prop, const void *base) {
         const char *field = (const char *)base + prop->offset;
         char buf[64];
         int64_t v;
@@ -1977,13 +1909,11 @@ static void put_value(FILE *out, const nd_cfg_prop_t *prop, const void *base)
         }
 }
 
-static bool is_secret(const char *key)
-{
+static bool is_secret(const char *key) {
         return strcasestr(key, "password") || strcasestr(key, "secret");
 }
 
-void nd_config_dump(FILE *out, const nd_config_t *cfg)
-{
+void nd_config_dump(FILE *out, const nd_config_t *cfg) {
         const char *section = NULL;
         size_t seclen = 0;
 

@@ -52,47 +52,47 @@ typedef struct nd_kv_s {
 
 /** One entry of `triggers:`. */
 typedef struct nd_trigger_conf_s {
-        char *name;                        /* unique */
-        const nd_processor_def_t *def;     /* from the type */
-        void *conf;                        /* def->config_size bytes */
-        int line;                          /* where it starts in the file */
+        char *name;                    /* unique */
+        const nd_processor_def_t *def; /* from the type */
+        void *conf;                    /* def->config_size bytes */
+        int line;                      /* where it starts in the file */
 } nd_trigger_conf_t;
 
 typedef struct nd_config_s {
-        char *path;                  /* the file, or NULL for defaults only */
+        char *path; /* the file, or NULL for defaults only */
 
         /* application */
-        char *application_id;        /* application.id */
+        char *application_id; /* application.id */
 
         /* log */
-        int log_level;               /* log.level: nd_log_level_t */
-        bool log_json;               /* log.format == json */
-        int log_format;              /* log.format: 0 text, 1 json */
+        int log_level;  /* log.level: nd_log_level_t */
+        bool log_json;  /* log.format == json */
+        int log_format; /* log.format: 0 text, 1 json */
 
         /* kafka: passed through to librdkafka as they are */
         nd_kv_t *kafka;
         int kafka_cnt;
 
         /* topics */
-        char *topic_clickstream;     /* topics.clickstream */
-        char *topic_cart;            /* topics.cart */
-        char *topic_purchase;        /* topics.purchase */
-        char *topic_catalog;         /* topics.catalog */
-        char *topic_actions;         /* topics.actions */
-        bool actions_per_channel;    /* topics.actions_per_channel */
-        char *topic_dead_letter;     /* topics.dead_letter */
+        char *topic_clickstream;  /* topics.clickstream */
+        char *topic_cart;         /* topics.cart */
+        char *topic_purchase;     /* topics.purchase */
+        char *topic_catalog;      /* topics.catalog */
+        char *topic_actions;      /* topics.actions */
+        bool actions_per_channel; /* topics.actions_per_channel */
+        char *topic_dead_letter;  /* topics.dead_letter */
 
         /* input */
-        int input_format;            /* input.format: nd_format_t */
+        int input_format; /* input.format: nd_format_t */
 
         /* schema */
-        char *schema_registry_url;   /* schema.registry.url ("" = none) */
-        char *schema_dir;            /* schema.dir */
+        char *schema_registry_url;     /* schema.registry.url ("" = none) */
+        char *schema_dir;              /* schema.dir */
         int64_t schema_id_clickstream; /* schema.ids.clickstream */
-        int64_t schema_id_cart;      /* schema.ids.cart */
-        int64_t schema_id_purchase;  /* schema.ids.purchase */
-        int64_t schema_id_catalog;   /* schema.ids.catalog */
-        int64_t schema_id_action;    /* schema.ids.action */
+        int64_t schema_id_cart;        /* schema.ids.cart */
+        int64_t schema_id_purchase;    /* schema.ids.purchase */
+        int64_t schema_id_catalog;     /* schema.ids.catalog */
+        int64_t schema_id_action;      /* schema.ids.action */
 
         /* processing */
         int64_t threads;             /* processing.threads */
@@ -106,14 +106,14 @@ typedef struct nd_config_s {
         int64_t idle_advance_after_ms;   /* time.idle_advance_after */
 
         /* state */
-        int64_t state_ttl_ms;        /* state.ttl */
+        int64_t state_ttl_ms; /* state.ttl */
 
         /* embedded broker (used when kafka.bootstrap.servers is unset) */
         int64_t embedded_brokers;    /* embedded.brokers */
         int64_t embedded_partitions; /* embedded.partitions */
 
         /* metrics / health HTTP endpoint */
-        char *http_listen;           /* http.listen ("" = off) */
+        char *http_listen; /* http.listen ("" = off) */
 
         /* triggers */
         nd_trigger_conf_t *triggers;
@@ -140,9 +140,8 @@ nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
  * and configurations that do not live in a file.
  */
 nd_err_t nd_config_load_string(const char *name, const char *yaml, size_t len,
-                               nd_processor_lookup_t lookup,
-                               nd_config_t **cfgp, char *errstr,
-                               size_t errstr_size);
+                               nd_processor_lookup_t lookup, nd_config_t **cfgp,
+                               char *errstr, size_t errstr_size);
 
 /** nd_config_destroy(NULL) is a no-op. */
 void nd_config_destroy(nd_config_t *cfg);

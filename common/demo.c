@@ -46,14 +46,14 @@ enum jstate { J_IDLE, J_BROWSE, J_CART, J_SWITCHED, J_CHECKOUT, J_ORDERED };
 
 struct customer {
         enum jstate st;
-        int64_t next;          /* wall ms of its next step */
+        int64_t next; /* wall ms of its next step */
         int views;
         int cart_lines;
         int cart_skus[6];
-        int cart_no;           /* cart id counter */
+        int cart_no; /* cart id counter */
         int orders;
         bool anon;
-        bool on_b;             /* now on the second device */
+        bool on_b; /* now on the second device */
 };
 
 struct demo {
@@ -121,8 +121,8 @@ static int envelope(struct demo *d, char *buf, size_t cap, int id,
             c->cart_no);
 }
 
-static void send(struct demo *d, int id, struct customer *c,
-                 nd_event_type_t t, int sku) {
+static void send(struct demo *d, int id, struct customer *c, nd_event_type_t t,
+                 int sku) {
         char buf[EV_BYTES], key[32];
         int n = envelope(d, buf, sizeof(buf), id, c, t);
         if (sku >= 0)
@@ -135,8 +135,8 @@ static void send(struct demo *d, int id, struct customer *c,
             t == ND_EV_CHECKOUT_STARTED || t == ND_EV_CART_VIEWED ||
             t == ND_EV_ORDER_COMPLETED)
                 n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-                              ",\"cart_id\":\"cart-%d-%d\",\"quantity\":1",
-                              id, c->cart_no);
+                              ",\"cart_id\":\"cart-%d-%d\",\"quantity\":1", id,
+                              c->cart_no);
         if (t == ND_EV_ORDER_COMPLETED || t == ND_EV_ORDER_REFUNDED) {
                 int total = 0;
                 for (int i = 0; i < c->cart_lines; i++)
@@ -215,8 +215,8 @@ static void step(struct demo *d, int id, struct customer *c, int64_t now) {
         case J_SWITCHED:
                 if (pct(d) < 50) {
                         /* carries on by itself on the phone */
-                        c->cart_skus[c->cart_lines < 6 ? c->cart_lines++
-                                                       : 5] = sku;
+                        c->cart_skus[c->cart_lines < 6 ? c->cart_lines++ : 5] =
+                            sku;
                         send(d, id, c, ND_EV_PRODUCT_ADDED, sku);
                         c->st = J_CART;
                 } else {
@@ -394,16 +394,15 @@ int nd_demo_run(const nd_config_t *cfg, const nd_demo_opts_t *opts) {
                 goto out;
         }
         bootstrap = nd_kio_cluster_bootstraps(mc);
-        printf("embedded broker at %s (kcat -b %s -L)\n", bootstrap,
-               bootstrap);
+        printf("embedded broker at %s (kcat -b %s -L)\n", bootstrap, bootstrap);
         printf("triggers:");
         for (int i = 0; i < cfg->trigger_cnt; i++)
                 printf(" %s (%s)", cfg->triggers[i].name,
                        cfg->triggers[i].def->name);
         printf("\n");
 
-        d.producer = nd_kio_producer_new(cfg, bootstrap, errstr,
-                                         sizeof(errstr));
+        d.producer =
+            nd_kio_producer_new(cfg, bootstrap, errstr, sizeof(errstr));
         if (!d.producer || publish_catalog(&d) != ND_OK) {
                 fprintf(stderr, "nudge demo: catalog: %s\n", errstr);
                 goto out;
@@ -495,11 +494,11 @@ out:
                         printf("  actions emitted   %llu:",
                                (unsigned long long)em);
                         for (int i = 0; i < ND_TRIGGER__CNT; i++)
-                                printf(" %s %llu",
-                                       nd_trigger_type_name(
-                                           (nd_trigger_type_t)i),
-                                       (unsigned long long)atomic_load(
-                                           &d.emitted[i]));
+                                printf(
+                                    " %s %llu",
+                                    nd_trigger_type_name((nd_trigger_type_t)i),
+                                    (unsigned long long)atomic_load(
+                                        &d.emitted[i]));
                         printf("\n  actions committed %llu (read back with "
                                "read_committed)\n",
                                (unsigned long long)d.committed);

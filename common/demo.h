@@ -17,9 +17,9 @@
 #include "config.h"
 
 typedef struct nd_demo_opts_s {
-        int64_t duration_ms;      /* how long to generate traffic */
-        int rate;                 /* events per second */
-        int customers;            /* distinct customers */
+        int64_t duration_ms; /* how long to generate traffic */
+        int rate;            /* events per second */
+        int customers;       /* distinct customers */
         uint64_t seed;
         volatile sig_atomic_t *stop; /* set by the caller's signal handler */
 } nd_demo_opts_t;

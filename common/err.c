@@ -5,8 +5,8 @@ const char *nd_err_str(nd_err_t err) {
         switch (err) {
         case ND_OK:
                 return "success";
-#define XX(name, val, cls, text)                                               \
-        case ND_ERR_##name:                                                    \
+#define XX(name, val, cls, text) \
+        case ND_ERR_##name:      \
                 return text;
                 ND_ERR_MAP(XX)
 #undef XX
@@ -18,8 +18,8 @@ const char *nd_err_name(nd_err_t err) {
         switch (err) {
         case ND_OK:
                 return "OK";
-#define XX(name, val, cls, text)                                               \
-        case ND_ERR_##name:                                                    \
+#define XX(name, val, cls, text) \
+        case ND_ERR_##name:      \
                 return #name;
                 ND_ERR_MAP(XX)
 #undef XX
@@ -31,8 +31,8 @@ nd_err_class_t nd_err_class(nd_err_t err) {
         switch (err) {
         case ND_OK:
                 return ND_ERR_CLASS_NONE;
-#define XX(name, val, cls, text)                                               \
-        case ND_ERR_##name:                                                    \
+#define XX(name, val, cls, text) \
+        case ND_ERR_##name:      \
                 return ND_ERR_CLASS_##cls;
                 ND_ERR_MAP(XX)
 #undef XX

@@ -38,18 +38,18 @@
 #include "log.h"
 #include "mem.h"
 
-#define KIO_TXN_TIMEOUT_MS   30000
-#define KIO_COMMIT_RETRIES   5
-#define KIO_TOPIC_CACHE      16
-#define KIO_PRODUCE_WAIT_MS  30000
+#define KIO_TXN_TIMEOUT_MS  30000
+#define KIO_COMMIT_RETRIES  5
+#define KIO_TOPIC_CACHE     16
+#define KIO_PRODUCE_WAIT_MS 30000
 
 struct nd_kio_cluster_s {
-        rd_kafka_t *rk;                 /* hosts the mock cluster */
+        rd_kafka_t *rk; /* hosts the mock cluster */
         rd_kafka_mock_cluster_t *mc;
 };
 
 struct topic_ref {
-        char *name;                     /* our copy */
+        char *name; /* our copy */
         rd_kafka_topic_t *rkt;
 };
 
@@ -60,15 +60,15 @@ struct nd_kio_s {
         rd_kafka_t *producer;
         bool eos;
         bool in_txn;
-        bool pending;                   /* consumed or produced since commit */
-        long dr_failed;                 /* failed deliveries since commit */
+        bool pending;   /* consumed or produced since commit */
+        long dr_failed; /* failed deliveries since commit */
         rd_kafka_topic_partition_list_t *assignment; /* our own copy */
         rd_kafka_message_t **batch;
         int batch_cnt;
         int batch_cap;
         struct topic_ref topics[KIO_TOPIC_CACHE];
         int topic_cnt;
-        int64_t last_commit_ns;         /* duration of the last commit */
+        int64_t last_commit_ns; /* duration of the last commit */
 };
 
 struct nd_kio_client_s {
@@ -79,7 +79,7 @@ struct nd_kio_client_s {
         int topic_cnt;
         /* table readers: the partitions and where they end */
         rd_kafka_topic_partition_list_t *table;
-        int64_t *end;             /* end offset per table element */
+        int64_t *end; /* end offset per table element */
         int64_t read;
 };
 
@@ -172,8 +172,7 @@ static bool conf_default(rd_kafka_conf_t *kc, const nd_config_t *cfg,
         return conf_put(kc, key, value, errstr, errstr_size);
 }
 
-static const char *instance_id(const nd_config_t *cfg, char *buf,
-                               size_t size) {
+static const char *instance_id(const nd_config_t *cfg, char *buf, size_t size) {
         const char *v = user_prop(cfg, "consumer", "group.instance.id");
         if (v && *v)
                 return v;
@@ -330,8 +329,8 @@ nd_err_t nd_kio_create_topic(const nd_config_t *cfg, const char *bootstrap,
                     n ? rd_kafka_topic_result_error(tr[0])
                       : RD_KAFKA_RESP_ERR_NO_ERROR;
                 if (terr && terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                        snprintf(errstr, errstr_size,
-                                 "creating topic %s: %s", topic,
+                        snprintf(errstr, errstr_size, "creating topic %s: %s",
+                                 topic,
                                  rd_kafka_topic_result_error_string(tr[0]));
                         goto out;
                 }
@@ -436,8 +435,8 @@ static void rewind_to_committed(nd_kio_t *kio) {
         for (int i = 0; i < parts->cnt; i++)
                 if (parts->elems[i].offset < 0)
                         parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-        error = rd_kafka_seek_partitions(kio->consumer, parts,
-                                         KIO_TXN_TIMEOUT_MS);
+        error =
+            rd_kafka_seek_partitions(kio->consumer, parts, KIO_TXN_TIMEOUT_MS);
         if (error) {
                 nd_log_error("kio", "rewinding: %s",
                              rd_kafka_error_string(error));
@@ -629,10 +628,10 @@ static void assignment_del(nd_kio_t *kio,
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts,
-                         void *opaque) {
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
         nd_kio_t *kio = opaque;
-        bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        bool cooperative =
+            !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
         int32_t nums[1024];
         int n = parts->cnt <= 1024 ? partition_numbers(parts, nums) : 0;
         rd_kafka_error_t *error = NULL;
@@ -707,7 +706,8 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
                 goto fail;
         }
         if (kio->eos) {
-                const char *ac = user_prop(cfg, "consumer", "enable.auto.commit");
+                const char *ac =
+                    user_prop(cfg, "consumer", "enable.auto.commit");
                 if (ac && strcmp(ac, "false")) {
                         snprintf(errstr, errstr_size,
                                  "key 'kafka.enable.auto.commit': must be "
@@ -726,8 +726,7 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
                           errstr_size) ||
             !conf_default(cc, cfg, "consumer", "group.id", cfg->application_id,
                           errstr, errstr_size) ||
-            !conf_put(cc, "enable.auto.commit", "false", errstr,
-                      errstr_size) ||
+            !conf_put(cc, "enable.auto.commit", "false", errstr, errstr_size) ||
             !conf_put(cc, "enable.auto.offset.store", "false", errstr,
                       errstr_size) ||
             !conf_put(cc, "partition.assignment.strategy", "range", errstr,
@@ -776,28 +775,28 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
                  * then fences its predecessor's open transaction at once,
                  * instead of read_committed consumers waiting for
                  * transaction.timeout.ms. */
-                const char *tid = user_prop(cfg, "producer", "transactional.id");
+                const char *tid =
+                    user_prop(cfg, "producer", "transactional.id");
                 if (tid)
                         snprintf(buf, sizeof(buf), "%s-%d", tid, conf->thread);
                 else
-                        snprintf(buf, sizeof(buf), "%s-%s-%d",
-                                 cfg->application_id,
-                                 instance_id(cfg, host, sizeof(host)),
-                                 conf->thread);
-                if (!conf_put(pc, "transactional.id", buf, errstr,
-                              errstr_size))
+                        snprintf(
+                            buf, sizeof(buf), "%s-%s-%d", cfg->application_id,
+                            instance_id(cfg, host, sizeof(host)), conf->thread);
+                if (!conf_put(pc, "transactional.id", buf, errstr, errstr_size))
                         goto fail;
         }
         rd_kafka_conf_set_dr_msg_cb(pc, worker_dr_cb);
         rd_kafka_conf_set_opaque(pc, kio);
-        kio->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size);
+        kio->producer =
+            rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size);
         if (!kio->producer)
                 goto fail;
         pc = NULL;
 
         if (kio->eos) {
-                rd_kafka_error_t *error =
-                    rd_kafka_init_transactions(kio->producer, KIO_TXN_TIMEOUT_MS);
+                rd_kafka_error_t *error = rd_kafka_init_transactions(
+                    kio->producer, KIO_TXN_TIMEOUT_MS);
                 if (error) {
                         snprintf(errstr, errstr_size,
                                  "initialising transactions: %s",
@@ -1108,10 +1107,9 @@ nd_kio_client_t *nd_kio_reader_new(const nd_config_t *cfg,
         rd_kafka_conf_set(kc, "client.id", "nudge-reader", NULL, 0);
         rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", NULL, 0);
         rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
-        rd_kafka_conf_set(kc, "isolation.level",
-                          read_committed ? "read_committed"
-                                         : "read_uncommitted",
-                          NULL, 0);
+        rd_kafka_conf_set(
+            kc, "isolation.level",
+            read_committed ? "read_committed" : "read_uncommitted", NULL, 0);
         cl->consumer = true;
         cl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
         if (!cl->rk) {
@@ -1161,7 +1159,7 @@ nd_err_t nd_kio_client_flush(nd_kio_client_t *cl, int timeout_ms) {
 /* A table partition is done once its records up to the end offset noted
  * at creation were read, or an EOF came (eof_at >= 0). */
 static void table_mark_end(nd_kio_client_t *cl, const rd_kafka_message_t *rkm,
-                          int64_t eof_at) {
+                           int64_t eof_at) {
         const char *topic = rd_kafka_topic_name(rkm->rkt);
         for (int i = 0; i < cl->table->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &cl->table->elems[i];
@@ -1172,8 +1170,7 @@ static void table_mark_end(nd_kio_client_t *cl, const rd_kafka_message_t *rkm,
         }
 }
 
-nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
-                                  const char *bootstrap,
+nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg, const char *bootstrap,
                                   const char *const *topics, int topic_cnt,
                                   const int32_t *parts, int part_cnt,
                                   char *errstr, size_t errstr_size) {
@@ -1195,13 +1192,11 @@ nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
         /* WHY large fetches: a restore reads whole partitions as fast as it
          * can; with the default 1 MB per partition per fetch it spends its
          * time in round trips (measured: 175k records/s). */
-        rd_kafka_conf_set(kc, "max.partition.fetch.bytes", "67108864", NULL,
-                          0);
+        rd_kafka_conf_set(kc, "max.partition.fetch.bytes", "67108864", NULL, 0);
         rd_kafka_conf_set(kc, "fetch.max.bytes", "134217728", NULL, 0);
         rd_kafka_conf_set(kc, "receive.message.max.bytes", "135266304", NULL,
                           0);
-        rd_kafka_conf_set(kc, "queued.max.messages.kbytes", "1048576", NULL,
-                          0);
+        rd_kafka_conf_set(kc, "queued.max.messages.kbytes", "1048576", NULL, 0);
         rd_kafka_conf_set(kc, "queued.min.messages", "1000000", NULL, 0);
         /* A consumer handle needs a group id to exist; it never joins. */
         rd_kafka_conf_set(kc, "group.id", "nudge-table-reader", NULL, 0);
@@ -1244,13 +1239,12 @@ nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
         for (int i = 0; i < cl->table->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &cl->table->elems[i];
                 int64_t lo = 0, hi = 0;
-                err = rd_kafka_query_watermark_offsets(
-                    cl->rk, tp->topic, tp->partition, &lo, &hi,
-                    KIO_TXN_TIMEOUT_MS);
+                err = rd_kafka_query_watermark_offsets(cl->rk, tp->topic,
+                                                       tp->partition, &lo, &hi,
+                                                       KIO_TXN_TIMEOUT_MS);
                 if (err) {
-                        snprintf(errstr, errstr_size, "%s [%d]: %s",
-                                 tp->topic, (int)tp->partition,
-                                 rd_kafka_err2str(err));
+                        snprintf(errstr, errstr_size, "%s [%d]: %s", tp->topic,
+                                 (int)tp->partition, rd_kafka_err2str(err));
                         goto fail;
                 }
                 cl->end[i] = hi;
@@ -1258,8 +1252,7 @@ nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
                 tp->err = hi <= lo ? RD_KAFKA_RESP_ERR__PARTITION_EOF
                                    : RD_KAFKA_RESP_ERR_NO_ERROR;
         }
-        if (cl->table->cnt &&
-            (err = rd_kafka_assign(cl->rk, cl->table)) != 0) {
+        if (cl->table->cnt && (err = rd_kafka_assign(cl->rk, cl->table)) != 0) {
                 snprintf(errstr, errstr_size, "assign: %s",
                          rd_kafka_err2str(err));
                 goto fail;
@@ -1275,8 +1268,7 @@ fail:
 
 bool nd_kio_table_loaded(nd_kio_client_t *cl) {
         for (int i = 0; i < cl->table->cnt; i++)
-                if (cl->table->elems[i].err !=
-                    RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                if (cl->table->elems[i].err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         return false;
         return true;
 }

@@ -99,8 +99,8 @@ nd_err_t nd_kio_create_topic(const nd_config_t *cfg, const char *bootstrap,
 
 typedef struct nd_kio_conf_s {
         const nd_config_t *cfg;
-        const char *bootstrap;      /* overrides kafka.bootstrap.servers */
-        int thread;                 /* worker index, for ids and logs */
+        const char *bootstrap; /* overrides kafka.bootstrap.servers */
+        int thread;            /* worker index, for ids and logs */
         /* Called from nd_kio_poll() on the worker thread. */
         void (*on_assign)(void *arg, const int32_t *partitions, int cnt);
         void (*on_revoke)(void *arg, const int32_t *partitions, int cnt,
@@ -207,8 +207,7 @@ void nd_kio_client_destroy(nd_kio_client_t *cl);
  * read_committed, and notes each partition's end offset at creation. Topics
  * that do not exist are skipped. Read with nd_kio_client_read().
  */
-nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg,
-                                  const char *bootstrap,
+nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg, const char *bootstrap,
                                   const char *const *topics, int topic_cnt,
                                   const int32_t *parts, int part_cnt,
                                   char *errstr, size_t errstr_size);

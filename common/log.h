@@ -45,18 +45,18 @@ void nd_logv(nd_log_level_t level, const char *module, const char *fmt,
  * re-check arguments). Active in every build: a broken invariant logs where
  * and aborts, rather than corrupting state that goes to a changelog.
  */
-#define nd_assert(cond)                                                        \
-        do {                                                                   \
-                if (__builtin_expect(!(cond), 0))                              \
-                        nd__assert_fail(#cond, __FILE__, __LINE__);            \
+#define nd_assert(cond)                                             \
+        do {                                                        \
+                if (__builtin_expect(!(cond), 0))                   \
+                        nd__assert_fail(#cond, __FILE__, __LINE__); \
         } while (0)
 void nd__assert_fail(const char *expr, const char *file, int line)
     __attribute__((noreturn));
 
-#define nd_log_debug(mod, ...)                                                 \
-        do {                                                                   \
-                if (nd_log_enabled(ND_LOG_DEBUG))                              \
-                        nd_log(ND_LOG_DEBUG, mod, __VA_ARGS__);                \
+#define nd_log_debug(mod, ...)                                  \
+        do {                                                    \
+                if (nd_log_enabled(ND_LOG_DEBUG))               \
+                        nd_log(ND_LOG_DEBUG, mod, __VA_ARGS__); \
         } while (0)
 #define nd_log_info(mod, ...)  nd_log(ND_LOG_INFO, mod, __VA_ARGS__)
 #define nd_log_warn(mod, ...)  nd_log(ND_LOG_WARN, mod, __VA_ARGS__)

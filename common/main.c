@@ -99,9 +99,8 @@ static void usage(FILE *out) {
 
 static int load(const char *path, nd_config_t **cfgp) {
         char errstr[1024];
-        nd_err_t err =
-            nd_config_load(path, nd_processor_find, cfgp, errstr,
-                           sizeof(errstr));
+        nd_err_t err = nd_config_load(path, nd_processor_find, cfgp, errstr,
+                                      sizeof(errstr));
         if (err != ND_OK) {
                 fprintf(stderr, "nudge: %s\n", errstr);
                 return EXIT_CONFIG;
@@ -165,8 +164,8 @@ static int cmd_run(const char *path) {
         }
         if (cfg->http_listen && *cfg->http_listen) {
                 err = nd_http_start(cfg->http_listen, nd_runtime_metrics(rt),
-                                    http_ready, http_health, rt, &http,
-                                    errstr, sizeof(errstr));
+                                    http_ready, http_health, rt, &http, errstr,
+                                    sizeof(errstr));
                 if (err != ND_OK) {
                         nd_log_error("main", "http.listen: %s", errstr);
                         rc = err == ND_ERR_CONFIG ? EXIT_CONFIG : EXIT_RUNTIME;
@@ -222,17 +221,17 @@ static int cmd_check(const char *path, bool verbose) {
                 nd_config_dump(stdout, cfg);
         printf("%s: ok (%d trigger%s, %s)\n", path, cfg->trigger_cnt,
                cfg->trigger_cnt == 1 ? "" : "s",
-               nd_config_is_embedded(cfg) ? "embedded broker"
-                                          : nd_config_kafka_get(
-                                                cfg, "bootstrap.servers"));
+               nd_config_is_embedded(cfg)
+                   ? "embedded broker"
+                   : nd_config_kafka_get(cfg, "bootstrap.servers"));
         nd_config_destroy(cfg);
         return 0;
 }
 
 static const char *default_demo_config(void) {
-        static const char *const paths[] = {
-            "config/demo.yaml", ND_SOURCE_DIR "/config/demo.yaml",
-            "/etc/nudge/demo.yaml", NULL};
+        static const char *const paths[] = {"config/demo.yaml",
+                                            ND_SOURCE_DIR "/config/demo.yaml",
+                                            "/etc/nudge/demo.yaml", NULL};
         for (int i = 0; paths[i]; i++)
                 if (access(paths[i], R_OK) == 0)
                         return paths[i];
@@ -325,8 +324,9 @@ static int cmd_demo(const char *path, const char *duration, long rate,
         if ((rc = load(path, &cfg)) != 0)
                 return rc;
         if (!nd_config_is_embedded(cfg)) {
-                fprintf(stderr, "nudge demo: %s sets kafka.bootstrap.servers; "
-                                "the demo runs on the embedded broker only\n",
+                fprintf(stderr,
+                        "nudge demo: %s sets kafka.bootstrap.servers; "
+                        "the demo runs on the embedded broker only\n",
                         path);
                 nd_config_destroy(cfg);
                 return EXIT_CONFIG;

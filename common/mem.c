@@ -10,7 +10,7 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
-static atomic_long fail_at;   /* 0 = off; else fail when calls reaches it */
+static atomic_long fail_at; /* 0 = off; else fail when calls reaches it */
 static atomic_long calls;
 
 static void oom(size_t size) {

@@ -12,12 +12,12 @@
 #include "config.h"
 
 typedef struct nd_replay_opts_s {
-        const char *input;        /* JSON lines; "-" for stdin */
-        const char *catalog;      /* JSON lines of products, or NULL */
-        const char *output;       /* "-" for stdout */
-        const char *dead_letter;  /* where bad lines are listed, or NULL */
+        const char *input;       /* JSON lines; "-" for stdin */
+        const char *catalog;     /* JSON lines of products, or NULL */
+        const char *output;      /* "-" for stdout */
+        const char *dead_letter; /* where bad lines are listed, or NULL */
         bool has_end;
-        int64_t end_time;         /* ms since epoch, UTC */
+        int64_t end_time; /* ms since epoch, UTC */
 } nd_replay_opts_t;
 
 /** Returns the exit code: 0 ok, 1 I/O failure, 2 bad setup. */

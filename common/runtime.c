@@ -42,12 +42,12 @@
 #include "mem.h"
 #include "runtime_int.h"
 
-#define POLL_MAX_WAIT_MS   100
-#define TOPIC_TIMEOUT_MS   15000
-#define IDLE_CHECK_MS      50
-#define EVICT_SLOTS        256
-#define DLQ_LOG_PER_SEC    10
-#define RETRIABLE_TRIES    3
+#define POLL_MAX_WAIT_MS 100
+#define TOPIC_TIMEOUT_MS 15000
+#define IDLE_CHECK_MS    50
+#define EVICT_SLOTS      256
+#define DLQ_LOG_PER_SEC  10
+#define RETRIABLE_TRIES  3
 
 /* ------------------------------------------------------------------ */
 /* Outputs                                                             */
@@ -63,8 +63,8 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
         nd_err_t err;
         (void)task;
 
-        err = nd_serde_encode_action(w->serde, act, w->abuf, ND_ACTION_BUF,
-                                     &len);
+        err =
+            nd_serde_encode_action(w->serde, act, w->abuf, ND_ACTION_BUF, &len);
         if (err != ND_OK) {
                 nd_log_error("runtime", "encoding an action of %.*s: %s",
                              (int)act->trigger_name.len, act->trigger_name.p,
@@ -89,8 +89,7 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
 }
 
 static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
-                             const void *key,
-                             size_t key_len, const void *value,
+                             const void *key, size_t key_len, const void *value,
                              size_t value_len) {
         struct nd_worker *w = arg;
         nd_err_t err = nd_kio_produce(w->kio, w->rt->cfg->topic_actions, -1,
@@ -116,10 +115,10 @@ static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
             {"nudge.source.partition", part, 0},
             {"nudge.source.offset", off, 0},
         };
-        hdrs[3].size = (size_t)snprintf(part, sizeof(part), "%d",
-                                        (int)rec->partition);
-        hdrs[4].size = (size_t)snprintf(off, sizeof(off), "%" PRId64,
-                                        rec->offset);
+        hdrs[3].size =
+            (size_t)snprintf(part, sizeof(part), "%d", (int)rec->partition);
+        hdrs[4].size =
+            (size_t)snprintf(off, sizeof(off), "%" PRId64, rec->offset);
         if (nd_kio_produce(w->kio, w->rt->cfg->topic_dead_letter,
                            rec->partition, rec->key, rec->key_len, rec->value,
                            rec->value_len, hdrs, 5) != ND_OK)
@@ -139,10 +138,9 @@ static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
                 w->dlq_log_cnt = 0;
         }
         if (w->dlq_log_cnt++ < DLQ_LOG_PER_SEC)
-                nd_log_warn("runtime",
-                            "dead-lettered %s [%d] @%" PRId64 ": %s: %s",
-                            rec->topic, (int)rec->partition, rec->offset,
-                            code, text);
+                nd_log_warn(
+                    "runtime", "dead-lettered %s [%d] @%" PRId64 ": %s: %s",
+                    rec->topic, (int)rec->partition, rec->offset, code, text);
 }
 
 /* ------------------------------------------------------------------ */
@@ -227,12 +225,12 @@ static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
                               int part_cnt) {
         const nd_config_t *cfg = w->rt->cfg;
         int n = 0;
-        char(*topics)[300] = nd_calloc((size_t)(cfg->trigger_cnt + 1),
-                                       sizeof(*topics));
-        const char **names = nd_calloc((size_t)(cfg->trigger_cnt + 1),
-                                       sizeof(*names));
-        int *inst_of = nd_calloc((size_t)(cfg->trigger_cnt + 1),
-                                 sizeof(*inst_of));
+        char(*topics)[300] =
+            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*topics));
+        const char **names =
+            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*names));
+        int *inst_of =
+            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*inst_of));
         struct restore_arg ra = {w, topics, inst_of, 0, 0};
         nd_kio_client_t *cl = NULL;
         char errstr[512];
@@ -249,8 +247,8 @@ static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
         ra.cnt = n;
         if (n == 0 || part_cnt == 0)
                 goto out;
-        cl = nd_kio_table_new(cfg, w->rt->bootstrap, names, n, parts,
-                              part_cnt, errstr, sizeof(errstr));
+        cl = nd_kio_table_new(cfg, w->rt->bootstrap, names, n, parts, part_cnt,
+                              errstr, sizeof(errstr));
         if (!cl) {
                 nd_log_error("runtime", "restore: %s", errstr);
                 err = ND_ERR_KAFKA;
@@ -271,10 +269,11 @@ static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
                 }
                 if (now - last_log >= 2000) {
                         nd_kio_table_progress(cl, &read, &total);
-                        nd_log_info("runtime",
-                                    "worker %d: restoring %d partitions: %" PRId64
-                                    " of ~%" PRId64 " changelog records",
-                                    w->idx, part_cnt, read, total);
+                        nd_log_info(
+                            "runtime",
+                            "worker %d: restoring %d partitions: %" PRId64
+                            " of ~%" PRId64 " changelog records",
+                            w->idx, part_cnt, read, total);
                         last_log = now;
                 }
         }
@@ -326,9 +325,10 @@ static void task_create(struct nd_worker *w, int32_t p) {
                 int cap = w->task_cap ? w->task_cap : 16;
                 while (cap <= p)
                         cap *= 2;
-                w->tasks = nd_realloc(w->tasks, (size_t)cap * sizeof(*w->tasks));
-                w->last_rec_ms = nd_realloc(w->last_rec_ms,
-                                            (size_t)cap * sizeof(int64_t));
+                w->tasks =
+                    nd_realloc(w->tasks, (size_t)cap * sizeof(*w->tasks));
+                w->last_rec_ms =
+                    nd_realloc(w->last_rec_ms, (size_t)cap * sizeof(int64_t));
                 memset(w->tasks + w->task_cap, 0,
                        (size_t)(cap - w->task_cap) * sizeof(*w->tasks));
                 w->task_cap = cap;
@@ -388,11 +388,12 @@ static void on_revoke(void *arg, const int32_t *parts, int cnt, bool lost) {
 
 /* After an aborted commit: state must match the rewound input again. */
 static void rebuild_tasks(struct nd_worker *w) {
-        nd_log_warn("runtime", "worker %d: rebuilding %d tasks from their "
-                               "changelogs after an aborted commit",
+        nd_log_warn("runtime",
+                    "worker %d: rebuilding %d tasks from their "
+                    "changelogs after an aborted commit",
                     w->idx, w->task_cnt);
-        int32_t *parts = nd_calloc((size_t)(w->task_cap ? w->task_cap : 1),
-                                   sizeof(*parts));
+        int32_t *parts =
+            nd_calloc((size_t)(w->task_cap ? w->task_cap : 1), sizeof(*parts));
         int n = 0;
         for (int32_t p = 0; p < w->task_cap; p++)
                 if (w->tasks[p]) {
@@ -426,13 +427,13 @@ static void catalog_one(void *arg, const nd_rec_t *rec) {
                                   (nd_str_t){rec->key, (uint32_t)rec->key_len});
                 return;
         }
-        err = w->rt->cfg->input_format == ND_FORMAT_JSON
-                  ? nd_serde_decode_product_json(w->serde, rec->value,
-                                                 rec->value_len, &prod, errstr,
-                                                 sizeof(errstr))
-                  : nd_serde_decode_product(w->serde, rec->value,
-                                            rec->value_len, &prod, errstr,
-                                            sizeof(errstr));
+        err =
+            w->rt->cfg->input_format == ND_FORMAT_JSON
+                ? nd_serde_decode_product_json(w->serde, rec->value,
+                                               rec->value_len, &prod, errstr,
+                                               sizeof(errstr))
+                : nd_serde_decode_product(w->serde, rec->value, rec->value_len,
+                                          &prod, errstr, sizeof(errstr));
         if (err == ND_OK)
                 err = nd_catalog_put(w->catalog, &prod);
         if (err != ND_OK)
@@ -457,8 +458,9 @@ static nd_err_t catalog_load(struct nd_worker *w) {
                 if (atomic_load(&w->rt->stop))
                         return ND_ERR_SHUTDOWN;
         }
-        nd_log_info("runtime", "worker %d: catalog loaded: %zu products in "
-                               "%lld ms",
+        nd_log_info("runtime",
+                    "worker %d: catalog loaded: %zu products in "
+                    "%lld ms",
                     w->idx, nd_catalog_count(w->catalog),
                     (long long)(nd_clock_mono_ms() - start));
         return ND_OK;
@@ -467,8 +469,8 @@ static nd_err_t catalog_load(struct nd_worker *w) {
 /* ------------------------------------------------------------------ */
 /* The worker loop                                                     */
 
-static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec,
-                       nd_event_t *ev, char *errstr, size_t errstr_size) {
+static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec, nd_event_t *ev,
+                       char *errstr, size_t errstr_size) {
         nd_err_t err;
         for (int attempt = 0;; attempt++) {
                 if (!rec->value)
@@ -476,13 +478,13 @@ static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec,
                                         "null value (tombstone) on an event "
                                         "topic"),
                                ND_ERR_BAD_RECORD;
-                err = w->rt->cfg->input_format == ND_FORMAT_JSON
-                          ? nd_serde_decode_json(w->serde, rec->value,
-                                                 rec->value_len, ev, errstr,
-                                                 errstr_size)
-                          : nd_serde_decode(w->serde, rec->value,
-                                            rec->value_len, ev, errstr,
-                                            errstr_size);
+                err =
+                    w->rt->cfg->input_format == ND_FORMAT_JSON
+                        ? nd_serde_decode_json(w->serde, rec->value,
+                                               rec->value_len, ev, errstr,
+                                               errstr_size)
+                        : nd_serde_decode(w->serde, rec->value, rec->value_len,
+                                          ev, errstr, errstr_size);
                 if (err == ND_OK)
                         return nd_serde_check_key(ev, rec->key, rec->key_len,
                                                   errstr, errstr_size);
@@ -521,12 +523,12 @@ static void merge_order(struct nd_worker *w, const nd_rec_t *recs, int n) {
         int parts_seen = 0;
         int *seen = w->merge_order + n; /* second half: partition list */
         if (w->merge_cap < w->task_cap) {
-                w->merge_head = nd_realloc(w->merge_head,
-                                           (size_t)w->task_cap *
-                                               sizeof(*w->merge_head));
-                w->merge_tail = nd_realloc(w->merge_tail,
-                                           (size_t)w->task_cap *
-                                               sizeof(*w->merge_tail));
+                w->merge_head =
+                    nd_realloc(w->merge_head,
+                               (size_t)w->task_cap * sizeof(*w->merge_head));
+                w->merge_tail =
+                    nd_realloc(w->merge_tail,
+                               (size_t)w->task_cap * sizeof(*w->merge_tail));
                 w->merge_cap = w->task_cap;
                 for (int p = 0; p < w->merge_cap; p++)
                         for (int t = 0; t < 3; t++)
@@ -595,8 +597,8 @@ static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
                 errstr[0] = '\0';
                 err = decode(w, rec, &ev, errstr, sizeof(errstr));
                 if (err != ND_OK) {
-                        dead_letter(w, rec, err, errstr[0] ? errstr
-                                                           : nd_err_str(err));
+                        dead_letter(w, rec, err,
+                                    errstr[0] ? errstr : nd_err_str(err));
                         continue;
                 }
                 rec->ev = &ev;
@@ -751,8 +753,8 @@ nd_runtime_t *nd_runtime_new(const nd_config_t *cfg, const char *bootstrap) {
         rt->event_topics[0] = cfg->topic_clickstream;
         rt->event_topics[1] = cfg->topic_cart;
         rt->event_topics[2] = cfg->topic_purchase;
-        rt->changelogs = nd_calloc((size_t)(cfg->trigger_cnt + 1),
-                                   sizeof(*rt->changelogs));
+        rt->changelogs =
+            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*rt->changelogs));
         for (int i = 0; i < cfg->trigger_cnt; i++)
                 nd_task_changelog_topic(cfg, i, rt->changelogs[i],
                                         sizeof(rt->changelogs[i]));
@@ -783,10 +785,12 @@ bool nd_runtime_healthy(const nd_runtime_t *rt) {
 static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                         nd_err_t *errp) {
         const nd_config_t *cfg = rt->cfg;
-        int cnt = 5 + cfg->trigger_cnt;
+        int cnt = 5 + cfg->trigger_cnt + ND_CHANNEL__CNT;
         const char **topics = nd_calloc((size_t)cnt, sizeof(*topics));
-        char(*logs)[300] = nd_calloc((size_t)(cfg->trigger_cnt + 1),
-                                     sizeof(*logs));
+        char(*logs)[300] =
+            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*logs));
+        char(*chans)[300] = nd_calloc(ND_CHANNEL__CNT, sizeof(*chans));
+        int first_log;
         int *counts = nd_calloc((size_t)cnt, sizeof(*counts));
         static const char *const keys[3] = {"clickstream", "cart", "purchase"};
         int n = 5, ret = -1;
@@ -797,6 +801,13 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
         topics[2] = rt->event_topics[2];
         topics[3] = cfg->topic_actions;
         topics[4] = cfg->topic_dead_letter;
+        /* actions.<channel> when actions go to one topic per channel */
+        for (int c = 0; cfg->actions_per_channel && c < ND_CHANNEL__CNT; c++) {
+                snprintf(chans[c], sizeof(chans[c]), "%s.%s",
+                         cfg->topic_actions, nd_channel_name((nd_channel_t)c));
+                topics[n++] = chans[c];
+        }
+        first_log = n;
         for (int i = 0; i < cfg->trigger_cnt; i++)
                 if (nd_task_instance_has_state(cfg, i)) {
                         nd_task_changelog_topic(cfg, i, logs[i],
@@ -830,7 +841,7 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
         }
         for (int i = 3; i < n; i++) {
                 if (counts[i] >= 0) {
-                        if (i >= 5 && counts[i] != counts[0])
+                        if (i >= first_log && counts[i] != counts[0])
                                 nd_log_warn("runtime",
                                             "changelog %s has %d partitions, "
                                             "the event topics %d",
@@ -838,10 +849,11 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                         continue;
                 }
                 nd_log_info("runtime", "creating topic %s (%d partitions%s)",
-                            topics[i], counts[0], i >= 5 ? ", compacted" : "");
-                err = nd_kio_create_topic(cfg, rt->bootstrap, topics[i],
-                                          counts[0], i >= 5, TOPIC_TIMEOUT_MS,
-                                          errstr, errstr_size);
+                            topics[i], counts[0],
+                            i >= first_log ? ", compacted" : "");
+                err = nd_kio_create_topic(
+                    cfg, rt->bootstrap, topics[i], counts[0], i >= first_log,
+                    TOPIC_TIMEOUT_MS, errstr, errstr_size);
                 if (err != ND_OK) {
                         *errp = err;
                         goto out;
@@ -851,6 +863,7 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
 out:
         nd_free(topics);
         nd_free(logs);
+        nd_free(chans);
         nd_free(counts);
         return ret;
 }
@@ -883,13 +896,12 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                 w->idx = i;
                 nd__rt_metrics_worker_init(w);
                 w->abuf = nd_malloc(ND_ACTION_BUF);
-                w->merge_next = nd_calloc((size_t)cfg->batch_size,
-                                          sizeof(int));
-                w->merge_order = nd_calloc((size_t)cfg->batch_size * 2,
-                                           sizeof(int));
+                w->merge_next = nd_calloc((size_t)cfg->batch_size, sizeof(int));
+                w->merge_order =
+                    nd_calloc((size_t)cfg->batch_size * 2, sizeof(int));
                 w->catalog = nd_catalog_new();
-                if ((err = nd_serde_new(&sc, &w->serde, errstr,
-                                        errstr_size)) != ND_OK) {
+                if ((err = nd_serde_new(&sc, &w->serde, errstr, errstr_size)) !=
+                    ND_OK) {
                         rt->worker_cnt = i + 1;
                         return err;
                 }
@@ -1030,6 +1042,12 @@ nd_err_t nd_embedded_start(const nd_config_t *cfg, nd_kio_cluster_t **out,
         for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
                 if (nd_kio_cluster_create_topic(mc, topics[i], parts) != ND_OK)
                         goto fail;
+        for (int c = 0; cfg->actions_per_channel && c < ND_CHANNEL__CNT; c++) {
+                snprintf(log, sizeof(log), "%s.%s", cfg->topic_actions,
+                         nd_channel_name((nd_channel_t)c));
+                if (nd_kio_cluster_create_topic(mc, log, parts) != ND_OK)
+                        goto fail;
+        }
         /* The mock has no CreateTopics: make the changelogs here too. */
         for (int i = 0; i < cfg->trigger_cnt; i++)
                 if (nd_task_instance_has_state(cfg, i)) {

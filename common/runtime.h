@@ -31,15 +31,15 @@
 typedef struct nd_runtime_s nd_runtime_t;
 
 typedef struct nd_runtime_stats_s {
-        uint64_t records_in;      /* input records consumed */
-        uint64_t records_out;     /* records produced to the actions topic */
-        uint64_t dead_letter;     /* records sent to the dead-letter topic */
-        uint64_t commits;         /* successful commits (transactions) */
-        uint64_t aborts;          /* aborted transactions / rewinds */
-        uint64_t rebalances;      /* assignments + revocations */
-        uint64_t restored;        /* changelog records restored */
-        uint64_t timers_fired;    /* by the hybrid clock's idle advance */
-        int tasks;                /* tasks alive now */
+        uint64_t records_in;   /* input records consumed */
+        uint64_t records_out;  /* records produced to the actions topic */
+        uint64_t dead_letter;  /* records sent to the dead-letter topic */
+        uint64_t commits;      /* successful commits (transactions) */
+        uint64_t aborts;       /* aborted transactions / rewinds */
+        uint64_t rebalances;   /* assignments + revocations */
+        uint64_t restored;     /* changelog records restored */
+        uint64_t timers_fired; /* by the hybrid clock's idle advance */
+        int tasks;             /* tasks alive now */
 } nd_runtime_stats_t;
 
 /**

@@ -26,14 +26,14 @@ struct nd_inst_stats {
 };
 
 struct nd_lag_snap {
-        int topic;                       /* index in rt->event_topics */
+        int topic; /* index in rt->event_topics */
         int32_t partition;
         int64_t lag;
 };
 
 struct nd_wm_snap {
         int32_t partition;
-        int64_t lag_ms;                  /* wall clock - watermark */
+        int64_t lag_ms; /* wall clock - watermark */
 };
 
 struct nd_worker {
@@ -49,17 +49,17 @@ struct nd_worker {
         int64_t *last_rec_ms;            /* wall time of a task's last record */
         int task_cap;
         int task_cnt;
-        uint8_t *abuf;                   /* action encoding buffer */
-        int *merge_next;                 /* batch merge scratch (batch_size) */
+        uint8_t *abuf;   /* action encoding buffer */
+        int *merge_next; /* batch merge scratch (batch_size) */
         int *merge_order;
-        int (*merge_head)[3];            /* per partition and topic */
+        int (*merge_head)[3]; /* per partition and topic */
         int (*merge_tail)[3];
         int merge_cap;
-        const char *topic_ptr[3];        /* librdkafka's name pointers */
-        nd_err_t err;                    /* why the worker ended */
+        const char *topic_ptr[3]; /* librdkafka's name pointers */
+        nd_err_t err;             /* why the worker ended */
         atomic_bool done;
         bool restoring;
-        int64_t dlq_log_window;          /* rate limit of DLQ log lines */
+        int64_t dlq_log_window; /* rate limit of DLQ log lines */
         int dlq_log_cnt;
         /* counters, written by the worker, read by anyone */
         atomic_ullong records_in;
@@ -74,12 +74,12 @@ struct nd_worker {
         atomic_bool ready;
         /* metrics: handles (shared series) and published snapshots */
         nd_counter_t *m_events[3][ND_EV__CNT];
-        nd_counter_t **m_actions;        /* per trigger instance */
+        nd_counter_t **m_actions; /* per trigger instance */
         nd_counter_t *m_dlq[ND_DLQ_CODES];
-        nd_counter_t **m_restored;       /* per trigger instance */
-        struct nd_inst_stats *inst;      /* per trigger instance */
+        nd_counter_t **m_restored;  /* per trigger instance */
+        struct nd_inst_stats *inst; /* per trigger instance */
         atomic_llong restore_remaining;
-        pthread_mutex_t snap_lock;       /* guards lags and wms */
+        pthread_mutex_t snap_lock; /* guards lags and wms */
         struct nd_lag_snap *lags;
         int lag_cnt, lag_cap;
         struct nd_wm_snap *wms;
@@ -89,7 +89,7 @@ struct nd_worker {
 struct nd_inst_gauge {
         nd_runtime_t *rt;
         int inst;
-        int kind;                        /* 0 timers, 1 entries, 2 bytes */
+        int kind; /* 0 timers, 1 entries, 2 bytes */
 };
 
 struct nd_runtime_s {
@@ -104,11 +104,11 @@ struct nd_runtime_s {
         nd_histogram_t *m_commit_seconds;
         nd_counter_t *m_txn_committed;
         nd_counter_t *m_txn_aborted;
-        nd_counter_t *m_rebalance[3];    /* assign, revoke, lost */
+        nd_counter_t *m_rebalance[3]; /* assign, revoke, lost */
         struct nd_inst_gauge *inst_gauges;
         void (*tap)(void *arg, const nd_action_t *act);
         void *tap_arg;
-        char (*changelogs)[300];         /* per trigger instance */
+        char (*changelogs)[300]; /* per trigger instance */
 };
 
 /* runtime_metrics.c */

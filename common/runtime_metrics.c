@@ -106,27 +106,26 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
             nd_metrics_latency_bucket_cnt);
         rt->m_txn_committed = nd_metrics_counter(
             reg, "nudge_transactions_total",
-            "Commits, by result (aborted: rewound and restored).", 1,
-            L_RESULT, (const char *[]){"committed"});
+            "Commits, by result (aborted: rewound and restored).", 1, L_RESULT,
+            (const char *[]){"committed"});
         rt->m_txn_aborted = nd_metrics_counter(
             reg, "nudge_transactions_total",
-            "Commits, by result (aborted: rewound and restored).", 1,
-            L_RESULT, (const char *[]){"aborted"});
+            "Commits, by result (aborted: rewound and restored).", 1, L_RESULT,
+            (const char *[]){"aborted"});
         for (int k = 0; k < 3; k++) {
-                static const char *const kinds[] = {"assign", "revoke",
-                                                    "lost"};
+                static const char *const kinds[] = {"assign", "revoke", "lost"};
                 rt->m_rebalance[k] = nd_metrics_counter(
                     reg, "nudge_rebalances_total",
-                    "Partition assignments, revocations and losses.", 1,
-                    L_KIND, &kinds[k]);
+                    "Partition assignments, revocations and losses.", 1, L_KIND,
+                    &kinds[k]);
         }
         nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_ready",
                             "1 when every assigned task is restored and "
                             "consuming.",
                             0, NULL, NULL, ready_gauge, rt);
         nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_restore_remaining",
-                            "Changelog records left to restore.", 0, NULL,
-                            NULL, restore_remaining, rt);
+                            "Changelog records left to restore.", 0, NULL, NULL,
+                            restore_remaining, rt);
         nd_metrics_collector(reg, ND_METRIC_GAUGE, "nudge_consumer_lag",
                              "Records behind the high watermark, per event "
                              "topic partition.",
@@ -150,8 +149,8 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
                                     "Armed timers, per trigger.", 1, L_NAME,
                                     &name, inst_gauge, &rt->inst_gauges[i * 3]);
                 nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_state_entries",
-                                    "Customers in the state store.", 1,
-                                    L_STORE, &name, inst_gauge,
+                                    "Customers in the state store.", 1, L_STORE,
+                                    &name, inst_gauge,
                                     &rt->inst_gauges[i * 3 + 1]);
                 nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_state_bytes",
                                     "Bytes of the state store (entries, "
@@ -172,9 +171,9 @@ void nd__rt_metrics_worker_init(struct nd_worker *w) {
         for (int i = 0; i < cfg->trigger_cnt; i++) {
                 const char *tv[2] = {cfg->triggers[i].def->name,
                                      cfg->triggers[i].name};
-                w->m_actions[i] = nd_metrics_counter(
-                    rt->reg, "nudge_actions_out_total", "Actions emitted.", 2,
-                    L_TRIGGER, tv);
+                w->m_actions[i] =
+                    nd_metrics_counter(rt->reg, "nudge_actions_out_total",
+                                       "Actions emitted.", 2, L_TRIGGER, tv);
                 w->m_restored[i] = nd_metrics_counter(
                     rt->reg, "nudge_restore_records_total",
                     "Changelog records restored.", 1, L_STORE, &tv[1]);
@@ -182,7 +181,7 @@ void nd__rt_metrics_worker_init(struct nd_worker *w) {
         /* Each event type on its own topic; other pairs on first sight. */
         for (int t = 0; t < ND_EV__CNT; t++) {
                 const char *topic = nd_event_type_topic((nd_event_type_t)t);
-                int ti = !strcmp(topic, "cart") ? 1
+                int ti = !strcmp(topic, "cart")       ? 1
                          : !strcmp(topic, "purchase") ? 2
                                                       : 0;
                 const char *vals[2] = {rt->event_topics[ti],
@@ -263,8 +262,8 @@ static void lag_one(void *arg, const char *topic, int32_t partition,
                 return;
         if (la->n == w->lag_cap) {
                 w->lag_cap = w->lag_cap ? w->lag_cap * 2 : 16;
-                w->lags = nd_realloc(w->lags,
-                                     (size_t)w->lag_cap * sizeof(*w->lags));
+                w->lags =
+                    nd_realloc(w->lags, (size_t)w->lag_cap * sizeof(*w->lags));
         }
         w->lags[la->n].topic = ti;
         w->lags[la->n].partition = partition;

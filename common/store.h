@@ -2,11 +2,13 @@
  * store — a task's keyed state: one open-addressing hash table per task and
  * store name, from customer key to a compact fixed-size record.
  *
- * An entry is ONE allocation: a small header (hash, key length, last-touched
- * event time, flags, dirty-list link, blob), the key bytes, and a value of
- * exactly value_size bytes chosen when the store is created (the processor's
- * per-customer record, zeroed on creation, 16-byte aligned). The table holds
- * pointers to entries, so growing the table never moves an entry.
+ * An entry is ONE allocation: a 16-byte header (last-touched event time,
+ * blob length, key length, flags), a value of exactly value_size bytes
+ * chosen when the store is created (the processor's per-customer record,
+ * zeroed on creation, 16-byte aligned, at a fixed offset from the entry so
+ * that nd_store_entry_of() finds the entry from it), the key bytes, and a
+ * tail that holds a small blob in place. The table holds pointers to
+ * entries, so growing the table never moves an entry.
  *
  * POINTER LIFETIME. A pointer to an entry (and to its key, its value and any
  * nd_timer_t inside the value) stays valid across every call of this API —
@@ -20,11 +22,15 @@
  * hook where the runtime does it.
  *
  * VARIABLE-SIZE DATA. Each entry may own one byte blob (nd_store_blob_*),
- * a single buffer grown geometrically and accounted, capped at
- * ND_STORE_BLOB_MAX: a cart's items live there, not in a tree of mallocs.
+ * capped at ND_STORE_BLOB_MAX: a cart's items live there, not in a tree of
+ * mallocs. A blob that fits the entry's tail (the bytes up to the
+ * allocator's size class, at least 8) lives there; a longer one is a
+ * separate buffer, grown geometrically. Either way it is accounted.
  *
- * CHANGELOG. Entries changed since the last flush sit on an intrusive dirty
- * list, in the order they first became dirty; deleted entries stay on it as
+ * CHANGELOG. Entries changed since the last flush sit on a dirty list (an
+ * array of entry pointers owned by the store, back to a small size after
+ * each flush that empties it), in the order they first became dirty;
+ * deleted entries stay on it as
  * tombstones (value memory held until flushed). nd_store_flush() hands each
  * one to a callback that writes the changelog record (key = customer key,
  * value = nd_store_entry_encode() bytes, or a null value for a tombstone).
@@ -36,9 +42,10 @@
  * W > touched + ttl it is expired; nd_store_evict_expired() removes expired
  * entries a bounded number of slots per call, resuming where it stopped.
  *
- * Memory: nd_store_bytes() counts the table, every entry (tombstones too)
- * and every blob, in bytes requested from the allocator (jemalloc rounds up
- * to its size classes; that slack is not counted).
+ * Memory: nd_store_bytes() counts the table, the dirty list, every entry
+ * (tombstones too) and every separate blob, in bytes requested from the
+ * allocator. Entries are requested at jemalloc's size classes (the slack
+ * becomes blob room), so for them requested = allocated.
  *
  * Thread safety: none. A store belongs to one task and is used on the task's
  * thread only.
@@ -53,9 +60,9 @@
 #include "nudge/err.h"
 
 #define ND_STORE_KEY_MAX   255         /* longer keys: ND_ERR_INVAL */
-#define ND_STORE_VALUE_MAX (64 * 1024) /* largest value_size */
+#define ND_STORE_VALUE_MAX 65000       /* largest value_size */
 #define ND_STORE_BLOB_MAX  (1 << 20)   /* largest blob: ND_ERR_BAD_LENGTH */
-#define ND_STORE_FORMAT_V1 1           /* first byte of an encoded entry */
+#define ND_STORE_FORMAT_V2 2           /* first byte of an encoded entry */
 
 typedef struct nd_store_s nd_store_t;
 typedef struct nd_store_entry_s nd_store_entry_t;
@@ -94,6 +101,11 @@ void nd_store_delete(nd_store_t *st, nd_store_entry_t *e);
 
 /** The entry's value: value_size bytes, 16-byte aligned, stable address. */
 void *nd_store_value(const nd_store_entry_t *e);
+/**
+ * The entry whose value starts at value (container-of: the value is at a
+ * fixed offset in every entry). value must come from nd_store_value().
+ */
+nd_store_entry_t *nd_store_entry_of(const void *value);
 /** The entry's key bytes (NUL-terminated for convenience); *klen its length. */
 const void *nd_store_key(const nd_store_entry_t *e, size_t *klen);
 /** The latest event time the entry was touched at (INT64_MIN: never). */

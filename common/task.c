@@ -2,16 +2,22 @@
  * task.c — a task and the nd_ctx_* functions processors call. OVERALL DESIGN
  *
  * Every trigger instance of a task owns a store (common/store.c) whose
- * entries hold, in this order, a runtime header and the processor's value:
+ * entry values hold, in this order, a runtime header and the processor's
+ * value:
  *
- *     [ struct entry_hdr: the entry's timer ][ value_size bytes ][ blob ]
+ *     [ struct entry_hdr: the entry's timer, 16 B ][ value_size bytes ]
  *
  * The timer lives inside the entry (STYLE.md §5.4) and entries never move,
- * so the task's single timer heap can point at it. Keeping the timer in the
- * entry's bytes also puts it in the changelog: a restored entry comes back
- * with its due time and its armed flag, and nd_task_restored() re-binds and
- * re-arms it. One heap for all instances gives the total firing order of
- * TRIGGERS.md §2 — (due, key, trigger name) — across triggers.
+ * so the task's single timer heap can point at it. The timer holds no
+ * pointers: it sits at the start of the store value, so the entry (and its
+ * key, for the heap's tie-breaks) is nd_store_entry_of(timer), and its name
+ * is a name index equal to the instance's index (every instance's name is
+ * added to the timer set, in order, stateless ones included). Keeping the
+ * timer in the entry's bytes also puts it in the changelog: a restored
+ * entry comes back with its due time and its armed flag, and
+ * nd_task_restored() re-arms it. One heap for all instances gives the
+ * total firing order of TRIGGERS.md §2 — (due, key, trigger name) — across
+ * triggers.
  *
  * The per-event order is nd_time_fire() before process(); a timer armed by
  * process() that is already due waits for the next firing step (§5), and one
@@ -47,6 +53,13 @@ struct entry_hdr {
         nd_timer_t tmr;
 };
 #define HDR_SIZE ((sizeof(struct entry_hdr) + 15) & ~(size_t)15)
+_Static_assert(sizeof(struct entry_hdr) == 16, "a 16-byte timer");
+
+/* The timer set's key callback: the timer is at the start of a value. */
+static const void *timer_key(const nd_timer_t *tmr, size_t *klen, void *arg) {
+        (void)arg;
+        return nd_store_key(nd_store_entry_of(tmr), klen);
+}
 
 struct nd_ctx_s {
         nd_task_t *task;
@@ -103,7 +116,7 @@ nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
         task->cfg = cfg;
         nd_watermark_init(&task->wm, cfg->max_out_of_orderness_ms,
                           cfg->idle_advance_after_ms);
-        task->timers = nd_timers_new();
+        task->timers = nd_timers_new(timer_key, task);
         task->inst_cnt = cfg->trigger_cnt;
         task->inst = nd_calloc((size_t)(cfg->trigger_cnt ? cfg->trigger_cnt : 1),
                                sizeof(*task->inst));
@@ -115,6 +128,10 @@ nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
                 ctx->idx = i;
                 ctx->tc = &cfg->triggers[i];
                 ctx->def = ctx->tc->def;
+                /* Name index i is instance i (fire() relies on it). */
+                uint16_t name = nd_timers_add_name(task->timers,
+                                                   ctx->tc->name);
+                nd_assert(name == i);
                 ctx->state = nd_calloc(1, ctx->def->state_size
                                               ? ctx->def->state_size
                                               : 1);
@@ -187,22 +204,14 @@ int64_t nd_task_watermark(const nd_task_t *task) {
 /* ------------------------------------------------------------------ */
 /* Time                                                                */
 
-static struct nd_ctx_s *instance_of(nd_task_t *task, const char *name) {
-        /* WHY a scan: a task has a handful of instances, and the timer's
-         * name pointer is the instance's own name string. */
-        for (int i = 0; i < task->inst_cnt; i++)
-                if (task->inst[i].tc->name == name)
-                        return &task->inst[i];
-        return NULL;
-}
-
 static void fire(nd_timer_t *tmr, int64_t W, void *arg) {
         nd_task_t *task = arg;
-        nd_store_entry_t *se = tmr->data;
-        struct nd_ctx_s *ctx = instance_of(task, tmr->name);
+        nd_store_entry_t *se = nd_store_entry_of(tmr);
+        struct nd_ctx_s *ctx;
         (void)W;
-        if (!ctx)
+        if (tmr->name >= task->inst_cnt || !task->inst[tmr->name].st)
                 return;
+        ctx = &task->inst[tmr->name];
         /* The timer's armed flag is part of the entry's bytes. */
         nd_store_mark_dirty(ctx->st, se);
         ctx->armed--;
@@ -387,15 +396,14 @@ void nd_task_restored(nd_task_t *task) {
         task->restored = true;
         for (int i = 0; i < task->inst_cnt; i++) {
                 struct nd_ctx_s *ctx = &task->inst[i];
-                size_t pos = 0, klen;
+                size_t pos = 0;
                 nd_store_entry_t *e;
                 if (!ctx->st)
                         continue;
                 while ((e = nd_store_next(ctx->st, &pos))) {
                         struct entry_hdr *hdr = nd_store_value(e);
-                        const void *key = nd_store_key(e, &klen);
-                        if (nd_timers_rearm(task->timers, &hdr->tmr, key, klen,
-                                            ctx->tc->name, e))
+                        if (nd_timers_rearm(task->timers, &hdr->tmr,
+                                            (uint16_t)i))
                                 ctx->armed++;
                 }
         }
@@ -469,9 +477,7 @@ nd_entry_t *nd_ctx_upsert(nd_ctx_t *ctx, nd_str_t key, bool *created) {
                 return NULL;
         if (made) {
                 struct entry_hdr *hdr = nd_store_value(e);
-                size_t klen;
-                const void *k = nd_store_key(e, &klen);
-                nd_timer_init(&hdr->tmr, k, klen, ctx->tc->name, e);
+                nd_timer_init(&hdr->tmr, (uint16_t)ctx->idx);
                 nd_store_mark_dirty(ctx->st, e);
         }
         if (created)

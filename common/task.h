@@ -41,14 +41,13 @@ typedef struct nd_task_sink_s {
                          const nd_action_t *act);
         /* Raw bytes from nd_ctx_forward(). */
         nd_err_t (*forward)(void *arg, nd_task_t *task, int inst,
-                            const void *key,
-                            size_t key_len, const void *value,
+                            const void *key, size_t key_len, const void *value,
                             size_t value_len);
         void *arg;
 } nd_task_sink_t;
 
 typedef struct nd_task_conf_s {
-        const nd_config_t *cfg;      /* borrowed; outlives the task */
+        const nd_config_t *cfg; /* borrowed; outlives the task */
         int32_t partition;
         nd_task_sink_t sink;
         const nd_catalog_t *catalog; /* may be NULL: no products */
@@ -57,14 +56,14 @@ typedef struct nd_task_conf_s {
 
 typedef struct nd_task_stats_s {
         int64_t watermark;
-        uint64_t events;          /* records applied */
+        uint64_t events; /* records applied */
         uint64_t timers_fired;
-        uint64_t actions;         /* emitted */
-        uint64_t emit_errors;     /* sink failures */
+        uint64_t actions;     /* emitted */
+        uint64_t emit_errors; /* sink failures */
         size_t timers_pending;
-        size_t entries;           /* over all instances */
-        size_t bytes;             /* stores + timer heap */
-        uint64_t evicted;         /* by state.ttl */
+        size_t entries;   /* over all instances */
+        size_t bytes;     /* stores + timer heap */
+        uint64_t evicted; /* by state.ttl */
 } nd_task_stats_t;
 
 /**
@@ -148,9 +147,9 @@ bool nd_task_instance_has_state(const nd_config_t *cfg, int inst);
 void nd_task_stats(const nd_task_t *task, nd_task_stats_t *out);
 
 typedef struct nd_task_inst_stats_s {
-        size_t timers;            /* armed timers of the instance */
+        size_t timers; /* armed timers of the instance */
         size_t entries;
-        size_t bytes;             /* its store */
+        size_t bytes; /* its store */
 } nd_task_inst_stats_t;
 
 /** Per-instance figures (metrics). */

@@ -2,18 +2,26 @@
  * timer — the per-task timer service: a 4-ary min-heap of timers that live
  * inside their owners (STYLE.md §5.4), ordered by (due, key, name, sub).
  *
- * A timer (nd_timer_t) is caller memory, usually a field of a processor's
- * per-customer record inside a store entry. Entries never move
+ * A timer (nd_timer_t, 16 bytes) is caller memory, usually a field of a
+ * processor's per-customer record inside a store entry. Entries never move
  * (common/store.h), so a timer's address is stable while it is armed. The
- * heap holds (due, timer pointer) pairs and every armed timer knows its heap
- * slot, so arm, move and cancel are O(log n) and allocate nothing once the
- * heap has grown to its working size (nd_timers_reserve() pre-sizes it).
+ * heap holds 12-byte (due, timer pointer) pairs and every armed timer knows
+ * its heap slot, so arm, move and cancel are O(log n) and allocate nothing
+ * once the heap has grown to its working size (nd_timers_reserve()
+ * pre-sizes it).
+ *
+ * A timer does not point at its key or its trigger name: the set recovers
+ * the key through a callback given to nd_timers_new() (the owner finds its
+ * entry from the timer's address, container-of style), and the name is a
+ * 16-bit index into a table of names the set keeps (nd_timers_add_name).
+ * Both are only needed to break ties between timers due at the same time.
  *
  * Order (TRIGGERS.md §2): due time, then the key bytes (memcmp order, a
  * shorter key first when one is a prefix of the other), then the trigger
- * name (strcmp), then `sub`, a processor-chosen number that orders several
- * timers of one trigger and key (e.g. the stage, a hash of the order id).
- * Timers equal in all four fire in an unspecified order.
+ * name (strcmp of the strings, not index order), then `sub`, a
+ * processor-chosen number that orders several timers of one trigger and
+ * key (e.g. the stage). Timers equal in all four fire in an unspecified
+ * order.
  *
  * Firing: nd_timers_pop_due(ts, W) returns the first timer with due < W
  * (a timer fires when W > D, strictly) and disarms it; the caller fires it,
@@ -22,11 +30,15 @@
  * or moved during firing that is already due (TRIGGERS.md §5).
  * nd_time_fire() in watermark.h is that loop.
  *
- * Persistence: timers are part of the state. `due` and the armed flag are
- * plain fields of the timer, so they travel inside the owner's value bytes
- * through the changelog (common/store.h); the pointer fields do not survive
- * a restore and are re-bound by nd_timers_rearm(), which also re-arms a timer
- * that was armed when it was written. See docs/internals/TIMERS.md.
+ * Persistence: timers are part of the state. A timer has no pointers: `due`,
+ * `sub`, the name index and the armed flag (`slot` != 0) are plain bytes
+ * that travel inside the owner's value through the changelog
+ * (common/store.h). After a restore nd_timers_rearm() re-arms a timer that
+ * was armed when it was written. See docs/internals/TIMERS.md.
+ *
+ * Addresses: an armed timer must be 8-byte aligned and below 2^48 (the heap
+ * packs its address into 45 bits; checked, every Linux user address on
+ * x86-64 and arm64 qualifies).
  *
  * Lifetime: an armed timer must be cancelled before its memory goes away —
  * in particular before nd_store_delete() of the entry that holds it.
@@ -45,24 +57,31 @@
 /*
  * One timer. Fields are read-only for users except through the functions
  * below; `due` may be read at any time (a fired timer's created_at).
- * Zeroed memory is a valid, unarmed, unbound timer.
+ * Zeroed memory is a valid, unarmed timer of name index 0.
  */
 typedef struct nd_timer_s {
-        int64_t due;      /* due time; kept after firing or cancel */
-        uint32_t slot;    /* heap slot + 1 while armed, 0 when not (persisted
-                           * as the "armed" flag: see nd_timers_rearm) */
-        uint8_t klen;     /* key length */
-        uint8_t pad_[3];  /* zero */
-        const void *key;  /* borrowed: the owner's key, e.g. the entry's */
-        const char *name; /* borrowed: the trigger instance's name */
-        uint64_t sub;     /* tie-break among timers of one (key, name) */
-        void *data;       /* for the firing callback: the owner, usually */
+        int64_t due;   /* due time; kept after firing or cancel */
+        uint32_t slot; /* heap slot + 1 while armed, 0 when not (persisted
+                        * as the "armed" flag: see nd_timers_rearm) */
+        uint16_t name; /* index into the set's name table */
+        uint16_t sub;  /* tie-break among timers of one (key, name) */
 } nd_timer_t;
 
 typedef struct nd_timers_s nd_timers_t;
 
-/** A new, empty timer set. Never NULL (aborts on OOM). */
-nd_timers_t *nd_timers_new(void);
+/**
+ * Where a timer's key is: the owner's key bytes (borrowed; stable while the
+ * timer is armed) and their length (at most 255) in *klen. Called only to
+ * order timers due at the same time. Must not touch the timer set.
+ */
+typedef const void *(nd_timer_key_fn)(const nd_timer_t *tmr, size_t *klen,
+                                      void *arg);
+
+/**
+ * A new, empty timer set; key (may be NULL: every key is empty) finds the
+ * key of a timer, with arg. Never NULL (aborts on OOM).
+ */
+nd_timers_t *nd_timers_new(nd_timer_key_fn *key, void *arg);
 /**
  * Frees the set. Timers still armed are left as they are (their `slot`
  * stays set); their owners must not use them with another set. NULL is fine.
@@ -72,14 +91,24 @@ void nd_timers_destroy(nd_timers_t *ts);
 void nd_timers_reserve(nd_timers_t *ts, size_t n);
 
 /**
- * Binds tmr to its key (at most 255 bytes, borrowed: it must outlive every
- * armed period, as an entry's key does), its trigger name (borrowed) and
- * callback data, and resets it: unarmed, due 0, sub 0. tmr must not be armed.
+ * Adds name (borrowed: it must outlive the set) to the name table and
+ * returns its index, 0 for the first name, then 1, 2... Two equal strings
+ * get two indexes that order as equal. At most 65535 names.
  */
-void nd_timer_init(nd_timer_t *tmr, const void *key, size_t klen,
-                   const char *name, void *data);
+uint16_t nd_timers_add_name(nd_timers_t *ts, const char *name);
+/** The name of index idx ("" when there is no such index). */
+const char *nd_timers_name(const nd_timers_t *ts, uint16_t idx);
+/** tmr's key through the set's callback (NULL and 0 without one). */
+const void *nd_timers_key(const nd_timers_t *ts, const nd_timer_t *tmr,
+                          size_t *klen);
+
+/**
+ * Resets tmr for trigger name index `name`: unarmed, due 0, sub 0. tmr must
+ * not be armed.
+ */
+void nd_timer_init(nd_timer_t *tmr, uint16_t name);
 /** Sets the tie-break `sub`; only while tmr is not armed. */
-void nd_timer_set_sub(nd_timer_t *tmr, uint64_t sub);
+void nd_timer_set_sub(nd_timer_t *tmr, uint16_t sub);
 /** True while tmr is armed in a timer set. */
 bool nd_timer_is_armed(const nd_timer_t *tmr);
 
@@ -101,25 +130,26 @@ nd_timer_t *nd_timers_peek(const nd_timers_t *ts);
 nd_timer_t *nd_timers_pop_due(nd_timers_t *ts, int64_t W);
 /** Number of armed timers. */
 size_t nd_timers_count(const nd_timers_t *ts);
-/** Bytes held by the set (its heap array), for memory accounting. */
+/** Bytes held by the set (heap array, name table), for accounting. */
 size_t nd_timers_bytes(const nd_timers_t *ts);
 
 /**
- * After a restore: tmr's bytes came back from a changelog, so its pointers
- * are stale. Re-binds key, klen, name and data (keeping due and sub), and,
- * when tmr was armed when it was written, arms it again at its due time.
- * Returns true when tmr is armed afterwards. Calling it on a timer that is
- * already armed in ts only re-binds it. Restore every entry first, then
- * re-arm (an entry may be written several times in a changelog).
+ * After a restore: tmr's bytes came back from a changelog, so its slot is
+ * stale and its name index may be another run's. Sets the name index to
+ * `name` (keeping due and sub) and, when tmr was armed when it was written,
+ * arms it again at its due time. Returns true when tmr is armed afterwards.
+ * Calling it on a timer that is already armed in ts only sets the name.
+ * Restore every entry first, then re-arm (an entry may be written several
+ * times in a changelog).
  */
-bool nd_timers_rearm(nd_timers_t *ts, nd_timer_t *tmr, const void *key,
-                     size_t klen, const char *name, void *data);
+bool nd_timers_rearm(nd_timers_t *ts, nd_timer_t *tmr, uint16_t name);
 
 /**
- * Total order of two timers as the heap sees it (due, key, name, sub):
+ * Total order of two timers of ts as the heap sees it (due, key, name, sub):
  * negative, 0 or positive. Exposed for tests and for the runtime's
  * deterministic iteration.
  */
-int nd_timer_cmp(const nd_timer_t *a, const nd_timer_t *b);
+int nd_timer_cmp(const nd_timers_t *ts, const nd_timer_t *a,
+                 const nd_timer_t *b);
 
 #endif

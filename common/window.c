@@ -17,24 +17,21 @@
 
 #include <string.h>
 
-static int64_t add_sat(int64_t a, int64_t b)
-{
+static int64_t add_sat(int64_t a, int64_t b) {
         int64_t r;
         if (__builtin_add_overflow(a, b, &r))
                 return b > 0 ? INT64_MAX : INT64_MIN;
         return r;
 }
 
-static int64_t sub_sat(int64_t a, int64_t b)
-{
+static int64_t sub_sat(int64_t a, int64_t b) {
         int64_t r;
         if (__builtin_sub_overflow(a, b, &r))
                 return b > 0 ? INT64_MIN : INT64_MAX;
         return r;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
+static int64_t floor_div(int64_t a, int64_t b) {
         int64_t q = a / b;
         if ((a % b) != 0 && (a < 0))
                 q--;
@@ -42,13 +39,11 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* The largest multiple of step <= ts, or false when it underflows. */
-static bool align_down(int64_t ts, int64_t step, int64_t *out)
-{
+static bool align_down(int64_t ts, int64_t step, int64_t *out) {
         return !__builtin_mul_overflow(floor_div(ts, step), step, out);
 }
 
-nd_err_t nd_window_tumbling(int64_t size, int64_t ts, nd_window_t *win)
-{
+nd_err_t nd_window_tumbling(int64_t size, int64_t ts, nd_window_t *win) {
         int64_t start, end;
         if (size <= 0 || !align_down(ts, size, &start) ||
             __builtin_add_overflow(start, size, &end))
@@ -59,8 +54,7 @@ nd_err_t nd_window_tumbling(int64_t size, int64_t ts, nd_window_t *win)
 }
 
 int nd_window_hopping(int64_t size, int64_t advance, int64_t ts,
-                      nd_window_t *wins, size_t cap)
-{
+                      nd_window_t *wins, size_t cap) {
         int64_t last, s, lo;
         size_t n = 0, i;
         if (size <= 0 || advance <= 0 || !align_down(ts, advance, &last))
@@ -88,13 +82,11 @@ int nd_window_hopping(int64_t size, int64_t advance, int64_t ts,
         return (int)n;
 }
 
-bool nd_window_is_closed(const nd_window_t *win, int64_t grace, int64_t W)
-{
+bool nd_window_is_closed(const nd_window_t *win, int64_t grace, int64_t W) {
         return W >= add_sat(win->end, grace < 0 ? 0 : grace);
 }
 
-int64_t nd_window_close_due(const nd_window_t *win, int64_t grace)
-{
+int64_t nd_window_close_due(const nd_window_t *win, int64_t grace) {
         int64_t c = add_sat(win->end, grace < 0 ? 0 : grace);
         /* WHY the guard: a window that closes at INT64_MIN is closed from the
          * start, and INT64_MIN - 1 would wrap. */
@@ -103,47 +95,40 @@ int64_t nd_window_close_due(const nd_window_t *win, int64_t grace)
 
 nd_window_action_t nd_window_on_record(nd_window_emit_t policy,
                                        const nd_window_t *win, int64_t grace,
-                                       int64_t W)
-{
+                                       int64_t W) {
         if (nd_window_is_closed(win, grace, W))
                 return ND_WINDOW_LATE;
         return policy == ND_WINDOW_EMIT_ON_UPDATE ? ND_WINDOW_UPDATE_EMIT
                                                   : ND_WINDOW_UPDATE;
 }
 
-bool nd_window_emits_on_close(nd_window_emit_t policy)
-{
+bool nd_window_emits_on_close(nd_window_emit_t policy) {
         return policy == ND_WINDOW_EMIT_ON_CLOSE;
 }
 
 /* ---- sessions ---- */
 
-void nd_session_init(nd_session_t *sess)
-{
+void nd_session_init(nd_session_t *sess) {
         sess->start = INT64_MAX;
         sess->end = INT64_MIN;
 }
 
-bool nd_session_is_empty(const nd_session_t *sess)
-{
+bool nd_session_is_empty(const nd_session_t *sess) {
         return sess->start > sess->end;
 }
 
-static void extend(nd_session_t *sess, int64_t ts)
-{
+static void extend(nd_session_t *sess, int64_t ts) {
         if (ts < sess->start)
                 sess->start = ts;
         if (ts > sess->end)
                 sess->end = ts;
 }
 
-static bool within(const nd_session_t *sess, int64_t ts, int64_t gap)
-{
+static bool within(const nd_session_t *sess, int64_t ts, int64_t gap) {
         return ts >= sub_sat(sess->start, gap) && ts <= add_sat(sess->end, gap);
 }
 
-nd_session_res_t nd_session_add(nd_session_t *sess, int64_t ts, int64_t gap)
-{
+nd_session_res_t nd_session_add(nd_session_t *sess, int64_t ts, int64_t gap) {
         if (gap < 0)
                 gap = 0;
         if (nd_session_is_empty(sess)) {
@@ -162,22 +147,19 @@ nd_session_res_t nd_session_add(nd_session_t *sess, int64_t ts, int64_t gap)
 }
 
 bool nd_session_is_closed(const nd_session_t *sess, int64_t gap, int64_t grace,
-                          int64_t W)
-{
+                          int64_t W) {
         return W > nd_session_close_due(sess, gap, grace);
 }
 
 int64_t nd_session_close_due(const nd_session_t *sess, int64_t gap,
-                             int64_t grace)
-{
+                             int64_t grace) {
         return add_sat(add_sat(sess->end, gap < 0 ? 0 : gap),
                        grace < 0 ? 0 : grace);
 }
 
 nd_session_res_t nd_sessions_add(nd_session_t *sess, size_t *n, size_t cap,
                                  int64_t ts, int64_t gap, int64_t grace,
-                                 int64_t W, size_t *idx)
-{
+                                 int64_t W, size_t *idx) {
         size_t i, first = *n, matches = 0;
         nd_session_t cand = {ts, ts};
         if (gap < 0)
@@ -216,16 +198,14 @@ nd_session_res_t nd_sessions_add(nd_session_t *sess, size_t *n, size_t cap,
 }
 
 size_t nd_sessions_closed(const nd_session_t *sess, size_t n, int64_t gap,
-                          int64_t grace, int64_t W)
-{
+                          int64_t grace, int64_t W) {
         size_t k = 0;
         while (k < n && nd_session_is_closed(&sess[k], gap, grace, W))
                 k++;
         return k;
 }
 
-void nd_sessions_remove(nd_session_t *sess, size_t *n, size_t i, size_t count)
-{
+void nd_sessions_remove(nd_session_t *sess, size_t *n, size_t i, size_t count) {
         if (i >= *n)
                 return;
         if (count > *n - i)

@@ -58,7 +58,7 @@ typedef struct nd_action_s {
         nd_str_t from_device_id;
         const nd_str_t *source_event_ids;
         uint32_t source_event_cnt;
-        int64_t gap_ms;              /* channel_switch; only when has_gap */
+        int64_t gap_ms; /* channel_switch; only when has_gap */
         bool has_gap;
 } nd_action_t;
 

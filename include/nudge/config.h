@@ -59,40 +59,41 @@ typedef struct nd_cfg_durations_s {
 #define ND_CFG_F_REQUIRED 0x1 /* no default: the key must be given */
 
 typedef struct nd_cfg_prop_s {
-        const char *name;          /* dotted key */
+        const char *name; /* dotted key */
         nd_cfg_type_t type;
-        size_t offset;             /* offsetof() into the target struct */
-        const char *def;           /* default, in config syntax; NULL = none */
-        int64_t min, max;          /* INT, DURATION, SIZE; DURATIONS items */
-        const char *const *names;  /* ENUM, ENUMSET: NULL-terminated */
+        size_t offset;            /* offsetof() into the target struct */
+        const char *def;          /* default, in config syntax; NULL = none */
+        int64_t min, max;         /* INT, DURATION, SIZE; DURATIONS items */
+        const char *const *names; /* ENUM, ENUMSET: NULL-terminated */
         unsigned flags;
-        const char *doc;           /* one or two sentences, Markdown */
+        const char *doc; /* one or two sentences, Markdown */
 } nd_cfg_prop_t;
 
-#define ND_CFG_STR(name, def, off, doc)                                        \
-        {name, ND_CFG_T_STR, off, def, 0, 0, NULL, 0, doc}
-#define ND_CFG_INT(name, def, off, min, max, doc)                              \
-        {name, ND_CFG_T_INT, off, def, min, max, NULL, 0, doc}
-#define ND_CFG_BOOL(name, def, off, doc)                                       \
-        {name, ND_CFG_T_BOOL, off, def, 0, 1, NULL, 0, doc}
-#define ND_CFG_DURATION(name, def, off, min, max, doc)                         \
-        {name, ND_CFG_T_DURATION, off, def, min, max, NULL, 0, doc}
-#define ND_CFG_SIZE(name, def, off, min, max, doc)                             \
-        {name, ND_CFG_T_SIZE, off, def, min, max, NULL, 0, doc}
-#define ND_CFG_ENUM(name, def, off, names, doc)                                \
-        {name, ND_CFG_T_ENUM, off, def, 0, 0, names, 0, doc}
-#define ND_CFG_DURATIONS(name, def, off, min, max, doc)                        \
-        {name, ND_CFG_T_DURATIONS, off, def, min, max, NULL, 0, doc}
-#define ND_CFG_ENUMSET(name, def, off, names, doc)                             \
-        {name, ND_CFG_T_ENUMSET, off, def, 0, 0, names, 0, doc}
-#define ND_CFG_END {NULL, ND_CFG_T_END, 0, NULL, 0, 0, NULL, 0, NULL}
+#define ND_CFG_STR(name, def, off, doc) \
+        { name, ND_CFG_T_STR, off, def, 0, 0, NULL, 0, doc }
+#define ND_CFG_INT(name, def, off, min, max, doc) \
+        { name, ND_CFG_T_INT, off, def, min, max, NULL, 0, doc }
+#define ND_CFG_BOOL(name, def, off, doc) \
+        { name, ND_CFG_T_BOOL, off, def, 0, 1, NULL, 0, doc }
+#define ND_CFG_DURATION(name, def, off, min, max, doc) \
+        { name, ND_CFG_T_DURATION, off, def, min, max, NULL, 0, doc }
+#define ND_CFG_SIZE(name, def, off, min, max, doc) \
+        { name, ND_CFG_T_SIZE, off, def, min, max, NULL, 0, doc }
+#define ND_CFG_ENUM(name, def, off, names, doc) \
+        { name, ND_CFG_T_ENUM, off, def, 0, 0, names, 0, doc }
+#define ND_CFG_DURATIONS(name, def, off, min, max, doc) \
+        { name, ND_CFG_T_DURATIONS, off, def, min, max, NULL, 0, doc }
+#define ND_CFG_ENUMSET(name, def, off, names, doc) \
+        { name, ND_CFG_T_ENUMSET, off, def, 0, 0, names, 0, doc }
+#define ND_CFG_END \
+        { NULL, ND_CFG_T_END, 0, NULL, 0, 0, NULL, 0, NULL }
 
 /** Durations in milliseconds, for min/max bounds. */
-#define ND_MS(x)  ((int64_t)(x))
-#define ND_SEC(x) ((int64_t)(x) * 1000)
-#define ND_MIN(x) ((int64_t)(x) * 60 * 1000)
-#define ND_HOUR(x) ((int64_t)(x) * 3600 * 1000)
-#define ND_DAY(x) ((int64_t)(x) * 86400 * 1000)
+#define ND_MS(x)   ((int64_t)(x))
+#define ND_SEC(x)  ((int64_t)(x)*1000)
+#define ND_MIN(x)  ((int64_t)(x)*60 * 1000)
+#define ND_HOUR(x) ((int64_t)(x)*3600 * 1000)
+#define ND_DAY(x)  ((int64_t)(x)*86400 * 1000)
 
 /**
  * Fills base (a struct laid out as table describes) with every default.

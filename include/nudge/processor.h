@@ -55,26 +55,26 @@ typedef struct nd_rec_s {
         const char *topic;
         int32_t partition;
         int64_t offset;
-        int64_t timestamp;            /* Kafka timestamp, ms */
+        int64_t timestamp; /* Kafka timestamp, ms */
         const void *key;
         size_t key_len;
         const void *value;
         size_t value_len;
-        const nd_event_t *ev;         /* the decoded event; NULL only in
-                                         raw pipelines (no decoding) */
+        const nd_event_t *ev; /* the decoded event; NULL only in
+                                 raw pipelines (no decoding) */
 } nd_rec_t;
 
 typedef struct nd_processor_def_s {
-        int abi;                      /* ND_PROCESSOR_ABI_1 */
-        const char *name;             /* the trigger `type` in the config */
-        const char *doc;              /* one paragraph for the docs */
-        const nd_cfg_prop_t *config;  /* its properties, or NULL */
-        size_t config_size;           /* size of the struct config fills */
+        int abi;                     /* ND_PROCESSOR_ABI_1 */
+        const char *name;            /* the trigger `type` in the config */
+        const char *doc;             /* one paragraph for the docs */
+        const nd_cfg_prop_t *config; /* its properties, or NULL */
+        size_t config_size;          /* size of the struct config fills */
         /* Cross-field checks after parsing; NULL when there are none. */
         nd_err_t (*config_check)(const void *conf, char *errstr,
                                  size_t errstr_size);
-        size_t state_size;            /* per instance and task, zeroed */
-        size_t value_size;            /* per customer entry; 0: no entries */
+        size_t state_size; /* per instance and task, zeroed */
+        size_t value_size; /* per customer entry; 0: no entries */
 
         nd_err_t (*init)(nd_ctx_t *ctx, void *state, const void *conf);
         void (*process)(nd_ctx_t *ctx, void *state, const nd_rec_t *rec);

@@ -3,22 +3,40 @@
  * and left (TRIGGERS.md §3, §5; docs/triggers.md). OVERALL DESIGN
  *
  * One entry per customer while a browsing session is open or a cooldown is
- * pending, deleted otherwise. The value holds the session's bounds (start
- * = earliest view, latest = latest view, by timestamp), its view count, the
- * due time of the last emitted action (for the cooldown) and the last
- * view's channel; the blob holds the last view's event_id and device_id,
- * then one packed record per sku seen in the session:
+ * pending, deleted otherwise. It is the only state a customer who just
+ * browses has, so it is kept small (issue #6: ≤ 128 bytes per such
+ * customer, table and timer included): the value is the session's latest
+ * view time, and everything else is one packed record in the blob, small
+ * enough for a session of a few skus to fit the store's in-place tail:
  *
- *     [latest view ts i64][price i64][count u32][seq u32][sku_len u16]
- *     [cat_len u16][has_price u8][pad 3][sku][category]
+ *     u8   flags (F_*) | channel << 3       channel: the last view's
+ *     [zz  latest - last_emit]              only with F_EMITTED
+ *     [zz  latest - start                   only with F_SESSION, from here
+ *      uv  views                            in the session, repeats too
+ *      uv  event_id length, bytes           the last view's
+ *      uv  device_id length, bytes          the last view's
+ *      per sku seen in the session, to the end of the blob:
+ *        uv sku length, bytes
+ *        uv category length, bytes
+ *        zz latest - the sku's latest view
+ *        uv count << 1 | has_price
+ *        uv views - seq
+ *        [zz 0 - price_cents]             only with has_price]
  *
- * `seq` is the session's view number of the sku's last processed view: the
- * "processing order" tie-break of the ranking. The entry's one timer is the
- * session's (last view + delay) while a session is open; after a session
- * ends with a cooldown pending it is re-armed at the cooldown's end, and
- * that firing deletes the entry. So a customer costs nothing once both are
- * over. (A view arriving after that, older than the cooldown's end, is not
- * suppressed: the watermark had already passed the cooldown.)
+ * uv is an unsigned LEB128 varint, zz a zigzag varint of a wrapping
+ * difference (so any int64 round-trips). `seq` is the session's view
+ * number of the sku's last processed view: the "processing order"
+ * tie-break of the ranking. Each hook decodes the record into a struct
+ * sess in the instance state, changes it, and writes it back whole: a few
+ * dozen bytes for a usual session, at most ~130 KB (64 skus of 1 KiB
+ * strings), no allocation when the blob keeps its size class.
+ *
+ * The entry's one timer is the session's (last view + delay) while a
+ * session is open; after a session ends with a cooldown pending it is
+ * re-armed at the cooldown's end, and that firing deletes the entry. So a
+ * customer costs nothing once both are over. (A view arriving after that,
+ * older than the cooldown's end, is not suppressed: the watermark had
+ * already passed the cooldown.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +48,16 @@
 #define MAX_SKUS  64
 #define MAX_ITEMS 32
 
-#define K_TS        0
-#define K_PRICE     8
-#define K_COUNT     16
-#define K_SEQ       20
-#define K_SKU_LEN   24
-#define K_CAT_LEN   26
-#define K_HAS_PRICE 28
-#define K_HDR       32
-
 enum { F_SESSION = 0x1, F_EMITTED = 0x2, F_CUSTOMER = 0x4 };
+#define FLAG_MASK 0x7
+#define CH_SHIFT  3
+
+/* Largest record: header, two strings, MAX_SKUS skus of two strings. */
+#define VU_MAX  10 /* bytes of a 64-bit varint */
+#define STR_ENC (3 + ND_BLOB_STR_MAX)
+#define ENC_MAX                                                          \
+        (1 + 3 * VU_MAX + 2 * STR_ENC +                                \
+         MAX_SKUS * (2 * STR_ENC + 4 * VU_MAX))
 
 struct ba_conf {
         int64_t session_gap;
@@ -50,17 +68,29 @@ struct ba_conf {
         int64_t expires_after;
 };
 
+/* The value: the base the blob's times are relative to. */
 struct ba_val {
+        int64_t latest; /* session: latest view */
+};
+
+struct sku_rec {
+        nd_str_t sku, cat;
+        int64_t ts; /* the sku's latest view */
+        int64_t price;
+        uint32_t count, seq;
+        bool has_price;
+};
+
+/* The decoded record; strings point into the blob or the event. */
+struct sess {
+        uint8_t flags, channel;
+        int64_t last_emit; /* due time of the last emitted action */
         int64_t start;     /* session: earliest view */
         int64_t latest;    /* session: latest view */
-        int64_t last_emit; /* due time of the last emitted action */
-        uint32_t used;     /* blob bytes in use */
         uint32_t views;    /* views in the session, repeats included */
-        uint16_t sku_cnt;
-        uint16_t event_id_len; /* last view's, at the blob's start */
-        uint16_t device_id_len;
-        uint8_t channel; /* last view's */
-        uint8_t flags;   /* F_* */
+        nd_str_t event_id, device_id;
+        uint32_t sku_cnt;
+        struct sku_rec skus[MAX_SKUS];
 };
 
 struct ranked {
@@ -71,9 +101,10 @@ struct ranked {
 
 struct ba_state {
         const struct ba_conf *conf;
+        struct sess cur;
         struct ranked rank[MAX_SKUS];
         nd_line_item_t items[MAX_ITEMS];
-        uint8_t rec[K_HDR + 2 * ND_BLOB_STR_MAX];
+        uint8_t buf[ENC_MAX];
 };
 
 static const nd_cfg_prop_t ba_props[] = {
@@ -103,116 +134,220 @@ static const nd_cfg_prop_t ba_props[] = {
 
 static nd_err_t ba_init(nd_ctx_t *ctx, void *state, const void *conf) {
         struct ba_state *s = state;
+        (void)ctx;
         s->conf = conf;
         return ND_OK;
 }
 
-static uint32_t skus_off(const struct ba_val *v) {
-        return (uint32_t)v->event_id_len + v->device_id_len;
+/* ---- the packed record ---- */
+
+static uint8_t *put_uv(uint8_t *p, uint64_t v) {
+        while (v >= 0x80) {
+                *p++ = (uint8_t)(v | 0x80);
+                v >>= 7;
+        }
+        *p++ = (uint8_t)v;
+        return p;
 }
 
+/* base - v, wrapping, zigzag-encoded: exact for every pair of int64. */
+static uint8_t *put_zz(uint8_t *p, int64_t base, int64_t v) {
+        uint64_t d = (uint64_t)base - (uint64_t)v;
+        return put_uv(p, (d << 1) ^ (0 - (d >> 63)));
+}
+
+static uint8_t *put_str(uint8_t *p, nd_str_t s) {
+        p = put_uv(p, s.len);
+        if (s.len)
+                memcpy(p, s.p, s.len);
+        return p + s.len;
+}
+
+struct rd {
+        const uint8_t *p, *end;
+        bool bad;
+};
+
+static uint64_t get_uv(struct rd *r) {
+        uint64_t v = 0;
+        for (int sh = 0; sh < 64; sh += 7) {
+                if (r->p >= r->end)
+                        break;
+                uint8_t b = *r->p++;
+                v |= (uint64_t)(b & 0x7f) << sh;
+                if (!(b & 0x80))
+                        return v;
+        }
+        r->bad = true;
+        return 0;
+}
+
+/* v such that put_zz(base, v) wrote what r reads. */
+static int64_t get_zz(struct rd *r, int64_t base) {
+        uint64_t z = get_uv(r);
+        uint64_t d = (z >> 1) ^ (0 - (z & 1));
+        return (int64_t)((uint64_t)base - d);
+}
+
+static nd_str_t get_str(struct rd *r) {
+        uint64_t n = get_uv(r);
+        nd_str_t s = {(const char *)r->p, 0};
+        if (r->bad || n > ND_BLOB_STR_MAX || n > (uint64_t)(r->end - r->p)) {
+                r->bad = true;
+                return s;
+        }
+        s.len = (uint32_t)n;
+        r->p += n;
+        return s;
+}
+
+/* Reads e's record into s->cur. A new entry (no blob) reads as empty. */
+static void load(struct ba_state *s, nd_entry_t *e) {
+        struct sess *v = &s->cur;
+        size_t len;
+        const uint8_t *b = nd_entry_blob(e, &len);
+        struct rd r = {b, b + len, false};
+        const struct ba_val *val = nd_entry_value(e);
+
+        memset(v, 0, offsetof(struct sess, skus));
+        v->latest = val->latest;
+        if (!len)
+                return;
+        v->flags = b[0] & FLAG_MASK;
+        v->channel = (uint8_t)(b[0] >> CH_SHIFT);
+        r.p++;
+        if (v->flags & F_EMITTED)
+                v->last_emit = get_zz(&r, v->latest);
+        if (!(v->flags & F_SESSION))
+                return;
+        v->start = get_zz(&r, v->latest);
+        v->views = (uint32_t)get_uv(&r);
+        v->event_id = get_str(&r);
+        v->device_id = get_str(&r);
+        while (!r.bad && r.p < r.end && v->sku_cnt < MAX_SKUS) {
+                struct sku_rec *k = &v->skus[v->sku_cnt];
+                uint64_t ch;
+                k->sku = get_str(&r);
+                k->cat = get_str(&r);
+                k->ts = get_zz(&r, v->latest);
+                ch = get_uv(&r);
+                k->count = (uint32_t)(ch >> 1);
+                k->has_price = ch & 1;
+                k->seq = v->views - (uint32_t)get_uv(&r);
+                k->price = k->has_price ? get_zz(&r, 0) : 0;
+                if (!r.bad)
+                        v->sku_cnt++;
+        }
+}
+
+/* Writes s->cur back as e's value and blob; marks the entry changed. */
+static nd_err_t store(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e) {
+        const struct sess *v = &s->cur;
+        uint8_t *p = s->buf;
+        size_t len;
+        nd_err_t err;
+
+        *p++ = (uint8_t)(v->flags | v->channel << CH_SHIFT);
+        if (v->flags & F_EMITTED)
+                p = put_zz(p, v->latest, v->last_emit);
+        if (v->flags & F_SESSION) {
+                p = put_zz(p, v->latest, v->start);
+                p = put_uv(p, v->views);
+                p = put_str(p, v->event_id);
+                p = put_str(p, v->device_id);
+                for (uint32_t i = 0; i < v->sku_cnt; i++) {
+                        const struct sku_rec *k = &v->skus[i];
+                        p = put_str(p, k->sku);
+                        p = put_str(p, k->cat);
+                        p = put_zz(p, v->latest, k->ts);
+                        p = put_uv(p, (uint64_t)k->count << 1 | k->has_price);
+                        p = put_uv(p, v->views - k->seq);
+                        if (k->has_price)
+                                p = put_zz(p, 0, k->price);
+                }
+        }
+        len = (size_t)(p - s->buf);
+        /* WHY resize then copy: the strings of s->cur may point into the
+         * blob, so the record is built aside first. */
+        if ((err = nd_ctx_blob_resize(ctx, e, len)) != ND_OK)
+                return err;
+        memcpy(nd_entry_blob(e, NULL), s->buf, len);
+        ((struct ba_val *)nd_entry_value(e))->latest = v->latest;
+        nd_ctx_changed(ctx, e);
+        return ND_OK;
+}
+
+/* ---- session rules ---- */
+
 /* Drops the session (its skus and the last view's strings). */
-static void drop_session(nd_ctx_t *ctx, nd_entry_t *e, struct ba_val *v) {
-        (void)nd_blob_splice(ctx, e, &v->used, 0, v->used, NULL, 0);
+static void drop_session(struct sess *v) {
         v->sku_cnt = 0;
         v->views = 0;
-        v->event_id_len = v->device_id_len = 0;
+        v->event_id = v->device_id = (nd_str_t){NULL, 0};
         v->flags &= (uint8_t)~F_SESSION;
-        nd_ctx_changed(ctx, e);
 }
 
 /* After a session ended: keep the entry only while a cooldown runs. */
-static void after_session(nd_ctx_t *ctx, const struct ba_conf *c, nd_entry_t *e,
-                          struct ba_val *v) {
-        if (!(v->flags & F_EMITTED) || c->cooldown == 0) {
+static void after_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e) {
+        const struct ba_conf *c = s->conf;
+        if (!(s->cur.flags & F_EMITTED) || c->cooldown == 0 ||
+            store(ctx, s, e) != ND_OK) {
                 nd_ctx_delete(ctx, e);
                 return;
         }
-        nd_ctx_timer_set(ctx, e, nd_blob_add_sat(v->last_emit, c->cooldown));
+        nd_ctx_timer_set(ctx, e,
+                         nd_blob_add_sat(s->cur.last_emit, c->cooldown));
 }
 
-static nd_err_t set_last_view(nd_ctx_t *ctx, nd_entry_t *e, struct ba_val *v,
-                              const nd_event_t *ev) {
-        nd_str_t id = nd_blob_clamp(ev->event_id);
-        nd_str_t dev = nd_blob_clamp(ev->device_id);
-        nd_err_t err;
-        if ((err = nd_blob_splice(ctx, e, &v->used, 0, v->event_id_len, id.p,
-                                  id.len)))
-                return err;
-        v->event_id_len = (uint16_t)id.len;
-        if ((err = nd_blob_splice(ctx, e, &v->used, v->event_id_len,
-                                  v->device_id_len, dev.p, dev.len)))
-                return err;
-        v->device_id_len = (uint16_t)dev.len;
-        v->channel = (uint8_t)ev->channel;
-        if (ev->key_is_customer)
-                v->flags |= F_CUSTOMER;
-        else
-                v->flags &= (uint8_t)~F_CUSTOMER;
-        return ND_OK;
-}
-
-/* Counts a view of ev's sku. */
-static nd_err_t count_sku(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e,
-                          struct ba_val *v, const nd_event_t *ev) {
+/* Counts a view of ev's sku; true when that added a sku to the session
+ * (false: a known sku, or no room for another). */
+static bool count_sku(struct sess *v, const nd_event_t *ev) {
         nd_str_t sku = nd_blob_clamp(ev->product.sku);
         nd_str_t cat = nd_blob_clamp(ev->product.category);
-        uint8_t *b = nd_blob_bytes(e);
-        uint32_t off = skus_off(v), len;
-        for (uint16_t i = 0; i < v->sku_cnt; i++) {
-                uint16_t sl = nd_blob_get_u16(b + off + K_SKU_LEN);
-                uint16_t cl = nd_blob_get_u16(b + off + K_CAT_LEN);
-                if (sl == sku.len && !memcmp(b + off + K_HDR, sku.p, sl)) {
-                        uint8_t *r = b + off;
-                        if (ev->timestamp > nd_blob_get_i64(r + K_TS))
-                                nd_blob_put_i64(r + K_TS, ev->timestamp);
-                        nd_blob_put_u32(r + K_COUNT,
-                                        nd_blob_get_u32(r + K_COUNT) + 1);
-                        nd_blob_put_u32(r + K_SEQ, v->views);
+        struct sku_rec *k;
+        for (uint32_t i = 0; i < v->sku_cnt; i++) {
+                k = &v->skus[i];
+                if (k->sku.len == sku.len &&
+                    !memcmp(k->sku.p, sku.p, sku.len)) {
+                        if (ev->timestamp > k->ts)
+                                k->ts = ev->timestamp;
+                        k->count++;
+                        k->seq = v->views;
                         if (ev->product.has_price) {
-                                nd_blob_put_i64(r + K_PRICE,
-                                                ev->product.price_cents);
-                                r[K_HAS_PRICE] = 1;
+                                k->price = ev->product.price_cents;
+                                k->has_price = true;
                         }
-                        return ND_OK;
+                        return false;
                 }
-                off += K_HDR + sl + cl;
         }
         if (v->sku_cnt >= MAX_SKUS)
-                return ND_OK; /* counted in views, not ranked */
-        memset(s->rec, 0, K_HDR);
-        nd_blob_put_i64(s->rec + K_TS, ev->timestamp);
-        nd_blob_put_i64(s->rec + K_PRICE,
-                        ev->product.has_price ? ev->product.price_cents : 0);
-        nd_blob_put_u32(s->rec + K_COUNT, 1);
-        nd_blob_put_u32(s->rec + K_SEQ, v->views);
-        nd_blob_put_u16(s->rec + K_SKU_LEN, (uint16_t)sku.len);
-        nd_blob_put_u16(s->rec + K_CAT_LEN, (uint16_t)cat.len);
-        s->rec[K_HAS_PRICE] = ev->product.has_price;
-        memcpy(s->rec + K_HDR, sku.p, sku.len);
-        if (cat.len)
-                memcpy(s->rec + K_HDR + sku.len, cat.p, cat.len);
-        len = K_HDR + sku.len + cat.len;
-        if (nd_blob_splice(ctx, e, &v->used, v->used, 0, s->rec, len) != ND_OK)
-                return ND_OK; /* counted in views, not ranked */
-        v->sku_cnt++;
-        return ND_OK;
+                return false; /* counted in views, not ranked */
+        k = &v->skus[v->sku_cnt++];
+        k->sku = sku;
+        k->cat = cat;
+        k->ts = ev->timestamp;
+        k->price = ev->product.has_price ? ev->product.price_cents : 0;
+        k->has_price = ev->product.has_price;
+        k->count = 1;
+        k->seq = v->views;
+        return true;
 }
 
 static void on_view(nd_ctx_t *ctx, struct ba_state *s, const nd_event_t *ev) {
         const struct ba_conf *c = s->conf;
         nd_entry_t *e = nd_ctx_get(ctx, ev->key);
-        struct ba_val *v;
+        struct sess *v = &s->cur;
         int64_t t = ev->timestamp;
+        bool added;
 
         if (!e && !(e = nd_ctx_upsert(ctx, ev->key, NULL)))
                 return;
-        v = nd_entry_value(e);
+        load(s, e);
         if (v->flags & F_SESSION) {
                 if (t < nd_blob_add_sat(v->start, -c->session_gap))
                         return; /* older than the session: ignored */
                 if (t > nd_blob_add_sat(v->latest, c->session_gap))
-                        drop_session(ctx, e, v); /* a new session */
+                        drop_session(v); /* a new session */
         }
         if (!(v->flags & F_SESSION)) {
                 v->flags |= F_SESSION;
@@ -224,17 +359,26 @@ static void on_view(nd_ctx_t *ctx, struct ba_state *s, const nd_event_t *ev) {
                 v->latest = t;
         if (v->views < UINT32_MAX)
                 v->views++;
-        (void)set_last_view(ctx, e, v, ev);
-        (void)count_sku(ctx, s, e, v, ev);
+        v->event_id = nd_blob_clamp(ev->event_id);
+        v->device_id = nd_blob_clamp(ev->device_id);
+        v->channel = (uint8_t)ev->channel;
+        if (ev->key_is_customer)
+                v->flags |= F_CUSTOMER;
+        else
+                v->flags &= (uint8_t)~F_CUSTOMER;
+        added = count_sku(v, ev);
+        if (store(ctx, s, e) != ND_OK && added) {
+                /* Out of memory: keep the view counted, the sku unranked. */
+                v->sku_cnt--;
+                (void)store(ctx, s, e);
+        }
         nd_ctx_timer_set(ctx, e, nd_blob_add_sat(t, c->delay));
-        nd_ctx_changed(ctx, e);
 }
 
 static void ba_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         struct ba_state *s = state;
         const nd_event_t *ev = rec->ev;
         nd_entry_t *e;
-        struct ba_val *v;
 
         if (!ev)
                 return;
@@ -249,12 +393,12 @@ static void ba_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
                 /* The customer moved on: the session ends silently. */
                 if (!(e = nd_ctx_get(ctx, ev->key)))
                         return;
-                v = nd_entry_value(e);
-                if (!(v->flags & F_SESSION))
+                load(s, e);
+                if (!(s->cur.flags & F_SESSION))
                         return;
-                drop_session(ctx, e, v);
+                drop_session(&s->cur);
                 nd_ctx_timer_clear(ctx, e);
-                after_session(ctx, s->conf, e, v);
+                after_session(ctx, s, e);
                 break;
         default:
                 break;
@@ -272,33 +416,29 @@ static int rank_cmp(const void *pa, const void *pb) {
 }
 
 static void emit_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e,
-                         struct ba_val *v, int64_t due) {
+                         int64_t due) {
         const struct ba_conf *c = s->conf;
+        const struct sess *v = &s->cur;
         const char *name = nd_ctx_name(ctx);
-        const uint8_t *b = nd_blob_bytes(e);
         nd_str_t key = nd_entry_key(e);
-        nd_str_t event_id = {(const char *)b, v->event_id_len};
+        nd_str_t event_id = v->event_id;
         nd_str_t parts[3];
         nd_action_t act = {0};
-        uint32_t off = skus_off(v), n = v->sku_cnt;
+        uint32_t n = v->sku_cnt;
         char id[33];
 
         for (uint32_t i = 0; i < n; i++) {
-                const uint8_t *r = b + off;
+                const struct sku_rec *r = &v->skus[i];
                 struct ranked *k = &s->rank[i];
-                uint16_t sl = nd_blob_get_u16(r + K_SKU_LEN);
-                uint16_t cl = nd_blob_get_u16(r + K_CAT_LEN);
-                k->latest = nd_blob_get_i64(r + K_TS);
-                k->count = nd_blob_get_u32(r + K_COUNT);
-                k->seq = nd_blob_get_u32(r + K_SEQ);
-                k->item.sku = (nd_str_t){(const char *)r + K_HDR, sl};
-                k->item.category =
-                    cl ? (nd_str_t){(const char *)r + K_HDR + sl, cl}
-                       : ND_STR_NULL;
-                k->item.quantity = k->count;
-                k->item.has_price = r[K_HAS_PRICE] != 0;
-                k->item.price_cents = nd_blob_get_i64(r + K_PRICE);
-                off += K_HDR + sl + cl;
+                k->latest = r->ts;
+                k->count = r->count;
+                k->seq = r->seq;
+                k->item = (nd_line_item_t){0};
+                k->item.sku = r->sku;
+                k->item.category = r->cat.len ? r->cat : ND_STR_NULL;
+                k->item.quantity = r->count;
+                k->item.has_price = r->has_price;
+                k->item.price_cents = r->price;
         }
         qsort(s->rank, n, sizeof(s->rank[0]), rank_cmp);
         if (n > (uint32_t)c->max_items)
@@ -317,8 +457,7 @@ static void emit_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e,
         else
                 act.anonymous_id = key;
         act.channel = (nd_channel_t)v->channel;
-        act.device_id =
-            (nd_str_t){(const char *)b + v->event_id_len, v->device_id_len};
+        act.device_id = v->device_id;
         act.created_at = due;
         if (c->expires_after > 0) {
                 act.expires_at = nd_blob_add_sat(due, c->expires_after);
@@ -334,8 +473,9 @@ static void emit_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e,
 static void ba_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         struct ba_state *s = state;
         const struct ba_conf *c = s->conf;
-        struct ba_val *v = nd_entry_value(e);
+        struct sess *v = &s->cur;
 
+        load(s, e);
         if (!(v->flags & F_SESSION)) {
                 nd_ctx_delete(ctx, e); /* the cooldown is over */
                 return;
@@ -344,13 +484,13 @@ static void ba_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
                 bool cooling = (v->flags & F_EMITTED) &&
                                due < nd_blob_add_sat(v->last_emit, c->cooldown);
                 if (!cooling) {
-                        emit_session(ctx, s, e, v, due);
+                        emit_session(ctx, s, e, due);
                         v->last_emit = due;
                         v->flags |= F_EMITTED;
                 }
         }
-        drop_session(ctx, e, v);
-        after_session(ctx, c, e, v);
+        drop_session(v);
+        after_session(ctx, s, e);
 }
 
 const nd_processor_def_t nd_proc_browse_abandonment = {

@@ -31,8 +31,8 @@ static void make_topics(struct topics *t, int parts_click, int parts_cart,
         nd_kt_unique_name(t->actions, sizeof(t->actions), "actions");
         nd_kt_unique_name(t->dlq, sizeof(t->dlq), "dlq");
         nd_kt_unique_name(t->app, sizeof(t->app), "app");
-        ck_assert_int_eq(nd_kt_create_topic(t->click, parts_click, NULL, WAIT_MS,
-                                            errstr, sizeof(errstr)),
+        ck_assert_int_eq(nd_kt_create_topic(t->click, parts_click, NULL,
+                                            WAIT_MS, errstr, sizeof(errstr)),
                          ND_OK);
         ck_assert_int_eq(nd_kt_create_topic(t->cart, parts_cart, NULL, WAIT_MS,
                                             errstr, sizeof(errstr)),
@@ -157,9 +157,9 @@ START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
         msgs[3] = nd_kt_msg("someone-else", good[2]); /* wrong key */
         msgs[4] = nd_kt_msg("nobody", missing);       /* no id at all */
         msgs[5] = nd_kt_msg("good-cust", good[2]);
-        ck_assert_int_eq(nd_kt_produce(t.cart, 0, msgs, 6, WAIT_MS, errstr,
-                                       sizeof(errstr)),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_kt_produce(t.cart, 0, msgs, 6, WAIT_MS, errstr, sizeof(errstr)),
+            ND_OK);
         cd = nd_kt_consumer_new(t.dlq, NULL, ND_KT_READ_COMMITTED, errstr,
                                 sizeof(errstr));
         ca = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
@@ -230,9 +230,8 @@ START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
                 event_json(vals[i], 512, i, keys[i]);
                 msgs[i] = nd_kt_msg(keys[i], vals[i]);
         }
-        ck_assert_int_eq(nd_kt_produce(t.purchase, RD_KAFKA_PARTITION_UA,
-                                       msgs, N, WAIT_MS, errstr,
-                                       sizeof(errstr)),
+        ck_assert_int_eq(nd_kt_produce(t.purchase, RD_KAFKA_PARTITION_UA, msgs,
+                                       N, WAIT_MS, errstr, sizeof(errstr)),
                          ND_OK);
         c = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
                                sizeof(errstr));
@@ -276,11 +275,14 @@ static Suite *engine_suite(void) {
         Suite *s = suite_create("engine");
         TCase *tc = tcase_create("pipeline");
         tcase_set_timeout(tc, 180);
-        tcase_add_test(tc, records_go_through_once_to_a_read_committed_consumer);
+        tcase_add_test(tc,
+                       records_go_through_once_to_a_read_committed_consumer);
         tcase_add_test(
             tc, bad_records_are_dead_lettered_with_reasons_and_good_ones_flow);
-        tcase_add_test(tc, at_least_once_with_two_worker_threads_delivers_everything);
-        tcase_add_test(tc, event_topics_that_are_not_co_partitioned_are_refused);
+        tcase_add_test(
+            tc, at_least_once_with_two_worker_threads_delivers_everything);
+        tcase_add_test(tc,
+                       event_topics_that_are_not_co_partitioned_are_refused);
         suite_add_tcase(s, tc);
         return s;
 }

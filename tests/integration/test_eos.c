@@ -93,8 +93,8 @@ struct feeder {
 static void *feed(void *arg) {
         struct feeder *f = arg;
         char errstr[512], val[512], key[32];
-        rd_kafka_t *rk = nd_kt_producer_new(NULL, WAIT_MS, errstr,
-                                            sizeof(errstr));
+        rd_kafka_t *rk =
+            nd_kt_producer_new(NULL, WAIT_MS, errstr, sizeof(errstr));
         int64_t start = nd_clock_mono_ms();
         if (!rk)
                 return NULL;
@@ -298,17 +298,18 @@ static Suite *eos_suite(void) {
         Suite *s = suite_create("eos");
         TCase *tc = tcase_create("restore");
         tcase_set_timeout(tc, 240);
-        tcase_add_test(tc,
-                       state_and_timers_come_back_from_the_changelog_after_a_restart);
+        tcase_add_test(
+            tc, state_and_timers_come_back_from_the_changelog_after_a_restart);
         suite_add_tcase(s, tc);
         tc = tcase_create("crash");
         tcase_set_timeout(tc, 300);
-        tcase_add_test(tc, kill_9_mid_stream_then_restart_outputs_each_record_once);
+        tcase_add_test(tc,
+                       kill_9_mid_stream_then_restart_outputs_each_record_once);
         suite_add_tcase(s, tc);
         tc = tcase_create("rebalance");
         tcase_set_timeout(tc, 300);
-        tcase_add_test(tc,
-                       an_instance_joining_and_leaving_loses_and_duplicates_nothing);
+        tcase_add_test(
+            tc, an_instance_joining_and_leaving_loses_and_duplicates_nothing);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -95,8 +95,8 @@ static int decode_actions(const nd_kt_recs_t *recs, struct act *out) {
                 avro_reader_t rd;
                 ck_assert_uint_gt(r->value_len, 5);
                 ck_assert_int_eq((unsigned char)r->value[0], 0); /* magic */
-                rd = avro_reader_memory(r->value + 5,
-                                        (int64_t)r->value_len - 5);
+                rd =
+                    avro_reader_memory(r->value + 5, (int64_t)r->value_len - 5);
                 ck_assert_msg(avro_value_read(rd, &val) == 0,
                               "a standard Avro reader cannot decode an "
                               "action: %s",
@@ -131,8 +131,8 @@ static int read_replay(const char *path, struct act *out) {
                 char *p;
                 struct act *a = &out[cnt++];
                 memset(a, 0, sizeof(*a));
-#define GETS(field, dst)                                                       \
-        if ((p = strstr(line, "\"" field "\":\"")))                            \
+#define GETS(field, dst)                            \
+        if ((p = strstr(line, "\"" field "\":\""))) \
                 sscanf(p + strlen(field) + 4, "%39[^\"]", dst);
                 GETS("action_id", a->id)
                 GETS("trigger", a->trigger)
@@ -164,51 +164,58 @@ static void add_event(const char *key, const char *fmt, ...) {
         event_cnt++;
 }
 
-#define ENV(id, type, cust, ts, ch, dev, dt)                                   \
-        "{\"event_id\":\"" id "\",\"type\":\"" type "\",\"customer_id\":\"" cust \
-        "\",\"anonymous_id\":null,\"timestamp\":%lld,\"channel\":\"" ch        \
-        "\",\"device_id\":\"" dev "\",\"device_type\":\"" dt                   \
+#define ENV(id, type, cust, ts, ch, dev, dt)                            \
+        "{\"event_id\":\"" id "\",\"type\":\"" type                     \
+        "\",\"customer_id\":\"" cust                                    \
+        "\",\"anonymous_id\":null,\"timestamp\":%lld,\"channel\":\"" ch \
+        "\",\"device_id\":\"" dev "\",\"device_type\":\"" dt            \
         "\",\"session_id\":null"
 
 static void scenario(long long t0) {
         event_cnt = 0;
         /* cart_abandonment: two stages, 3 s and 6 s after the mutation */
-        add_event("c1", ENV("e1", "product_added", "c1", t0, "web", "lap-1",
-                            "desktop") ",\"product\":{\"sku\":\"S1\","
-                                       "\"category\":\"shoes\",\"price_"
-                                       "cents\":5900,\"currency\":\"EUR\"},"
-                                       "\"cart_id\":\"k1\",\"quantity\":1}",
+        add_event("c1",
+                  ENV("e1", "product_added", "c1", t0, "web", "lap-1",
+                      "desktop") ",\"product\":{\"sku\":\"S1\","
+                                 "\"category\":\"shoes\",\"price_"
+                                 "cents\":5900,\"currency\":\"EUR\"},"
+                                 "\"cart_id\":\"k1\",\"quantity\":1}",
                   t0);
         /* browse_abandonment: two views, 3 s after the last */
-        add_event("c2", ENV("e2", "product_viewed", "c2", t0, "web", "lap-2",
-                            "desktop") ",\"product\":{\"sku\":\"S2\","
-                                       "\"category\":\"hats\",\"price_cents\":"
-                                       "1900,\"currency\":\"EUR\"}}",
+        add_event("c2",
+                  ENV("e2", "product_viewed", "c2", t0, "web", "lap-2",
+                      "desktop") ",\"product\":{\"sku\":\"S2\","
+                                 "\"category\":\"hats\",\"price_cents\":"
+                                 "1900,\"currency\":\"EUR\"}}",
                   t0);
-        add_event("c2", ENV("e3", "product_viewed", "c2", t0 + 10, "web",
-                            "lap-2", "desktop") ",\"product\":{\"sku\":\"S3\","
-                                                "\"category\":\"bags\","
-                                                "\"price_cents\":9900,"
-                                                "\"currency\":\"EUR\"}}",
+        add_event("c2",
+                  ENV("e3", "product_viewed", "c2", t0 + 10, "web", "lap-2",
+                      "desktop") ",\"product\":{\"sku\":\"S3\","
+                                 "\"category\":\"bags\","
+                                 "\"price_cents\":9900,"
+                                 "\"currency\":\"EUR\"}}",
                   t0 + 10);
         /* post_purchase_upsell: complements of S1 from the catalog */
-        add_event("c3", ENV("e4", "order_completed", "c3", t0, "app", "ph-3",
-                            "mobile") ",\"order_id\":\"o3\",\"value_cents\":"
-                                      "5900,\"currency\":\"EUR\",\"cart_id\":"
-                                      "null,\"checkout_id\":null,\"products\":"
-                                      "[{\"sku\":\"S1\",\"category\":\"shoes\","
-                                      "\"quantity\":1,\"price_cents\":5900}]}",
+        add_event("c3",
+                  ENV("e4", "order_completed", "c3", t0, "app", "ph-3",
+                      "mobile") ",\"order_id\":\"o3\",\"value_cents\":"
+                                "5900,\"currency\":\"EUR\",\"cart_id\":"
+                                "null,\"checkout_id\":null,\"products\":"
+                                "[{\"sku\":\"S1\",\"category\":\"shoes\","
+                                "\"quantity\":1,\"price_cents\":5900}]}",
                   t0);
         /* channel_switch: a cart on the laptop, then the phone */
-        add_event("c4", ENV("e5", "product_added", "c4", t0, "web", "lap-4",
-                            "desktop") ",\"product\":{\"sku\":\"S3\","
-                                       "\"category\":\"bags\",\"price_cents\":"
-                                       "9900,\"currency\":\"EUR\"},"
-                                       "\"cart_id\":\"k4\",\"quantity\":1}",
+        add_event("c4",
+                  ENV("e5", "product_added", "c4", t0, "web", "lap-4",
+                      "desktop") ",\"product\":{\"sku\":\"S3\","
+                                 "\"category\":\"bags\",\"price_cents\":"
+                                 "9900,\"currency\":\"EUR\"},"
+                                 "\"cart_id\":\"k4\",\"quantity\":1}",
                   t0);
-        add_event("c4", ENV("e6", "app_opened", "c4", t0 + 20, "app", "ph-4",
-                            "mobile") "}",
-                  t0 + 20);
+        add_event(
+            "c4",
+            ENV("e6", "app_opened", "c4", t0 + 20, "app", "ph-4", "mobile") "}",
+            t0 + 20);
 }
 
 static const char *const trigger_yaml =
@@ -256,23 +263,23 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
         nd_kt_unique_name(actions, sizeof(actions), "actions");
         nd_kt_unique_name(dlq, sizeof(dlq), "dlq");
         nd_kt_unique_name(app, sizeof(app), "app");
-        ck_assert_int_eq(nd_kt_create_topic(click, 2, NULL, WAIT_MS, errstr,
-                                            sizeof(errstr)),
-                         ND_OK);
-        ck_assert_int_eq(nd_kt_create_topic(cart, 2, NULL, WAIT_MS, errstr,
-                                            sizeof(errstr)),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_kt_create_topic(click, 2, NULL, WAIT_MS, errstr, sizeof(errstr)),
+            ND_OK);
+        ck_assert_int_eq(
+            nd_kt_create_topic(cart, 2, NULL, WAIT_MS, errstr, sizeof(errstr)),
+            ND_OK);
         ck_assert_int_eq(nd_kt_create_topic(purchase, 2, NULL, WAIT_MS, errstr,
                                             sizeof(errstr)),
                          ND_OK);
-        ck_assert_int_eq(nd_kt_create_topic(catalog, 1, catcfg, WAIT_MS,
-                                            errstr, sizeof(errstr)),
+        ck_assert_int_eq(nd_kt_create_topic(catalog, 1, catcfg, WAIT_MS, errstr,
+                                            sizeof(errstr)),
                          ND_OK);
         for (int i = 0; i < 3; i++)
                 msgs[i] = nd_kt_msg(skus[i], products[i]);
-        ck_assert_int_eq(nd_kt_produce(catalog, 0, msgs, 3, WAIT_MS, errstr,
-                                       sizeof(errstr)),
-                         ND_OK);
+        ck_assert_int_eq(
+            nd_kt_produce(catalog, 0, msgs, 3, WAIT_MS, errstr, sizeof(errstr)),
+            ND_OK);
 
         snprintf(yaml, sizeof(yaml),
                  "application.id: %s\nkafka:\n  bootstrap.servers: %s\n"
@@ -292,10 +299,10 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
         port = nd_http_port_of(&p);
         ck_assert_int_gt(port, 0);
         for (int i = 0; i < event_cnt; i++) {
-                const char *topic =
-                    strstr(events[i], "order_") ? purchase
-                    : strstr(events[i], "product_added") ? cart
-                                                         : click;
+                const char *topic = strstr(events[i], "order_") ? purchase
+                                    : strstr(events[i], "product_added")
+                                        ? cart
+                                        : click;
                 nd_kt_msg_t m = nd_kt_msg(ekeys[i], events[i]);
                 /* The device switch only counts after the cart it
                  * continues: records of two topics may be fetched in either
@@ -305,11 +312,11 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
                                  "nudge_events_in_total{topic=\"%s\","
                                  "type=\"product_added\"}",
                                  cart);
-                        ck_assert(nd_http_wait_metric(port, series, 2,
-                                                      WAIT_MS));
+                        ck_assert(
+                            nd_http_wait_metric(port, series, 2, WAIT_MS));
                 }
-                ck_assert_int_eq(nd_kt_produce(topic, RD_KAFKA_PARTITION_UA,
-                                               &m, 1, WAIT_MS, errstr,
+                ck_assert_int_eq(nd_kt_produce(topic, RD_KAFKA_PARTITION_UA, &m,
+                                               1, WAIT_MS, errstr,
                                                sizeof(errstr)),
                                  ND_OK);
         }
@@ -324,8 +331,8 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
         n_live = decode_actions(&recs, live);
         for (int i = 0; i < n_live; i++)
                 fprintf(stderr, "live: %s %s %s stage %d at %lld\n",
-                        live[i].trigger, live[i].who, live[i].id,
-                        live[i].stage, live[i].created_at - t0);
+                        live[i].trigger, live[i].who, live[i].id, live[i].stage,
+                        live[i].created_at - t0);
         ck_assert_uint_eq(recs.cnt, 7);
         for (int i = 0; i < n_live; i++) {
                 static const char *const names[] = {
@@ -358,10 +365,10 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
         fclose(f);
         snprintf(endt, sizeof(endt), "%lld", t0 + 60000);
         {
-                const char *rargv[] = {"replay",   "-c",        cfgpath,
-                                       "--input",  evpath,      "--catalog",
+                const char *rargv[] = {"replay",   "-c",         cfgpath,
+                                       "--input",  evpath,       "--catalog",
                                        catpath,    "--end-time", endt,
-                                       "--output", outpath,     NULL};
+                                       "--output", outpath,      NULL};
                 nd_proc_t rp;
                 ck_assert_int_eq(nd_proc_run(&rp, rargv, WAIT_MS), 0);
         }
@@ -388,8 +395,8 @@ static Suite *triggers_suite(void) {
         Suite *s = suite_create("triggers");
         TCase *tc = tcase_create("end_to_end");
         tcase_set_timeout(tc, 300);
-        tcase_add_test(tc,
-                       each_trigger_fires_on_idle_input_and_replay_agrees_with_live);
+        tcase_add_test(
+            tc, each_trigger_fires_on_idle_input_and_replay_agrees_with_live);
         suite_add_tcase(s, tc);
         return s;
 }

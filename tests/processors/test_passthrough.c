@@ -60,7 +60,8 @@ END_TEST
 static Suite *passthrough_suite(void) {
         Suite *s = suite_create("passthrough");
         TCase *tc = tcase_create("state");
-        tcase_add_test(tc, quiet_customers_are_forgotten_when_their_timer_fires);
+        tcase_add_test(tc,
+                       quiet_customers_are_forgotten_when_their_timer_fires);
         tcase_add_test(tc, state_and_timers_survive_a_restart);
         tcase_add_test(tc, without_quiet_after_no_state_is_kept);
         suite_add_tcase(s, tc);

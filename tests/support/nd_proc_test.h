@@ -13,8 +13,8 @@
 
 typedef struct nd_proc_s {
         pid_t pid;
-        char log[256];            /* path of the child's output */
-        int status;               /* exit status once reaped, else -1 */
+        char log[256]; /* path of the child's output */
+        int status;    /* exit status once reaped, else -1 */
 } nd_proc_t;
 
 /** Writes text to a new temporary file; returns its path (static ring). */

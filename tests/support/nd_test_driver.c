@@ -26,7 +26,7 @@ struct log_rec {
         int inst;
         void *key;
         size_t klen;
-        void *value;             /* NULL: tombstone */
+        void *value; /* NULL: tombstone */
         size_t vlen;
 };
 
@@ -147,8 +147,7 @@ static void action_free(nd_test_action_t *ta) {
 }
 
 static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
-                             const void *key,
-                             size_t key_len, const void *value,
+                             const void *key, size_t key_len, const void *value,
                              size_t value_len) {
         (void)arg;
         (void)task;
@@ -181,9 +180,8 @@ nd_test_driver_t *nd_test_driver_new_lookup(
         char errstr[1024];
         nd_err_t err;
 
-        err = nd_config_load_string("test.yaml", yaml, strlen(yaml),
-                                    lookup, &drv->cfg, errstr,
-                                    sizeof(errstr));
+        err = nd_config_load_string("test.yaml", yaml, strlen(yaml), lookup,
+                                    &drv->cfg, errstr, sizeof(errstr));
         ck_assert_msg(err == ND_OK, "test configuration: %s", errstr);
         nd_serde_conf_from_config(&sc, drv->cfg);
         sc.schema_dir = ND_SOURCE_DIR "/schemas";
@@ -334,12 +332,11 @@ void nd_test_driver_restart(nd_test_driver_t *drv) {
         nd_task_destroy(drv->task);
         drv->task = make_task(drv);
         for (int i = 0; i < drv->log_cnt; i++)
-                ck_assert_int_eq(nd_task_restore(drv->task, drv->log[i].inst,
-                                                 drv->log[i].key,
-                                                 drv->log[i].klen,
-                                                 drv->log[i].value,
-                                                 drv->log[i].vlen),
-                                 ND_OK);
+                ck_assert_int_eq(
+                    nd_task_restore(drv->task, drv->log[i].inst,
+                                    drv->log[i].key, drv->log[i].klen,
+                                    drv->log[i].value, drv->log[i].vlen),
+                    ND_OK);
         nd_task_restored(drv->task);
         ck_assert_int_eq(nd_task_start(drv->task), ND_OK);
 }

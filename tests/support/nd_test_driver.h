@@ -23,7 +23,7 @@ typedef struct nd_test_driver_s nd_test_driver_t;
 /** An emitted action: act points into memory the driver owns. */
 typedef struct nd_test_action_s {
         nd_action_t act;
-        char *json;            /* the replay JSON line of act, with '\n' */
+        char *json; /* the replay JSON line of act, with '\n' */
 } nd_test_action_t;
 
 /**

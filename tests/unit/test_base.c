@@ -15,8 +15,7 @@ START_TEST(err_codes_have_names_texts_and_classes) {
         ck_assert_str_eq(nd_err_str(ND_ERR_UNKNOWN_SCHEMA),
                          "unknown schema id");
         ck_assert_int_eq(nd_err_class(ND_ERR_TRUNCATED), ND_ERR_CLASS_RECORD);
-        ck_assert_int_eq(nd_err_class(ND_ERR_TIMEOUT),
-                         ND_ERR_CLASS_RETRIABLE);
+        ck_assert_int_eq(nd_err_class(ND_ERR_TIMEOUT), ND_ERR_CLASS_RETRIABLE);
         ck_assert_int_eq(nd_err_class(ND_ERR_CONFIG), ND_ERR_CLASS_FATAL);
         ck_assert_str_eq(nd_err_name((nd_err_t)-9999), "UNKNOWN");
 }

@@ -44,8 +44,7 @@ static const nd_cfg_prop_t fake_props[] = {
     ND_CFG_STR("window.note", "", FK(note), "A nested key."),
     ND_CFG_END};
 
-static nd_err_t fake_check(const void *conf, char *errstr, size_t errstr_size)
-{
+static nd_err_t fake_check(const void *conf, char *errstr, size_t errstr_size) {
         const struct fake_conf *fc = conf;
         for (int i = 1; i < fc->delays.cnt; i++) {
                 if (fc->delays.ms[i] <= fc->delays.ms[i - 1]) {
@@ -65,8 +64,7 @@ static const nd_processor_def_t fake_def = {
     .config_check = fake_check,
 };
 
-static const nd_processor_def_t *lookup(const char *type)
-{
+static const nd_processor_def_t *lookup(const char *type) {
         if (!strcmp(type, "fake"))
                 return &fake_def;
         return nd_processor_find(type);
@@ -74,15 +72,13 @@ static const nd_processor_def_t *lookup(const char *type)
 
 static char errbuf[1024];
 
-static nd_err_t load(const char *yaml, nd_config_t **cfgp)
-{
+static nd_err_t load(const char *yaml, nd_config_t **cfgp) {
         errbuf[0] = '\0';
         return nd_config_load_string("nudge.yaml", yaml, strlen(yaml), lookup,
                                      cfgp, errbuf, sizeof(errbuf));
 }
 
-static nd_config_t *load_ok(const char *yaml)
-{
+static nd_config_t *load_ok(const char *yaml) {
         nd_config_t *cfg = NULL;
         nd_err_t err = load(yaml, &cfg);
         ck_assert_msg(err == ND_OK, "'%s' failed: %s", yaml, errbuf);
@@ -90,8 +86,7 @@ static nd_config_t *load_ok(const char *yaml)
         return cfg;
 }
 
-static void load_fails(const char *yaml, const char *want)
-{
+static void load_fails(const char *yaml, const char *want) {
         nd_config_t *cfg = (nd_config_t *)&cfg;
         ck_assert_int_eq(load(yaml, &cfg), ND_ERR_CONFIG);
         ck_assert_ptr_null(cfg);
@@ -113,54 +108,30 @@ struct cfg_case {
 };
 
 #define C(f) offsetof(nd_config_t, f)
-#define I64(y, f, v)                              \
-        {                                         \
-                y, K_I64, -1, C(f), v, NULL, NULL \
-        }
-#define INT(y, f, v)                              \
-        {                                         \
-                y, K_INT, -1, C(f), v, NULL, NULL \
-        }
-#define BOOL(y, f, v)                              \
-        {                                          \
-                y, K_BOOL, -1, C(f), v, NULL, NULL \
-        }
-#define STR(y, f, v)                           \
-        {                                      \
-                y, K_STR, -1, C(f), 0, v, NULL \
-        }
-#define KAFKA(y, k, v)                     \
-        {                                  \
-                y, K_KAFKA, -1, 0, 0, k, v \
-        }
-#define ERR(y, e)                           \
-        {                                   \
-                y, K_ERR, -1, 0, 0, e, NULL \
-        }
-#define T_I64(y, f, v)                            \
-        {                                         \
-                y, K_I64, 0, FK(f), v, NULL, NULL \
-        }
-#define T_INT(y, f, v)                            \
-        {                                         \
-                y, K_INT, 0, FK(f), v, NULL, NULL \
-        }
-#define T_BOOL(y, f, v)                            \
-        {                                          \
-                y, K_BOOL, 0, FK(f), v, NULL, NULL \
-        }
-#define T_STR(y, f, v)                         \
-        {                                      \
-                y, K_STR, 0, FK(f), 0, v, NULL \
-        }
-#define T_U32(y, f, v)                            \
-        {                                         \
-                y, K_U32, 0, FK(f), v, NULL, NULL \
-        }
-#define T_LIST(y, f, v)                         \
-        {                                       \
-                y, K_LIST, 0, FK(f), 0, v, NULL \
-        }
+#define I64(y, f, v) \
+        { y, K_I64, -1, C(f), v, NULL, NULL }
+#define INT(y, f, v) \
+        { y, K_INT, -1, C(f), v, NULL, NULL }
+#define BOOL(y, f, v) \
+        { y, K_BOOL, -1, C(f), v, NULL, NULL }
+#define STR(y, f, v) \
+        { y, K_STR, -1, C(f), 0, v, NULL }
+#define KAFKA(y, k, v) \
+        { y, K_KAFKA, -1, 0, 0, k, v }
+#define ERR(y, e) \
+        { y, K_ERR, -1, 0, 0, e, NULL }
+#define T_I64(y, f, v) \
+        { y, K_I64, 0, FK(f), v, NULL, NULL }
+#define T_INT(y, f, v) \
+        { y, K_INT, 0, FK(f), v, NULL, NULL }
+#define T_BOOL(y, f, v) \
+        { y, K_BOOL, 0, FK(f), v, NULL, NULL }
+#define T_STR(y, f, v) \
+        { y, K_STR, 0, FK(f), 0, v, NULL }
+#define T_U32(y, f, v) \
+        { y, K_U32, 0, FK(f), v, NULL, NULL }
+#define T_LIST(y, f, v) \
+        { y, K_LIST, 0, FK(f), 0, v, NULL }
 
 #define MOO  "time.max_out_of_orderness: "
 #define THR  "processing.threads: "
@@ -448,8 +419,7 @@ static const struct cfg_case cases[] = {
     INT("triggers: []", trigger_cnt, 0),
 };
 
-static bool list_eq(const nd_cfg_durations_t *d, const char *want)
-{
+static bool list_eq(const nd_cfg_durations_t *d, const char *want) {
         char got[512] = "";
         size_t off = 0;
         for (int i = 0; i < d->cnt; i++)
@@ -458,8 +428,7 @@ static bool list_eq(const nd_cfg_durations_t *d, const char *want)
         return !strcmp(got, want);
 }
 
-START_TEST(every_case_gives_its_value_or_its_error)
-{
+START_TEST(every_case_gives_its_value_or_its_error) {
         const struct cfg_case *c = &cases[_i];
         nd_config_t *cfg;
         const char *base;
@@ -511,8 +480,7 @@ START_TEST(every_case_gives_its_value_or_its_error)
 }
 END_TEST
 
-START_TEST(defaults_are_the_documented_ones)
-{
+START_TEST(defaults_are_the_documented_ones) {
         nd_config_t *cfg = load_ok("");
         ck_assert_str_eq(cfg->path, "nudge.yaml");
         ck_assert_str_eq(cfg->application_id, "nudge");
@@ -552,8 +520,7 @@ START_TEST(defaults_are_the_documented_ones)
 }
 END_TEST
 
-START_TEST(no_path_means_defaults_and_environment)
-{
+START_TEST(no_path_means_defaults_and_environment) {
         nd_config_t *cfg = NULL;
         setenv("NUDGE_PROCESSING_THREADS", "4", 1);
         ck_assert_int_eq(
@@ -566,15 +533,13 @@ START_TEST(no_path_means_defaults_and_environment)
 }
 END_TEST
 
-START_TEST(destroy_of_null_is_a_noop)
-{
+START_TEST(destroy_of_null_is_a_noop) {
         nd_config_destroy(NULL);
         ck_assert(true);
 }
 END_TEST
 
-START_TEST(several_triggers_keep_file_order_and_lines)
-{
+START_TEST(several_triggers_keep_file_order_and_lines) {
         nd_config_t *cfg = load_ok("log.level: info\n"
                                    "triggers:\n"
                                    "  - name: first\n"
@@ -599,8 +564,7 @@ START_TEST(several_triggers_keep_file_order_and_lines)
 }
 END_TEST
 
-START_TEST(a_failed_trigger_frees_what_was_built)
-{
+START_TEST(a_failed_trigger_frees_what_was_built) {
         /* ASan finds the leak if a half-built trigger is not freed. */
         load_fails("triggers:\n"
                    "  - {name: a, type: fake, campaign: x, window.note: y}\n"
@@ -613,8 +577,7 @@ START_TEST(a_failed_trigger_frees_what_was_built)
 }
 END_TEST
 
-START_TEST(kafka_properties_keep_file_order)
-{
+START_TEST(kafka_properties_keep_file_order) {
         nd_config_t *cfg = load_ok("kafka:\n"
                                    "  client.id: me\n"
                                    "  bootstrap.servers: k1:9092\n"
@@ -630,8 +593,7 @@ START_TEST(kafka_properties_keep_file_order)
 }
 END_TEST
 
-START_TEST(embedded_when_bootstrap_servers_is_absent_or_empty)
-{
+START_TEST(embedded_when_bootstrap_servers_is_absent_or_empty) {
         nd_config_t *cfg = load_ok("kafka: {client.id: x}");
         ck_assert(nd_config_is_embedded(cfg));
         nd_config_destroy(cfg);
@@ -701,8 +663,7 @@ static const struct env_case env_cases[] = {
     {"nudge_log_level", "debug", "", NULL, "  level: info\n", false},
 };
 
-START_TEST(environment_overrides_the_file)
-{
+START_TEST(environment_overrides_the_file) {
         const struct env_case *c = &env_cases[_i];
         nd_config_t *cfg = NULL;
         char *dump = NULL;
@@ -737,8 +698,7 @@ START_TEST(environment_overrides_the_file)
 }
 END_TEST
 
-static char *read_file(const char *path)
-{
+static char *read_file(const char *path) {
         FILE *fp = fopen(path, "r");
         char *buf;
         long n;
@@ -753,8 +713,7 @@ static char *read_file(const char *path)
         return buf;
 }
 
-START_TEST(missing_file_is_an_io_error_with_strerror)
-{
+START_TEST(missing_file_is_an_io_error_with_strerror) {
         nd_config_t *cfg = (nd_config_t *)&cfg;
         ck_assert_int_eq(nd_config_load("/nonexistent/nudge.yaml", lookup, &cfg,
                                         errbuf, sizeof(errbuf)),
@@ -769,8 +728,7 @@ START_TEST(missing_file_is_an_io_error_with_strerror)
 }
 END_TEST
 
-START_TEST(file_errors_name_the_path_as_given)
-{
+START_TEST(file_errors_name_the_path_as_given) {
         char dir[] = "/tmp/nd_config_XXXXXX", path[64];
         nd_config_t *cfg = NULL;
         FILE *fp;
@@ -790,8 +748,7 @@ START_TEST(file_errors_name_the_path_as_given)
 }
 END_TEST
 
-START_TEST(invalid_utf8_is_a_config_error)
-{
+START_TEST(invalid_utf8_is_a_config_error) {
         nd_config_t *cfg = NULL;
         const char bad[] = "application.id: \xff\xfe\n";
         ck_assert_int_eq(nd_config_load_string("n.yaml", bad, sizeof(bad) - 1,
@@ -802,8 +759,7 @@ START_TEST(invalid_utf8_is_a_config_error)
 }
 END_TEST
 
-START_TEST(deep_nesting_and_alias_bombs_are_refused)
-{
+START_TEST(deep_nesting_and_alias_bombs_are_refused) {
         char deep[4096] = "";
         size_t off = 0;
         for (int i = 0; i < 40; i++)
@@ -825,8 +781,7 @@ START_TEST(deep_nesting_and_alias_bombs_are_refused)
 }
 END_TEST
 
-static char *dump_of(const nd_config_t *cfg)
-{
+static char *dump_of(const nd_config_t *cfg) {
         char *dump = NULL;
         size_t len = 0;
         FILE *out = open_memstream(&dump, &len);
@@ -835,8 +790,7 @@ static char *dump_of(const nd_config_t *cfg)
         return dump;
 }
 
-START_TEST(dump_reloads_to_the_same_config)
-{
+START_TEST(dump_reloads_to_the_same_config) {
         nd_config_t *cfg = load_ok("application.id: shop\n"
                                    "log: {level: debug, format: json}\n"
                                    "kafka: {bootstrap.servers: 'k:1', "
@@ -871,8 +825,7 @@ START_TEST(dump_reloads_to_the_same_config)
 }
 END_TEST
 
-START_TEST(dump_redacts_passwords_and_secrets)
-{
+START_TEST(dump_redacts_passwords_and_secrets) {
         nd_config_t *cfg = load_ok("kafka:\n"
                                    "  sasl.username: me\n"
                                    "  sasl.password: hunter2\n"
@@ -890,8 +843,7 @@ START_TEST(dump_redacts_passwords_and_secrets)
 }
 END_TEST
 
-static char *doc_of(const nd_processor_def_t *const *defs)
-{
+static char *doc_of(const nd_processor_def_t *const *defs) {
         char *doc = NULL;
         size_t len = 0;
         FILE *out = open_memstream(&doc, &len);
@@ -900,8 +852,7 @@ static char *doc_of(const nd_processor_def_t *const *defs)
         return doc;
 }
 
-START_TEST(docs_match_the_tables)
-{
+START_TEST(docs_match_the_tables) {
         char *want = doc_of(nd_processors);
         char *have = read_file(ND_SOURCE_DIR "/docs/configuration.md");
         ck_assert_msg(have && !strcmp(have, want),
@@ -913,8 +864,7 @@ START_TEST(docs_match_the_tables)
 }
 END_TEST
 
-START_TEST(docs_are_deterministic_and_cover_every_key)
-{
+START_TEST(docs_are_deterministic_and_cover_every_key) {
         static const nd_processor_def_t *const defs[] = {&fake_def, NULL};
         char *a = doc_of(defs), *b = doc_of(defs);
         nd_config_t *cfg = load_ok("");
@@ -953,8 +903,7 @@ START_TEST(docs_are_deterministic_and_cover_every_key)
 }
 END_TEST
 
-START_TEST(shipped_configs_load)
-{
+START_TEST(shipped_configs_load) {
         nd_config_t *cfg = NULL;
         ck_assert_msg(nd_config_load(ND_SOURCE_DIR "/config/nudge.yaml",
                                      nd_processor_find, &cfg, errbuf,
@@ -975,8 +924,7 @@ START_TEST(shipped_configs_load)
 }
 END_TEST
 
-START_TEST(every_processor_table_has_valid_defaults)
-{
+START_TEST(every_processor_table_has_valid_defaults) {
         char why[512];
         for (int i = 0; nd_processors[i]; i++) {
                 const nd_processor_def_t *def = nd_processors[i];
@@ -994,8 +942,7 @@ START_TEST(every_processor_table_has_valid_defaults)
 }
 END_TEST
 
-START_TEST(cfg_set_changes_nothing_on_error)
-{
+START_TEST(cfg_set_changes_nothing_on_error) {
         struct fake_conf fc = {0};
         char why[256];
         ck_assert_int_eq(nd_cfg_defaults(fake_props, &fc, why, sizeof(why)),
@@ -1021,8 +968,7 @@ START_TEST(cfg_set_changes_nothing_on_error)
 }
 END_TEST
 
-static Suite *config_suite(void)
-{
+static Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("values");
         tcase_add_loop_test(tc, every_case_gives_its_value_or_its_error, 0,
@@ -1061,8 +1007,7 @@ static Suite *config_suite(void)
         return s;
 }
 
-int main(void)
-{
+int main(void) {
         /* The tests own the NUDGE_ environment: drop what the caller set. */
         for (;;) {
                 char name[256] = "";

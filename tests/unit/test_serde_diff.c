@@ -227,12 +227,12 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
         }
                 STR(event_id)
                 STR(customer_id)
-                STR(anonymous_id) STR(device_id) STR(session_id) STR(cart_id)
-                    STR(order_id) STR(currency) STR(checkout_id)
-                        STR(campaign_id) STR(action_id)
+                STR(anonymous_id)
+                STR(device_id) STR(session_id) STR(cart_id) STR(order_id) STR(
+                    currency) STR(checkout_id) STR(campaign_id) STR(action_id)
 #undef STR
-                            if (!strcmp(name, "type")) cmp_enum(
-                                c, &f, nd_event_type_name(ev->type), name);
+                    if (!strcmp(name, "type"))
+                        cmp_enum(c, &f, nd_event_type_name(ev->type), name);
                 else if (!strcmp(name, "channel"))
                     cmp_enum(c, &f, nd_channel_name(ev->channel), name);
                 else if (!strcmp(name, "device_type"))

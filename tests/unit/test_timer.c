@@ -7,13 +7,41 @@
 #include "store.h"
 #include "timer.h"
 
+/* A timer and its key, as an owner keeps them: the timer set finds the
+ * key from the timer's address (container-of). */
+struct owned {
+        nd_timer_t t; /* first: the owner's address is the timer's */
+        const char *key;
+};
+
+static const void *owned_key(const nd_timer_t *tmr, size_t *klen, void *arg)
+{
+        const struct owned *o = (const struct owned *)tmr;
+        (void)arg;
+        *klen = strlen(o->key);
+        return o->key;
+}
+
+static void own(nd_timer_t *t, const char *key, uint16_t name)
+{
+        nd_timer_init(t, name);
+        ((struct owned *)t)->key = key;
+}
+
+static nd_timers_t *new_set(void)
+{
+        nd_timers_t *ts = nd_timers_new(owned_key, NULL);
+        ck_assert_uint_eq(nd_timers_add_name(ts, "n"), 0);
+        return ts;
+}
+
 /* ---- order ---- */
 
 struct tdef {
         int64_t due;
         const char *key;
         const char *name;
-        uint64_t sub;
+        uint16_t sub;
 };
 
 static const struct ocase {
@@ -44,37 +72,53 @@ static const struct ocase {
     {"extreme due times order correctly",
      {{INT64_MAX, "k", "n", 0}, {INT64_MIN, "k", "n", 0}, {0, "k", "n", 0}},
      "k/n/0@-9223372036854775808;k/n/0@0;k/n/0@9223372036854775807;"},
+    {"due times beyond the heap's packed range still order exactly",
+     {{INT64_MAX - 1, "k", "n", 0},
+      {((int64_t)1 << 52) + 1, "k", "n", 0},
+      {(int64_t)1 << 52, "k", "n", 0},
+      {-((int64_t)1 << 52), "k", "n", 0},
+      {-((int64_t)1 << 52) - 1, "k", "n", 0}},
+     "k/n/0@-4503599627370497;k/n/0@-4503599627370496;"
+     "k/n/0@4503599627370496;k/n/0@4503599627370497;"
+     "k/n/0@9223372036854775806;"},
 };
+
+static void describe(nd_timers_t *ts, const nd_timer_t *t, char *buf,
+                     size_t size)
+{
+        size_t klen;
+        const char *key = nd_timers_key(ts, t, &klen);
+        snprintf(buf, size, "%.*s/%s/%u@%lld;", (int)klen, key,
+                 nd_timers_name(ts, t->name), (unsigned)t->sub,
+                 (long long)t->due);
+}
 
 START_TEST(timers_pop_by_due_then_key_then_name)
 {
         const struct ocase *c = &ocases[_i];
-        nd_timers_t *ts = nd_timers_new();
-        nd_timer_t tmrs[6];
+        nd_timers_t *ts = nd_timers_new(owned_key, NULL);
+        struct owned tmrs[6];
         char got[512] = "", one[64];
         char names[6][32];
         nd_timer_t *t;
         int i;
         for (i = 0; i < 6 && c->arm[i].key; i++) {
-                /* Copies: equal names must compare equal at other addresses. */
+                /* One name index per timer, each a copy: equal strings
+                 * must order as equal, whatever their index or address. */
                 snprintf(names[i], sizeof(names[i]), "%s", c->arm[i].name);
-                nd_timer_init(&tmrs[i], c->arm[i].key, strlen(c->arm[i].key),
-                              names[i], NULL);
-                nd_timer_set_sub(&tmrs[i], c->arm[i].sub);
-                nd_timers_arm(ts, &tmrs[i], c->arm[i].due);
+                own(&tmrs[i].t, c->arm[i].key,
+                    nd_timers_add_name(ts, names[i]));
+                nd_timer_set_sub(&tmrs[i].t, c->arm[i].sub);
+                nd_timers_arm(ts, &tmrs[i].t, c->arm[i].due);
         }
         while ((t = nd_timers_pop_due(ts, INT64_MAX)) != NULL) {
-                snprintf(one, sizeof(one), "%.*s/%s/%llu@%lld;", t->klen,
-                         (const char *)t->key, t->name,
-                         (unsigned long long)t->sub, (long long)t->due);
+                describe(ts, t, one, sizeof(one));
                 strcat(got, one);
         }
         /* INT64_MAX is never < W, so it is left: pop it by hand. */
         if ((t = nd_timers_peek(ts)) != NULL) {
                 nd_timers_cancel(ts, t);
-                snprintf(one, sizeof(one), "%.*s/%s/%llu@%lld;", t->klen,
-                         (const char *)t->key, t->name,
-                         (unsigned long long)t->sub, (long long)t->due);
+                describe(ts, t, one, sizeof(one));
                 strcat(got, one);
         }
         ck_assert_msg(strcmp(got, c->want) == 0, "%s: got %s", c->what, got);
@@ -85,16 +129,17 @@ END_TEST
 
 START_TEST(a_timer_is_due_only_when_w_is_past_it)
 {
-        nd_timers_t *ts = nd_timers_new();
-        nd_timer_t t;
-        nd_timer_init(&t, "k", 1, "n", NULL);
-        nd_timers_arm(ts, &t, 100);
-        ck_assert(nd_timer_is_armed(&t));
+        nd_timers_t *ts = new_set();
+        struct owned o;
+        nd_timer_t *t = &o.t;
+        own(t, "k", 0);
+        nd_timers_arm(ts, t, 100);
+        ck_assert(nd_timer_is_armed(t));
         ck_assert_ptr_null(nd_timers_pop_due(ts, 99));
         ck_assert_ptr_null(nd_timers_pop_due(ts, 100));
-        ck_assert_ptr_eq(nd_timers_pop_due(ts, 101), &t);
-        ck_assert(!nd_timer_is_armed(&t));
-        ck_assert_int_eq(t.due, 100);
+        ck_assert_ptr_eq(nd_timers_pop_due(ts, 101), t);
+        ck_assert(!nd_timer_is_armed(t));
+        ck_assert_int_eq(t->due, 100);
         ck_assert_ptr_null(nd_timers_pop_due(ts, INT64_MAX));
         nd_timers_destroy(ts);
 }
@@ -102,25 +147,26 @@ END_TEST
 
 START_TEST(arm_moves_and_cancel_removes)
 {
-        nd_timers_t *ts = nd_timers_new();
-        nd_timer_t a, b;
-        nd_timer_init(&a, "a", 1, "n", NULL);
-        nd_timer_init(&b, "b", 1, "n", NULL);
-        nd_timers_cancel(ts, &a); /* not armed: no-op */
-        nd_timers_arm(ts, &a, 100);
-        nd_timers_arm(ts, &b, 200);
-        nd_timers_arm(ts, &a, 300); /* move later */
+        nd_timers_t *ts = new_set();
+        struct owned oa, ob;
+        nd_timer_t *a = &oa.t, *b = &ob.t;
+        own(a, "a", 0);
+        own(b, "b", 0);
+        nd_timers_cancel(ts, a); /* not armed: no-op */
+        nd_timers_arm(ts, a, 100);
+        nd_timers_arm(ts, b, 200);
+        nd_timers_arm(ts, a, 300); /* move later */
         ck_assert_uint_eq(nd_timers_count(ts), 2);
-        ck_assert_ptr_eq(nd_timers_peek(ts), &b);
-        nd_timers_arm(ts, &a, 50); /* move earlier */
-        ck_assert_ptr_eq(nd_timers_peek(ts), &a);
-        nd_timers_cancel(ts, &a);
-        ck_assert(!nd_timer_is_armed(&a));
-        ck_assert_int_eq(a.due, 50);
+        ck_assert_ptr_eq(nd_timers_peek(ts), b);
+        nd_timers_arm(ts, a, 50); /* move earlier */
+        ck_assert_ptr_eq(nd_timers_peek(ts), a);
+        nd_timers_cancel(ts, a);
+        ck_assert(!nd_timer_is_armed(a));
+        ck_assert_int_eq(a->due, 50);
         ck_assert_uint_eq(nd_timers_count(ts), 1);
-        nd_timers_cancel(ts, &a);
+        nd_timers_cancel(ts, a);
         ck_assert_uint_eq(nd_timers_count(ts), 1);
-        ck_assert_ptr_eq(nd_timers_pop_due(ts, 1000), &b);
+        ck_assert_ptr_eq(nd_timers_pop_due(ts, 1000), b);
         ck_assert_ptr_null(nd_timers_peek(ts));
         nd_timers_destroy(ts);
         nd_timers_destroy(NULL);
@@ -131,63 +177,68 @@ END_TEST
 START_TEST(heap_matches_a_sorted_model_under_random_operations)
 {
         enum { N = 300, OPS = 30000 };
-        static nd_timer_t tmrs[N];
+        static struct owned own_[N];
+        static nd_timer_t *tmrs[N];
         static char keys[N][8];
         static bool armed[N];
-        nd_timers_t *ts = nd_timers_new();
+        nd_timers_t *ts = nd_timers_new(owned_key, NULL);
         int op, i;
         int64_t W = 0;
         srand(11);
+        /* Added in reverse order: index order is not name order. */
+        ck_assert_uint_eq(nd_timers_add_name(ts, "b"), 0);
+        ck_assert_uint_eq(nd_timers_add_name(ts, "a"), 1);
         for (i = 0; i < N; i++) {
                 snprintf(keys[i], sizeof(keys[i]), "k%03d", i % 37);
-                nd_timer_init(&tmrs[i], keys[i], strlen(keys[i]),
-                              i % 2 ? "a" : "b", NULL);
-                nd_timer_set_sub(&tmrs[i], (uint64_t)i);
+                tmrs[i] = &own_[i].t;
+                own(tmrs[i], keys[i], (uint16_t)(i % 2));
+                nd_timer_set_sub(tmrs[i], (uint16_t)i);
         }
         for (op = 0; op < OPS; op++) {
                 int r = rand() % 10;
                 i = rand() % N;
                 if (r < 5) {
-                        nd_timers_arm(ts, &tmrs[i], W + rand() % 500);
+                        nd_timers_arm(ts, tmrs[i], W + rand() % 500);
                         armed[i] = true;
                 } else if (r < 7) {
-                        nd_timers_cancel(ts, &tmrs[i]);
+                        nd_timers_cancel(ts, tmrs[i]);
                         armed[i] = false;
                 } else {
                         nd_timer_t *t, *best = NULL;
                         int j;
                         W += rand() % 20;
                         for (j = 0; j < N; j++)
-                                if (armed[j] && tmrs[j].due < W &&
-                                    (!best || nd_timer_cmp(&tmrs[j], best) < 0))
-                                        best = &tmrs[j];
+                                if (armed[j] && tmrs[j]->due < W &&
+                                    (!best ||
+                                     nd_timer_cmp(ts, tmrs[j], best) < 0))
+                                        best = tmrs[j];
                         t = nd_timers_pop_due(ts, W);
                         ck_assert_ptr_eq(t, best);
                         if (t)
-                                armed[t - tmrs] = false;
+                                armed[(struct owned *)t - own_] = false;
                 }
         }
         for (i = 0; i < N; i++)
-                ck_assert_int_eq(nd_timer_is_armed(&tmrs[i]), armed[i]);
+                ck_assert_int_eq(nd_timer_is_armed(tmrs[i]), armed[i]);
         nd_timers_destroy(ts);
 }
 END_TEST
 
 START_TEST(reserve_makes_room_without_changing_order)
 {
-        nd_timers_t *ts = nd_timers_new();
-        nd_timer_t t[100];
+        nd_timers_t *ts = new_set();
+        struct owned t[100];
         size_t bytes;
         int i;
         nd_timers_reserve(ts, 1000);
         bytes = nd_timers_bytes(ts);
         for (i = 0; i < 100; i++) {
-                nd_timer_init(&t[i], "k", 1, "n", NULL);
-                nd_timers_arm(ts, &t[i], 100 - i);
+                own(&t[i].t, "k", 0);
+                nd_timers_arm(ts, &t[i].t, 100 - i);
         }
         ck_assert_uint_eq(nd_timers_bytes(ts), bytes);
         for (i = 99; i >= 0; i--)
-                ck_assert_ptr_eq(nd_timers_pop_due(ts, INT64_MAX), &t[i]);
+                ck_assert_ptr_eq(nd_timers_pop_due(ts, INT64_MAX), &t[i].t);
         nd_timers_destroy(ts);
 }
 END_TEST

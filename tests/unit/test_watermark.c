@@ -188,6 +188,15 @@ struct fake {
         char log[1024];
 };
 
+/* The set's key callback: the key of a timer is its row in tmr. */
+static const void *fake_key(const nd_timer_t *tmr, size_t *klen, void *arg)
+{
+        struct fake *f = arg;
+        size_t k = (size_t)(tmr - &f->tmr[0][0]) / 2;
+        *klen = 2;
+        return fkeys[k];
+}
+
 static nd_timer_t *find(struct fake *f, const char *tk)
 {
         int k = tk[1] - '1', n = tk[3] - 'a';
@@ -203,8 +212,10 @@ static void on_fire(nd_timer_t *tmr, int64_t W, void *arg)
         /* Fired timers are disarmed, and D is their created_at. */
         ck_assert(!nd_timer_is_armed(tmr));
         ck_assert_int_gt(W, tmr->due);
-        snprintf(one, sizeof(one), "%.*s/%s@%lld^%lld;", tmr->klen,
-                 (const char *)tmr->key, tmr->name, (long long)tmr->due,
+        size_t klen;
+        const char *key = nd_timers_key(f->ts, tmr, &klen);
+        snprintf(one, sizeof(one), "%.*s/%s@%lld^%lld;", (int)klen, key,
+                 nd_timers_name(f->ts, tmr->name), (long long)tmr->due,
                  (long long)W);
         strcat(f->log, one);
         next = tmr->due + f->sc->chain;
@@ -220,10 +231,12 @@ START_TEST(scenario_fires_exactly_the_expected_timers)
         int i, k, n;
         memset(&f, 0, sizeof(f));
         f.sc = sc;
-        f.ts = nd_timers_new();
+        f.ts = nd_timers_new(fake_key, &f);
+        for (n = 0; n < 2; n++)
+                ck_assert_uint_eq(nd_timers_add_name(f.ts, fnames[n]), n);
         for (k = 0; k < 3; k++)
                 for (n = 0; n < 2; n++)
-                        nd_timer_init(&f.tmr[k][n], fkeys[k], 2, fnames[n], &f);
+                        nd_timer_init(&f.tmr[k][n], (uint16_t)n);
         nd_watermark_init(&wm, sc->ooo, sc->idle_after);
         for (i = 0; i < 10 && sc->ops[i].kind; i++) {
                 const struct op *o = &sc->ops[i];
@@ -262,11 +275,11 @@ static void count_fire(nd_timer_t *tmr, int64_t W, void *arg)
 
 START_TEST(fire_does_at_most_max_and_resumes_in_order)
 {
-        nd_timers_t *ts = nd_timers_new();
+        nd_timers_t *ts = nd_timers_new(NULL, NULL);
         nd_timer_t t[10];
         int i, fired = 0;
         for (i = 0; i < 10; i++) {
-                nd_timer_init(&t[i], "k", 1, "n", NULL);
+                nd_timer_init(&t[i], 0);
                 nd_timers_arm(ts, &t[i], i);
         }
         ck_assert_uint_eq(nd_time_fire(ts, 100, count_fire, &fired, 4), 4);

@@ -29,8 +29,7 @@ static const struct tcase_ {
     {1024, MIN, ND_OK, MIN, MIN + 1024},
 };
 
-START_TEST(tumbling_window_contains_its_record)
-{
+START_TEST(tumbling_window_contains_its_record) {
         const struct tcase_ *c = &tumbling[_i];
         nd_window_t win = {0, 0};
         ck_assert_int_eq(nd_window_tumbling(c->size, c->ts, &win), c->err);
@@ -64,8 +63,7 @@ static const struct hcase {
     {1000, 250, MAX, 8, ND_ERR_INVAL, {0}},
 };
 
-START_TEST(hopping_windows_are_every_window_containing_the_record)
-{
+START_TEST(hopping_windows_are_every_window_containing_the_record) {
         const struct hcase *c = &hopping[_i];
         nd_window_t wins[8];
         int n = nd_window_hopping(c->size, c->advance, c->ts, wins, c->cap);
@@ -82,8 +80,7 @@ END_TEST
 
 /* ---- closing and policies ---- */
 
-START_TEST(window_closes_when_w_reaches_end_plus_grace)
-{
+START_TEST(window_closes_when_w_reaches_end_plus_grace) {
         nd_window_t win = {0, 1000};
         ck_assert(!nd_window_is_closed(&win, 0, 999));
         ck_assert(nd_window_is_closed(&win, 0, 1000));
@@ -97,8 +94,7 @@ START_TEST(window_closes_when_w_reaches_end_plus_grace)
 END_TEST
 
 /* A timer armed at the close due time fires (W > D) exactly at closing. */
-START_TEST(close_due_time_fires_exactly_when_the_window_closes)
-{
+START_TEST(close_due_time_fires_exactly_when_the_window_closes) {
         static const int64_t graces[] = {0, 1, 500};
         nd_window_t win = {0, 1000};
         nd_session_t sess = {100, 400};
@@ -134,8 +130,7 @@ static const struct pcase {
     {ND_WINDOW_EMIT_ON_CLOSE, 1100, ND_WINDOW_LATE},
 };
 
-START_TEST(emit_policy_decides_update_emit_or_late)
-{
+START_TEST(emit_policy_decides_update_emit_or_late) {
         const struct pcase *c = &policies[_i];
         nd_window_t win = {0, 1000};
         ck_assert_int_eq(nd_window_on_record(c->policy, &win, 100, c->W),
@@ -198,8 +193,7 @@ static const struct scase {
      MAX},
 };
 
-START_TEST(single_session_follows_the_browse_rules)
-{
+START_TEST(single_session_follows_the_browse_rules) {
         const struct scase *c = &single[_i];
         nd_session_t sess;
         int i;
@@ -250,8 +244,7 @@ static const struct lcase {
      "[100,200][350,600][1000,1000]"},
 };
 
-static void print_sessions(char *buf, const nd_session_t *s, size_t n)
-{
+static void print_sessions(char *buf, const nd_session_t *s, size_t n) {
         size_t i;
         buf[0] = '\0';
         for (i = 0; i < n; i++)
@@ -259,8 +252,7 @@ static void print_sessions(char *buf, const nd_session_t *s, size_t n)
                         (long long)s[i].end);
 }
 
-START_TEST(session_list_joins_merges_inserts_or_reports_late)
-{
+START_TEST(session_list_joins_merges_inserts_or_reports_late) {
         const struct lcase *c = &lists[_i];
         nd_session_t s[4] = {{100, 200}, {350, 600}, {1000, 1000}};
         size_t n = 3, idx = 99;
@@ -274,8 +266,7 @@ START_TEST(session_list_joins_merges_inserts_or_reports_late)
 }
 END_TEST
 
-START_TEST(a_full_session_list_refuses_a_new_session)
-{
+START_TEST(a_full_session_list_refuses_a_new_session) {
         nd_session_t s[2] = {{100, 200}, {500, 600}};
         size_t n = 2, idx;
         ck_assert_int_eq(nd_sessions_add(s, &n, 2, 2000, 100, 0, 0, &idx),
@@ -286,8 +277,7 @@ START_TEST(a_full_session_list_refuses_a_new_session)
 }
 END_TEST
 
-START_TEST(closed_sessions_are_a_prefix_and_can_be_dropped)
-{
+START_TEST(closed_sessions_are_a_prefix_and_can_be_dropped) {
         nd_session_t s[4] = {{100, 200}, {500, 600}, {1000, 1000}};
         size_t n = 3;
         char got[128];
@@ -304,8 +294,7 @@ START_TEST(closed_sessions_are_a_prefix_and_can_be_dropped)
 }
 END_TEST
 
-static Suite *window_suite(void)
-{
+static Suite *window_suite(void) {
         Suite *s = suite_create("window");
         TCase *tc = tcase_create("time windows");
         tcase_add_loop_test(tc, tumbling_window_contains_its_record, 0,
@@ -332,7 +321,6 @@ static Suite *window_suite(void)
         return s;
 }
 
-int main(void)
-{
+int main(void) {
         return nd_test_main(window_suite());
 }
