@@ -571,7 +571,7 @@ START_TEST(encode_reports_the_size_a_short_buffer_needs)
         ck_assert_uint_eq(len, 1 + 1 + 3 + 8 + 4 + 16 + 4 + 2);
         ck_assert_int_eq(nd_store_entry_encode(st, e, buf, sizeof(buf), &len),
                          ND_OK);
-        ck_assert_int_eq(buf[0], ND_STORE_FORMAT_V1);
+        ck_assert_int_eq(buf[0], ND_STORE_FORMAT_V2);
         ck_assert_int_eq(buf[1], 3);
         ck_assert_int_eq(memcmp(buf + 2, "key", 3), 0);
         ck_assert_int_eq(buf[5], 7); /* touched, little-endian */
@@ -600,7 +600,7 @@ START_TEST(decode_rejects_every_truncation_and_corruption)
         bad[len] = 0;
         ck_assert_int_eq(nd_store_entry_decode_into(dst, bad, len + 1, NULL),
                          ND_ERR_BAD_LENGTH);
-        bad[0] = 2;
+        bad[0] = 1; /* format 1: its values held pointers */
         ck_assert_int_eq(nd_store_entry_decode_into(dst, bad, len, NULL),
                          ND_ERR_BAD_MAGIC);
         ck_assert_int_eq(nd_store_entry_decode_into(other, buf, len, NULL),

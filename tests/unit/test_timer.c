@@ -1,4 +1,5 @@
 /* test_timer.c — the timer heap: order, arm/move/cancel, restore. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,18 +249,35 @@ END_TEST
 /* A processor's per-customer record, as it lives in a store value. */
 struct cart {
         int64_t last_mutation;
-        nd_timer_t remind;
-        nd_timer_t upsell;
+        nd_timer_t remind; /* name index 0 */
+        nd_timer_t upsell; /* name index 1 */
 };
 
 static const char *const REMIND = "cart_reminder";
 static const char *const UPSELL = "upsell";
 
+/* Container-of through the store: the name index tells which field. */
+static const void *cart_key(const nd_timer_t *tmr, size_t *klen, void *arg)
+{
+        size_t off = tmr->name == 0 ? offsetof(struct cart, remind)
+                                    : offsetof(struct cart, upsell);
+        (void)arg;
+        return nd_store_key(nd_store_entry_of((const char *)tmr - off), klen);
+}
+
+static nd_timers_t *cart_timers(void)
+{
+        nd_timers_t *ts = nd_timers_new(cart_key, NULL);
+        ck_assert_uint_eq(nd_timers_add_name(ts, REMIND), 0);
+        ck_assert_uint_eq(nd_timers_add_name(ts, UPSELL), 1);
+        return ts;
+}
+
 START_TEST(rearm_after_restore_brings_back_the_same_timers)
 {
         nd_store_t *st = nd_store_new("carts", sizeof(struct cart));
         nd_store_t *copy = nd_store_new("carts", sizeof(struct cart));
-        nd_timers_t *ts = nd_timers_new(), *ts2 = nd_timers_new();
+        nd_timers_t *ts = cart_timers(), *ts2 = cart_timers();
         nd_store_entry_t *e;
         unsigned char buf[256];
         char key[16], order1[2048] = "", order2[2048] = "", one[48];
@@ -271,10 +289,8 @@ START_TEST(rearm_after_restore_brings_back_the_same_timers)
                 snprintf(key, sizeof(key), "cust%02d", i);
                 nd_store_upsert(st, key, strlen(key), 0, &e, NULL);
                 c = nd_store_value(e);
-                nd_timer_init(&c->remind, nd_store_key(e, NULL), strlen(key),
-                              REMIND, e);
-                nd_timer_init(&c->upsell, nd_store_key(e, NULL), strlen(key),
-                              UPSELL, e);
+                nd_timer_init(&c->remind, 0);
+                nd_timer_init(&c->upsell, 1);
                 nd_timers_arm(ts, &c->remind, 1000 + (i % 4) * 10);
                 if (i % 3 == 0)
                         nd_timers_arm(ts, &c->upsell, 1000 + (i % 5) * 10);
@@ -287,25 +303,28 @@ START_TEST(rearm_after_restore_brings_back_the_same_timers)
                 ck_assert_int_eq(
                     nd_store_entry_decode_into(copy, buf, len, NULL), ND_OK);
         }
-        /* Restore done: re-bind and re-arm from the values. */
+        /* Restore done: re-arm from the values. */
         pos = 0;
         while ((e = nd_store_next(copy, &pos)) != NULL) {
                 struct cart *c = nd_store_value(e);
-                const void *k = nd_store_key(e, &klen);
-                nd_timers_rearm(ts2, &c->remind, k, klen, REMIND, e);
-                nd_timers_rearm(ts2, &c->upsell, k, klen, UPSELL, e);
+                nd_timers_rearm(ts2, &c->remind, 0);
+                nd_timers_rearm(ts2, &c->upsell, 1);
         }
         ck_assert_uint_eq(nd_timers_count(ts2), nd_timers_count(ts));
         while ((t = nd_timers_pop_due(ts, INT64_MAX)) != NULL) {
-                snprintf(one, sizeof(one), "%s/%s@%lld;", (const char *)t->key,
-                         t->name, (long long)t->due);
+                const char *k = nd_timers_key(ts, t, &klen);
+                snprintf(one, sizeof(one), "%.*s/%s@%lld;", (int)klen, k,
+                         nd_timers_name(ts, t->name), (long long)t->due);
                 strcat(order1, one);
         }
         while ((t = nd_timers_pop_due(ts2, INT64_MAX)) != NULL) {
-                /* The data pointer leads back to the restored entry. */
-                ck_assert_ptr_eq(nd_store_key(t->data, NULL), t->key);
-                snprintf(one, sizeof(one), "%s/%s@%lld;", (const char *)t->key,
-                         t->name, (long long)t->due);
+                const char *k = nd_timers_key(ts2, t, &klen);
+                /* The key leads back to the restored entry's own key. */
+                ck_assert_ptr_eq(nd_store_key(nd_store_get(copy, k, klen),
+                                              NULL),
+                                 k);
+                snprintf(one, sizeof(one), "%.*s/%s@%lld;", (int)klen, k,
+                         nd_timers_name(ts2, t->name), (long long)t->due);
                 strcat(order2, one);
         }
         ck_assert_str_eq(order1, order2);
@@ -319,27 +338,30 @@ END_TEST
 
 START_TEST(a_stale_slot_never_touches_another_timer)
 {
-        nd_timers_t *ts = nd_timers_new();
-        nd_timer_t live, stale;
-        nd_timer_init(&live, "a", 1, "n", NULL);
-        nd_timers_arm(ts, &live, 10);
-        /* As if decoded from a changelog: armed flag set, slot meaningless. */
-        memset(&stale, 0, sizeof(stale));
-        stale.slot = 1;
-        stale.due = 5;
-        nd_timers_cancel(ts, &stale);
-        ck_assert(!nd_timer_is_armed(&stale));
+        nd_timers_t *ts = new_set();
+        struct owned lo, so;
+        nd_timer_t *live = &lo.t, *stale = &so.t;
+        own(live, "a", 0);
+        nd_timers_arm(ts, live, 10);
+        /* As if decoded from a changelog: armed flag set, slot meaningless,
+         * a name index from another run. */
+        own(stale, "b", 7);
+        stale->slot = 1;
+        stale->due = 5;
+        nd_timers_cancel(ts, stale);
+        ck_assert(!nd_timer_is_armed(stale));
         ck_assert_uint_eq(nd_timers_count(ts), 1);
-        ck_assert_ptr_eq(nd_timers_peek(ts), &live);
-        stale.slot = 1;
-        ck_assert(nd_timers_rearm(ts, &stale, "b", 1, "n", NULL));
+        ck_assert_ptr_eq(nd_timers_peek(ts), live);
+        stale->slot = 1;
+        ck_assert(nd_timers_rearm(ts, stale, 0));
+        ck_assert_uint_eq(stale->name, 0);
         ck_assert_uint_eq(nd_timers_count(ts), 2);
-        ck_assert_ptr_eq(nd_timers_pop_due(ts, 100), &stale);
-        ck_assert_ptr_eq(nd_timers_pop_due(ts, 100), &live);
+        ck_assert_ptr_eq(nd_timers_pop_due(ts, 100), stale);
+        ck_assert_ptr_eq(nd_timers_pop_due(ts, 100), live);
         /* Re-arming an unarmed timer leaves it unarmed; twice is harmless. */
-        ck_assert(!nd_timers_rearm(ts, &stale, "b", 1, "n", NULL));
-        nd_timers_arm(ts, &stale, 3);
-        ck_assert(nd_timers_rearm(ts, &stale, "b", 1, "n", NULL));
+        ck_assert(!nd_timers_rearm(ts, stale, 0));
+        nd_timers_arm(ts, stale, 3);
+        ck_assert(nd_timers_rearm(ts, stale, 0));
         ck_assert_uint_eq(nd_timers_count(ts), 1);
         nd_timers_destroy(ts);
 }
