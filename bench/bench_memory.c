@@ -16,10 +16,12 @@
  * (dropped here), which empties the stores' dirty lists. It reports, per
  * customer, after that commit: the state the runtime accounts
  * (nd_task_stats().bytes: stores, entries, blobs, timer heap), the bytes
- * the allocator handed out (jemalloc's stats.allocated delta) and the RSS
- * delta; the same three before the commit (`*_before_commit`: the dirty
- * list then holds all N customers, 8 bytes each plus growth slack, which a
- * live task only has for the customers changed in one commit interval);
+ * the allocator handed out (jemalloc's stats.allocated delta), the RSS
+ * delta, and the RSS delta once jemalloc has been told to purge what was
+ * freed (`rss_per_customer_purged`: what the process settles at after
+ * jemalloc's decay time); the same three before the commit (`*_before_commit`:
+ * the dirty list then holds all N customers, 8 bytes each plus growth slack,
+ * which a live task only has for the customers changed in one commit interval);
  * the changelog bytes; and per trigger instance the entries and bytes of
  * its store. One JSON line per N.
  */
@@ -28,6 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifdef ND_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 #include "catalog.h"
 #include "clock.h"
@@ -75,6 +81,23 @@ static long long rss_bytes(void) {
         return rss * sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * Hands freed pages back to the kernel now rather than after jemalloc's
+ * decay (10 s by default): what the old tables, heap arrays and dirty
+ * lists left behind while growing is not state, and a running process
+ * returns it within seconds. Returns false without jemalloc.
+ */
+static bool purge(void) {
+#ifdef ND_HAVE_JEMALLOC
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "arena.%u.purge",
+                 (unsigned)MALLCTL_ARENAS_ALL);
+        return mallctl(cmd, NULL, NULL, NULL, 0) == 0;
+#else
+        return false;
+#endif
+}
+
 static void feed(nd_task_t *task, nd_event_t *ev, nd_event_type_t type,
                  int64_t ts) {
         nd_rec_t rec = {.topic = "bench", .timestamp = ts};
@@ -96,13 +119,14 @@ static void run(const nd_config_t *cfg, bool cart, long n) {
                              .partition = 0,
                              .sink = {on_emit, on_forward, NULL},
                              .live = false};
-        long long rss0, alloc0, rss1, alloc1;
+        long long rss0, alloc0, rss1, alloc1, rss2, rss3;
         nd_task_t *task;
         nd_task_stats_t st, st1;
         struct log_count lc = {0, 0};
         char key[32];
         int64_t t0 = 1767225600000LL, t1;
 
+        (void)purge(); /* the previous N's freed pages: not ours */
         rss0 = rss_bytes();
         alloc0 = nd_mem_allocated();
         task = nd_task_new(&tc);
@@ -141,10 +165,13 @@ static void run(const nd_config_t *cfg, bool cart, long n) {
         if (nd_task_flush(task, on_log, &lc) != ND_OK)
                 exit(1);
         nd_task_stats(task, &st);
+        rss2 = rss_bytes();
+        rss3 = purge() ? rss_bytes() : rss2;
         printf("{\"mode\":\"%s\",\"customers\":%ld,\"fill_s\":%.2f,"
                "\"entries\":%zu,\"timers\":%zu,\"state_bytes\":%zu,"
                "\"state_per_customer\":%.1f,\"allocated_per_customer\":%.1f,"
                "\"rss_per_customer\":%.1f,\"rss_mb\":%.0f,"
+               "\"rss_per_customer_purged\":%.1f,"
                "\"state_per_customer_before_commit\":%.1f,"
                "\"allocated_per_customer_before_commit\":%.1f,"
                "\"rss_per_customer_before_commit\":%.1f,"
@@ -153,9 +180,8 @@ static void run(const nd_config_t *cfg, bool cart, long n) {
                cart ? "cart" : "browse", n, (double)t1 / 1e9, st.entries,
                st.timers_pending, st.bytes, (double)st.bytes / (double)n,
                (double)(nd_mem_allocated() - alloc0) / (double)n,
-               (double)(rss_bytes() - rss0) / (double)n,
-               (double)rss_bytes() / 1048576.0,
-               (double)st1.bytes / (double)n,
+               (double)(rss2 - rss0) / (double)n, (double)rss2 / 1048576.0,
+               (double)(rss3 - rss0) / (double)n, (double)st1.bytes / (double)n,
                (double)(alloc1 - alloc0) / (double)n,
                (double)(rss1 - rss0) / (double)n, lc.records, lc.bytes);
         for (int i = 0; i < nd_task_instance_count(task); i++) {

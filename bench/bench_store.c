@@ -36,35 +36,30 @@ static size_t *klens;
 static uint32_t *perm;
 
 static uint64_t rng = 88172645463325252ULL;
-static uint64_t xorshift(void)
-{
+static uint64_t xorshift(void) {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         return rng;
 }
 
-static void report(const char *what, size_t n, int64_t ns)
-{
+static void report(const char *what, size_t n, int64_t ns) {
         printf("%-11s %9zu ops %8.1f ns/op %7.2f Mops/s\n", what, n,
                (double)ns / (double)n, (double)n * 1e3 / (double)ns);
 }
 
 /* The timer is at the start of the value: container-of to the entry. */
-static const void *val_key(const nd_timer_t *tmr, size_t *klen, void *arg)
-{
+static const void *val_key(const nd_timer_t *tmr, size_t *klen, void *arg) {
         (void)arg;
         return nd_store_key(nd_store_entry_of(tmr), klen);
 }
 
-static void fire(nd_timer_t *tmr, int64_t W, void *arg)
-{
+static void fire(nd_timer_t *tmr, int64_t W, void *arg) {
         size_t *fired = arg;
         (*fired)++;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         size_t n = argc > 1 ? (size_t)atol(argv[1]) : 1000000;
         size_t vsize = argc > 2 ? (size_t)atol(argv[2]) : 128;
         nd_store_t *st;

@@ -27,7 +27,8 @@
  *
  * Entries are allocated once and never move. The layout is
  *
- *     struct nd_store_entry_s (16) | value (value_size) | key | NUL | tail
+ *     struct nd_store_entry_s (16) | value (value_size) | klen | key | NUL
+ *     | tail
  *
  * The value sits at a fixed offset (16), so it is 16-byte aligned and the
  * entry is found from the value's address (nd_store_entry_of: how the task
@@ -36,7 +37,10 @@
  * is the tail: a blob that fits lives there; a longer one lives in a
  * separate buffer [u32 cap | u32 0 | bytes] whose address is kept in the
  * tail. Small blobs (a browsing session) thus cost no pointer, no second
- * allocation and no rounding of their own.
+ * allocation and no rounding of their own. How much tail a new entry gets
+ * follows the store's blob lengths (hint_see). The byte before the key
+ * repeats the key length, so a lookup reads one cache line of the entry
+ * even when the value is long.
  *
  * The dirty list is an array of entry pointers in the order entries first
  * became dirty (a flush writes the changelog in that order), with a DIRTY
@@ -64,16 +68,16 @@
 #define ND_ENTRY_DELETED  0x02
 #define ND_ENTRY_BLOB_EXT 0x04 /* the blob is a separate buffer */
 
-#define MIN_CAP    16
-#define DIRTY_MIN  256
-#define TAIL_MIN   8  /* room for a separate blob's address */
-#define EXT_HDR    8  /* [u32 cap][u32 0] before a separate blob's bytes */
-#define ENTRY_HDR  16
+#define MIN_CAP   16
+#define DIRTY_MIN 256
+#define TAIL_MIN  8 /* room for a separate blob's address */
+#define EXT_HDR   8 /* [u32 cap][u32 0] before a separate blob's bytes */
+#define ENTRY_HDR 16
 
-#define BLOB_LEN_BITS  21 /* ND_STORE_BLOB_MAX fits */
-#define BLOB_LEN_MASK  ((1u << BLOB_LEN_BITS) - 1)
-#define HINT_MAX       256 /* largest tail hint, bytes (a multiple of 8) */
-#define HINT_UP        8   /* quantile tracker steps: up 8, down 1 */
+#define BLOB_LEN_BITS 21 /* ND_STORE_BLOB_MAX fits */
+#define BLOB_LEN_MASK ((1u << BLOB_LEN_BITS) - 1)
+#define HINT_MAX      256 /* largest tail hint, bytes (a multiple of 8) */
+#define HINT_UP       8   /* quantile tracker steps: up 8, down 1 */
 
 #define SLOT_PTR_BITS  45
 #define SLOT_DIST_BITS 7
@@ -83,7 +87,7 @@
 struct nd_store_entry_s {
         int64_t touched;
         uint32_t blob; /* blob length (21 bits) | tail hint << 21 */
-        uint16_t koff; /* key offset: ENTRY_HDR + value_size */
+        uint16_t koff; /* key offset: ENTRY_HDR + value_size + 1 */
         uint8_t klen;
         uint8_t flags;
         /* value at offset ENTRY_HDR, then key, NUL, tail */
@@ -113,16 +117,14 @@ struct nd_store_s {
  * the short keys customer ids are, and well tested. It is not persisted
  * (the changelog carries keys, not hashes), so it may change freely.
  */
-uint64_t nd_store_hash(const void *key, size_t len)
-{
+uint64_t nd_store_hash(const void *key, size_t len) {
         return XXH3_64bits(key, len);
 }
 
 /* ---- entry layout ---- */
 
 /* jemalloc's size classes (16-byte quantum, four classes per doubling). */
-static size_t size_class(size_t n)
-{
+static size_t size_class(size_t n) {
         size_t lg, step;
         if (n <= 128)
                 return (n + 15) & ~(size_t)15;
@@ -131,44 +133,36 @@ static size_t size_class(size_t n)
         return (n + step - 1) & ~(step - 1);
 }
 
-static inline size_t blen(const nd_store_entry_t *e)
-{
+static inline size_t blen(const nd_store_entry_t *e) {
         return e->blob & BLOB_LEN_MASK;
 }
 
-static inline void set_blen(nd_store_entry_t *e, size_t len)
-{
+static inline void set_blen(nd_store_entry_t *e, size_t len) {
         e->blob = (e->blob & ~BLOB_LEN_MASK) | (uint32_t)len;
 }
 
 /* The tail asked for when e was made, at least TAIL_MIN. */
-static inline size_t tail_req(size_t hint_units)
-{
+static inline size_t tail_req(size_t hint_units) {
         return hint_units * 8 > TAIL_MIN ? hint_units * 8 : TAIL_MIN;
 }
 
-static inline unsigned char *ekey(const nd_store_entry_t *e)
-{
+static inline unsigned char *ekey(const nd_store_entry_t *e) {
         return (unsigned char *)e + e->koff;
 }
 
-static inline size_t tail_off(const nd_store_entry_t *e)
-{
+static inline size_t tail_off(const nd_store_entry_t *e) {
         return (size_t)e->koff + e->klen + 1;
 }
 
-static inline size_t alloc_size(size_t koff, size_t klen, size_t hint_units)
-{
+static inline size_t alloc_size(size_t koff, size_t klen, size_t hint_units) {
         return size_class(koff + klen + 1 + tail_req(hint_units));
 }
 
-static inline size_t entry_alloc(const nd_store_entry_t *e)
-{
+static inline size_t entry_alloc(const nd_store_entry_t *e) {
         return alloc_size(e->koff, e->klen, e->blob >> BLOB_LEN_BITS);
 }
 
-static inline size_t tail_cap(const nd_store_entry_t *e)
-{
+static inline size_t tail_cap(const nd_store_entry_t *e) {
         return entry_alloc(e) - tail_off(e);
 }
 
@@ -179,43 +173,37 @@ static inline size_t tail_cap(const nd_store_entry_t *e)
  * percentile). New entries get that much tail, so the usual blob of this
  * store (a browsing session) lives in place.
  */
-static inline void hint_see(nd_store_t *st, size_t len)
-{
+static inline void hint_see(nd_store_t *st, size_t len) {
         if (len > st->hint && st->hint < HINT_MAX)
                 st->hint += HINT_UP;
         else if (len < st->hint)
                 st->hint--;
 }
 
-static inline unsigned char *ext_get(const nd_store_entry_t *e)
-{
+static inline unsigned char *ext_get(const nd_store_entry_t *e) {
         unsigned char *p;
         memcpy(&p, (const char *)e + tail_off(e), sizeof(p));
         return p;
 }
 
-static inline void ext_put(nd_store_entry_t *e, unsigned char *p)
-{
+static inline void ext_put(nd_store_entry_t *e, unsigned char *p) {
         memcpy((char *)e + tail_off(e), &p, sizeof(p));
 }
 
-static inline uint32_t ext_cap(const unsigned char *p)
-{
+static inline uint32_t ext_cap(const unsigned char *p) {
         uint32_t c;
         memcpy(&c, p, sizeof(c));
         return c;
 }
 
 /* Bytes of e's separate blob buffer (0 when the blob is in place). */
-static inline size_t ext_bytes(const nd_store_entry_t *e)
-{
+static inline size_t ext_bytes(const nd_store_entry_t *e) {
         return (e->flags & ND_ENTRY_BLOB_EXT) ? EXT_HDR + ext_cap(ext_get(e))
                                               : 0;
 }
 
 /* Frees a separate blob buffer and empties the blob. */
-static void blob_clear(nd_store_t *st, nd_store_entry_t *e)
-{
+static void blob_clear(nd_store_t *st, nd_store_entry_t *e) {
         if (e->flags & ND_ENTRY_BLOB_EXT) {
                 st->bytes -= ext_bytes(e);
                 nd_free(ext_get(e));
@@ -226,38 +214,32 @@ static void blob_clear(nd_store_t *st, nd_store_entry_t *e)
 
 /* ---- table ---- */
 
-static inline nd_store_entry_t *slot_e(slot_t s)
-{
-        return (nd_store_entry_t *)(uintptr_t)(
-            (s & (((uint64_t)1 << SLOT_PTR_BITS) - 1)) << 3);
+static inline nd_store_entry_t *slot_e(slot_t s) {
+        return (nd_store_entry_t
+                    *)(uintptr_t)((s & (((uint64_t)1 << SLOT_PTR_BITS) - 1))
+                                  << 3);
 }
 
-static inline unsigned slot_dist(slot_t s)
-{
+static inline unsigned slot_dist(slot_t s) {
         return (unsigned)(s >> SLOT_PTR_BITS) & SLOT_DIST_MAX;
 }
 
 static inline slot_t slot_make(const nd_store_entry_t *e, uint64_t hash,
-                               unsigned d)
-{
-        return (uint64_t)(uintptr_t)e >> 3 |
-               (uint64_t)d << SLOT_PTR_BITS |
+                               unsigned d) {
+        return (uint64_t)(uintptr_t)e >> 3 | (uint64_t)d << SLOT_PTR_BITS |
                (hash >> SLOT_TAG_SHIFT) << SLOT_TAG_SHIFT;
 }
 
-static inline slot_t slot_with_dist(slot_t s, unsigned d)
-{
+static inline slot_t slot_with_dist(slot_t s, unsigned d) {
         return (s & ~((uint64_t)SLOT_DIST_MAX << SLOT_PTR_BITS)) |
                (uint64_t)d << SLOT_PTR_BITS;
 }
 
-static inline size_t home(const nd_store_t *st, uint64_t hash)
-{
+static inline size_t home(const nd_store_t *st, uint64_t hash) {
         return (size_t)hash & (st->cap - 1);
 }
 
-static inline uint64_t entry_hash(const nd_store_entry_t *e)
-{
+static inline uint64_t entry_hash(const nd_store_entry_t *e) {
         return nd_store_hash(ekey(e), e->klen);
 }
 
@@ -267,8 +249,7 @@ static inline uint64_t entry_hash(const nd_store_entry_t *e)
  * the entry left without a slot (the table must grow, then it goes in).
  */
 static nd_store_entry_t *table_insert(nd_store_t *st, nd_store_entry_t *e,
-                                      uint64_t hash)
-{
+                                      uint64_t hash) {
         size_t mask = st->cap - 1, i = home(st, hash);
         slot_t cur = slot_make(e, hash, 0);
         unsigned d = 0;
@@ -295,16 +276,14 @@ static nd_store_entry_t *table_insert(nd_store_t *st, nd_store_entry_t *e,
 static void table_resize(nd_store_t *st, size_t cap);
 
 /* table_insert, growing the table until everything has a slot. */
-static void table_place(nd_store_t *st, nd_store_entry_t *e, uint64_t hash)
-{
+static void table_place(nd_store_t *st, nd_store_entry_t *e, uint64_t hash) {
         while ((e = table_insert(st, e, hash)) != NULL) {
                 table_resize(st, st->cap * 2);
                 hash = entry_hash(e);
         }
 }
 
-static void table_resize(nd_store_t *st, size_t cap)
-{
+static void table_resize(nd_store_t *st, size_t cap) {
         slot_t *old = st->slots;
         size_t oldcap = st->cap, i;
         st->slots = nd_calloc(cap, sizeof(*st->slots));
@@ -329,15 +308,14 @@ static void table_resize(nd_store_t *st, size_t cap)
         nd_free(old);
 }
 
-static inline bool over_load(size_t count, size_t cap)
-{
+static inline bool over_load(size_t count, size_t cap) {
         return count * 5 > cap * 4; /* load factor 0.8 */
 }
 
 static size_t find_slot(const nd_store_t *st, const void *key, size_t klen,
-                        uint64_t hash)
-{
+                        uint64_t hash) {
         size_t mask = st->cap - 1, i = home(st, hash);
+        size_t koff = ENTRY_HDR + st->value_size + 1;
         uint64_t tag = hash >> SLOT_TAG_SHIFT;
         unsigned d = 0;
         for (;;) {
@@ -349,8 +327,11 @@ static size_t find_slot(const nd_store_t *st, const void *key, size_t klen,
                 if (sd < d)
                         return SIZE_MAX;
                 if (sd == d && s >> SLOT_TAG_SHIFT == tag) {
-                        const nd_store_entry_t *e = slot_e(s);
-                        if (e->klen == klen && memcmp(ekey(e), key, klen) == 0)
+                        /* The key and the length byte before it share a
+                         * cache line; the header may not (large values). */
+                        const unsigned char *k =
+                            (const unsigned char *)slot_e(s) + koff;
+                        if (k[-1] == klen && memcmp(k, key, klen) == 0)
                                 return i;
                 }
                 i = (i + 1) & mask;
@@ -359,8 +340,7 @@ static size_t find_slot(const nd_store_t *st, const void *key, size_t klen,
         }
 }
 
-static size_t slot_of(const nd_store_t *st, const nd_store_entry_t *e)
-{
+static size_t slot_of(const nd_store_t *st, const nd_store_entry_t *e) {
         size_t mask = st->cap - 1, i = home(st, entry_hash(e));
         while (slot_e(st->slots[i]) != e)
                 i = (i + 1) & mask;
@@ -368,8 +348,7 @@ static size_t slot_of(const nd_store_t *st, const nd_store_entry_t *e)
 }
 
 /* Backward-shift deletion of slot i. */
-static void table_remove_at(nd_store_t *st, size_t i)
-{
+static void table_remove_at(nd_store_t *st, size_t i) {
         size_t mask = st->cap - 1, j = (i + 1) & mask;
         while (st->slots[j] && slot_dist(st->slots[j]) > 0) {
                 st->slots[i] =
@@ -383,8 +362,7 @@ static void table_remove_at(nd_store_t *st, size_t i)
 
 /* ---- lifecycle ---- */
 
-nd_store_t *nd_store_new(const char *name, size_t value_size)
-{
+nd_store_t *nd_store_new(const char *name, size_t value_size) {
         nd_store_t *st;
         nd_assert(value_size <= ND_STORE_VALUE_MAX);
         st = nd_calloc(1, sizeof(*st));
@@ -397,15 +375,13 @@ nd_store_t *nd_store_new(const char *name, size_t value_size)
         return st;
 }
 
-static void entry_free(nd_store_t *st, nd_store_entry_t *e)
-{
+static void entry_free(nd_store_t *st, nd_store_entry_t *e) {
         blob_clear(st, e);
         st->bytes -= entry_alloc(e);
         nd_free(e);
 }
 
-void nd_store_destroy(nd_store_t *st)
-{
+void nd_store_destroy(nd_store_t *st) {
         size_t i;
         if (!st)
                 return;
@@ -422,18 +398,15 @@ void nd_store_destroy(nd_store_t *st)
         nd_free(st);
 }
 
-const char *nd_store_name(const nd_store_t *st)
-{
+const char *nd_store_name(const nd_store_t *st) {
         return st->name;
 }
 
-size_t nd_store_value_size(const nd_store_t *st)
-{
+size_t nd_store_value_size(const nd_store_t *st) {
         return st->value_size;
 }
 
-void nd_store_reserve(nd_store_t *st, size_t n)
-{
+void nd_store_reserve(nd_store_t *st, size_t n) {
         size_t cap = st->cap;
         while (over_load(n, cap))
                 cap *= 2;
@@ -443,31 +416,26 @@ void nd_store_reserve(nd_store_t *st, size_t n)
 
 /* ---- entries ---- */
 
-void *nd_store_value(const nd_store_entry_t *e)
-{
+void *nd_store_value(const nd_store_entry_t *e) {
         return (char *)e + ENTRY_HDR;
 }
 
-nd_store_entry_t *nd_store_entry_of(const void *value)
-{
+nd_store_entry_t *nd_store_entry_of(const void *value) {
         return (nd_store_entry_t *)((char *)value - ENTRY_HDR);
 }
 
-const void *nd_store_key(const nd_store_entry_t *e, size_t *klen)
-{
+const void *nd_store_key(const nd_store_entry_t *e, size_t *klen) {
         if (klen)
                 *klen = e->klen;
         return ekey(e);
 }
 
-int64_t nd_store_touched(const nd_store_entry_t *e)
-{
+int64_t nd_store_touched(const nd_store_entry_t *e) {
         return e->touched;
 }
 
 nd_store_entry_t *nd_store_get(const nd_store_t *st, const void *key,
-                               size_t klen)
-{
+                               size_t klen) {
         size_t i;
         if (klen > ND_STORE_KEY_MAX)
                 return NULL;
@@ -476,16 +444,14 @@ nd_store_entry_t *nd_store_get(const nd_store_t *st, const void *key,
 }
 
 /* The hint, in 8-byte units, that new entries get now. */
-static inline size_t hint_units(const nd_store_t *st)
-{
+static inline size_t hint_units(const nd_store_t *st) {
         return (st->hint + 7) / 8;
 }
 
 /* Fills a fresh allocation p of new_size(st, klen) bytes. */
 static nd_store_entry_t *entry_init(nd_store_t *st, void *p, const void *key,
-                                    size_t klen, size_t units)
-{
-        size_t koff = ENTRY_HDR + st->value_size;
+                                    size_t klen, size_t units) {
+        size_t koff = ENTRY_HDR + st->value_size + 1;
         size_t size = alloc_size(koff, klen, units);
         nd_store_entry_t *e = p;
         /* WHY: the slot keeps address bits 3..47 only. */
@@ -495,6 +461,7 @@ static nd_store_entry_t *entry_init(nd_store_t *st, void *p, const void *key,
         e->touched = INT64_MIN;
         e->koff = (uint16_t)koff;
         e->klen = (uint8_t)klen;
+        ekey(e)[-1] = (uint8_t)klen;
         e->blob = (uint32_t)units << BLOB_LEN_BITS;
         if (klen)
                 memcpy(ekey(e), key, klen);
@@ -502,8 +469,7 @@ static nd_store_entry_t *entry_init(nd_store_t *st, void *p, const void *key,
         return e;
 }
 
-static void table_add(nd_store_t *st, nd_store_entry_t *e, uint64_t hash)
-{
+static void table_add(nd_store_t *st, nd_store_entry_t *e, uint64_t hash) {
         if (over_load(st->count + 1, st->cap))
                 table_resize(st, st->cap * 2);
         table_place(st, e, hash);
@@ -511,8 +477,7 @@ static void table_add(nd_store_t *st, nd_store_entry_t *e, uint64_t hash)
 }
 
 nd_err_t nd_store_upsert(nd_store_t *st, const void *key, size_t klen,
-                         int64_t ts, nd_store_entry_t **entryp, bool *created)
-{
+                         int64_t ts, nd_store_entry_t **entryp, bool *created) {
         uint64_t hash;
         size_t i;
         nd_store_entry_t *e;
@@ -527,7 +492,8 @@ nd_err_t nd_store_upsert(nd_store_t *st, const void *key, size_t klen,
                 e = slot_e(st->slots[i]);
         } else {
                 size_t u = hint_units(st);
-                size_t size = alloc_size(ENTRY_HDR + st->value_size, klen, u);
+                size_t size =
+                    alloc_size(ENTRY_HDR + st->value_size + 1, klen, u);
                 e = entry_init(st, nd_malloc(size), key, klen, u);
                 table_add(st, e, hash);
                 nd_store_mark_dirty(st, e);
@@ -540,8 +506,7 @@ nd_err_t nd_store_upsert(nd_store_t *st, const void *key, size_t klen,
         return ND_OK;
 }
 
-void nd_store_touch(nd_store_t *st, nd_store_entry_t *e, int64_t ts)
-{
+void nd_store_touch(nd_store_t *st, nd_store_entry_t *e, int64_t ts) {
         if (ts > e->touched) {
                 e->touched = ts;
                 nd_store_mark_dirty(st, e);
@@ -551,8 +516,7 @@ void nd_store_touch(nd_store_t *st, nd_store_entry_t *e, int64_t ts)
 /* Takes e out of the table; frees it now, or leaves it as a tombstone on
  * the dirty list when record is set. */
 static void remove_entry(nd_store_t *st, nd_store_entry_t *e, size_t slot,
-                         bool record)
-{
+                         bool record) {
         nd_assert(!(e->flags & ND_ENTRY_DELETED));
         table_remove_at(st, slot);
         if (!record) {
@@ -573,13 +537,11 @@ static void remove_entry(nd_store_t *st, nd_store_entry_t *e, size_t slot,
         e->flags |= ND_ENTRY_DELETED;
 }
 
-void nd_store_delete(nd_store_t *st, nd_store_entry_t *e)
-{
+void nd_store_delete(nd_store_t *st, nd_store_entry_t *e) {
         remove_entry(st, e, slot_of(st, e), true);
 }
 
-void nd_store_restore_tombstone(nd_store_t *st, const void *key, size_t klen)
-{
+void nd_store_restore_tombstone(nd_store_t *st, const void *key, size_t klen) {
         size_t i;
         if (klen > ND_STORE_KEY_MAX)
                 return;
@@ -588,20 +550,17 @@ void nd_store_restore_tombstone(nd_store_t *st, const void *key, size_t klen)
                 remove_entry(st, slot_e(st->slots[i]), i, false);
 }
 
-size_t nd_store_count(const nd_store_t *st)
-{
+size_t nd_store_count(const nd_store_t *st) {
         return st->count;
 }
 
-size_t nd_store_bytes(const nd_store_t *st)
-{
+size_t nd_store_bytes(const nd_store_t *st) {
         return sizeof(*st) + strlen(st->name) + 1 +
                st->cap * sizeof(*st->slots) +
                st->dirty_cap * sizeof(*st->dirty) + st->bytes;
 }
 
-nd_store_entry_t *nd_store_next(const nd_store_t *st, size_t *pos)
-{
+nd_store_entry_t *nd_store_next(const nd_store_t *st, size_t *pos) {
         size_t i;
         for (i = *pos; i < st->cap; i++) {
                 if (st->slots[i]) {
@@ -615,8 +574,7 @@ nd_store_entry_t *nd_store_next(const nd_store_t *st, size_t *pos)
 
 /* ---- blobs ---- */
 
-void *nd_store_blob(const nd_store_entry_t *e, size_t *len)
-{
+void *nd_store_blob(const nd_store_entry_t *e, size_t *len) {
         if (len)
                 *len = blen(e);
         if (!blen(e))
@@ -626,8 +584,7 @@ void *nd_store_blob(const nd_store_entry_t *e, size_t *len)
         return (char *)e + tail_off(e);
 }
 
-nd_err_t nd_store_blob_resize(nd_store_t *st, nd_store_entry_t *e, size_t len)
-{
+nd_err_t nd_store_blob_resize(nd_store_t *st, nd_store_entry_t *e, size_t len) {
         unsigned char *old = nd_store_blob(e, NULL), *p;
         size_t have = blen(e), cap = 0, keep;
         bool ext = (e->flags & ND_ENTRY_BLOB_EXT) != 0;
@@ -705,8 +662,7 @@ nd_err_t nd_store_blob_resize(nd_store_t *st, nd_store_entry_t *e, size_t len)
 }
 
 nd_err_t nd_store_blob_set(nd_store_t *st, nd_store_entry_t *e,
-                           const void *data, size_t len)
-{
+                           const void *data, size_t len) {
         size_t old = blen(e);
         nd_err_t err;
         if (len > ND_STORE_BLOB_MAX)
@@ -725,8 +681,7 @@ nd_err_t nd_store_blob_set(nd_store_t *st, nd_store_entry_t *e,
 /* ---- eviction ---- */
 
 size_t nd_store_evict_expired(nd_store_t *st, int64_t W, int64_t ttl,
-                              size_t max, nd_store_evict_cb *cb, void *arg)
-{
+                              size_t max, nd_store_evict_cb *cb, void *arg) {
         size_t evicted = 0, n, moved = 0;
         int64_t limit;
         /* Expired when W > touched + ttl, i.e. touched < W - ttl; computed
@@ -756,8 +711,7 @@ size_t nd_store_evict_expired(nd_store_t *st, int64_t W, int64_t ttl,
 
 /* ---- dirty list ---- */
 
-void nd_store_mark_dirty(nd_store_t *st, nd_store_entry_t *e)
-{
+void nd_store_mark_dirty(nd_store_t *st, nd_store_entry_t *e) {
         if (e->flags & ND_ENTRY_DIRTY)
                 return;
         e->flags |= ND_ENTRY_DIRTY;
@@ -777,19 +731,16 @@ void nd_store_mark_dirty(nd_store_t *st, nd_store_entry_t *e)
         st->dirty[st->dirty_n++] = e;
 }
 
-bool nd_store_is_dirty(const nd_store_entry_t *e)
-{
+bool nd_store_is_dirty(const nd_store_entry_t *e) {
         return (e->flags & ND_ENTRY_DIRTY) != 0;
 }
 
-size_t nd_store_dirty_count(const nd_store_t *st)
-{
+size_t nd_store_dirty_count(const nd_store_t *st) {
         return st->dirty_n - st->dirty_head;
 }
 
 static nd_err_t flush_one(nd_store_t *st, nd_store_entry_t *e,
-                          nd_store_flush_cb *cb, void *arg)
-{
+                          nd_store_flush_cb *cb, void *arg) {
         bool deleted = (e->flags & ND_ENTRY_DELETED) != 0;
         if (!cb)
                 return ND_OK;
@@ -797,8 +748,7 @@ static nd_err_t flush_one(nd_store_t *st, nd_store_entry_t *e,
 }
 
 nd_err_t nd_store_dirty_foreach(nd_store_t *st, nd_store_flush_cb *cb,
-                                void *arg)
-{
+                                void *arg) {
         size_t i;
         nd_err_t err;
         for (i = st->dirty_head; i < st->dirty_n; i++)
@@ -808,8 +758,7 @@ nd_err_t nd_store_dirty_foreach(nd_store_t *st, nd_store_flush_cb *cb,
 }
 
 nd_err_t nd_store_flush(nd_store_t *st, nd_store_flush_cb *cb, void *arg,
-                        size_t max)
-{
+                        size_t max) {
         size_t n = 0;
         nd_err_t err;
         while (st->dirty_head < st->dirty_n && (max == 0 || n < max)) {
@@ -828,8 +777,8 @@ nd_err_t nd_store_flush(nd_store_t *st, nd_store_flush_cb *cb, void *arg,
                  * changes, which a restore or a burst makes huge. */
                 if (st->dirty_cap > DIRTY_MIN) {
                         st->dirty_cap = DIRTY_MIN;
-                        st->dirty = nd_realloc(
-                            st->dirty, DIRTY_MIN * sizeof(*st->dirty));
+                        st->dirty = nd_realloc(st->dirty,
+                                               DIRTY_MIN * sizeof(*st->dirty));
                 }
         }
         return ND_OK;
@@ -854,16 +803,14 @@ nd_err_t nd_store_flush(nd_store_t *st, nd_store_flush_cb *cb, void *arg,
 
 #define ENC_FIXED (1 + 1 + 8 + 4 + 4)
 
-static unsigned char *put_le(unsigned char *p, uint64_t v, int n)
-{
+static unsigned char *put_le(unsigned char *p, uint64_t v, int n) {
         int i;
         for (i = 0; i < n; i++)
                 p[i] = (unsigned char)(v >> (8 * i));
         return p + n;
 }
 
-static uint64_t get_le(const unsigned char *p, int n)
-{
+static uint64_t get_le(const unsigned char *p, int n) {
         uint64_t v = 0;
         int i;
         for (i = 0; i < n; i++)
@@ -872,14 +819,12 @@ static uint64_t get_le(const unsigned char *p, int n)
 }
 
 size_t nd_store_entry_encoded_size(const nd_store_t *st,
-                                   const nd_store_entry_t *e)
-{
+                                   const nd_store_entry_t *e) {
         return ENC_FIXED + e->klen + st->value_size + blen(e);
 }
 
 nd_err_t nd_store_entry_encode(const nd_store_t *st, const nd_store_entry_t *e,
-                               void *buf, size_t cap, size_t *lenp)
-{
+                               void *buf, size_t cap, size_t *lenp) {
         size_t need = nd_store_entry_encoded_size(st, e);
         unsigned char *p = buf;
         *lenp = need;
@@ -900,8 +845,7 @@ nd_err_t nd_store_entry_encode(const nd_store_t *st, const nd_store_entry_t *e,
 }
 
 nd_err_t nd_store_entry_decode_into(nd_store_t *st, const void *buf, size_t len,
-                                    nd_store_entry_t **entryp)
-{
+                                    nd_store_entry_t **entryp) {
         const unsigned char *p = buf, *end = p + len, *key, *value, *blob;
         size_t klen, vlen, blen, i;
         int64_t touched;
@@ -950,7 +894,8 @@ nd_err_t nd_store_entry_decode_into(nd_store_t *st, const void *buf, size_t len,
                 e = slot_e(st->slots[i]);
         } else {
                 size_t u = hint_units(st);
-                size_t size = alloc_size(ENTRY_HDR + st->value_size, klen, u);
+                size_t size =
+                    alloc_size(ENTRY_HDR + st->value_size + 1, klen, u);
                 if ((err = nd_trymalloc(&ne, size)) != ND_OK)
                         return err;
                 e = entry_init(st, ne, key, klen, u);

@@ -59,10 +59,10 @@
 
 #include "nudge/err.h"
 
-#define ND_STORE_KEY_MAX   255         /* longer keys: ND_ERR_INVAL */
-#define ND_STORE_VALUE_MAX 65000       /* largest value_size */
-#define ND_STORE_BLOB_MAX  (1 << 20)   /* largest blob: ND_ERR_BAD_LENGTH */
-#define ND_STORE_FORMAT_V2 2           /* first byte of an encoded entry */
+#define ND_STORE_KEY_MAX   255       /* longer keys: ND_ERR_INVAL */
+#define ND_STORE_VALUE_MAX 65000     /* largest value_size */
+#define ND_STORE_BLOB_MAX  (1 << 20) /* largest blob: ND_ERR_BAD_LENGTH */
+#define ND_STORE_FORMAT_V2 2         /* first byte of an encoded entry */
 
 typedef struct nd_store_s nd_store_t;
 typedef struct nd_store_entry_s nd_store_entry_t;

@@ -46,7 +46,7 @@
 /* The watermark's reserved changelog key: no customer key starts with NUL
  * (nd_ctx_upsert refuses them). */
 static const char WM_KEY[] = "\0watermark";
-#define WM_KEY_LEN (sizeof(WM_KEY) - 1)
+#define WM_KEY_LEN   (sizeof(WM_KEY) - 1)
 #define WM_VALUE_LEN 16
 
 struct entry_hdr {
@@ -67,8 +67,8 @@ struct nd_ctx_s {
         const nd_trigger_conf_t *tc;
         const nd_processor_def_t *def;
         void *state;
-        nd_store_t *st;           /* NULL when value_size is 0 */
-        size_t armed;             /* armed timers of this instance */
+        nd_store_t *st; /* NULL when value_size is 0 */
+        size_t armed;   /* armed timers of this instance */
         bool inited;
 };
 
@@ -77,13 +77,13 @@ struct nd_task_s {
         const nd_config_t *cfg;
         nd_watermark_t wm;
         bool wm_dirty;
-        int wm_inst;              /* instance whose changelog carries W */
+        int wm_inst; /* instance whose changelog carries W */
         nd_timers_t *timers;
         int inst_cnt;
         struct nd_ctx_s *inst;
-        int64_t now_ts;           /* event time being applied */
-        bool restored;            /* nd_task_restored() ran: no restore */
-        uint8_t *enc;             /* changelog encoding scratch */
+        int64_t now_ts; /* event time being applied */
+        bool restored;  /* nd_task_restored() ran: no restore */
+        uint8_t *enc;   /* changelog encoding scratch */
         size_t enc_cap;
         nd_task_stats_t stats;
 };
@@ -118,8 +118,9 @@ nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
                           cfg->idle_advance_after_ms);
         task->timers = nd_timers_new(timer_key, task);
         task->inst_cnt = cfg->trigger_cnt;
-        task->inst = nd_calloc((size_t)(cfg->trigger_cnt ? cfg->trigger_cnt : 1),
-                               sizeof(*task->inst));
+        task->inst =
+            nd_calloc((size_t)(cfg->trigger_cnt ? cfg->trigger_cnt : 1),
+                      sizeof(*task->inst));
         task->wm_inst = -1;
         task->now_ts = INT64_MIN;
         for (int i = 0; i < cfg->trigger_cnt; i++) {
@@ -129,12 +130,10 @@ nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
                 ctx->tc = &cfg->triggers[i];
                 ctx->def = ctx->tc->def;
                 /* Name index i is instance i (fire() relies on it). */
-                uint16_t name = nd_timers_add_name(task->timers,
-                                                   ctx->tc->name);
+                uint16_t name = nd_timers_add_name(task->timers, ctx->tc->name);
                 nd_assert(name == i);
-                ctx->state = nd_calloc(1, ctx->def->state_size
-                                              ? ctx->def->state_size
-                                              : 1);
+                ctx->state = nd_calloc(
+                    1, ctx->def->state_size ? ctx->def->state_size : 1);
                 if (ctx->def->value_size) {
                         ctx->st = nd_store_new(ctx->tc->name,
                                                HDR_SIZE + ctx->def->value_size);
@@ -219,8 +218,7 @@ static void fire(nd_timer_t *tmr, int64_t W, void *arg) {
         if (ctx->inited && ctx->def->on_timer) {
                 int64_t saved = task->now_ts;
                 task->now_ts = tmr->due;
-                ctx->def->on_timer(ctx, ctx->state, (nd_entry_t *)se,
-                                   tmr->due);
+                ctx->def->on_timer(ctx, ctx->state, (nd_entry_t *)se, tmr->due);
                 task->now_ts = saved;
         }
 }
@@ -282,10 +280,9 @@ size_t nd_task_evict(nd_task_t *task, size_t max) {
                 return 0;
         for (int i = 0; i < task->inst_cnt; i++)
                 if (task->inst[i].st)
-                        n += nd_store_evict_expired(task->inst[i].st, W,
-                                                    task->cfg->state_ttl_ms,
-                                                    max, evict_cb,
-                                                    &task->inst[i]);
+                        n += nd_store_evict_expired(
+                            task->inst[i].st, W, task->cfg->state_ttl_ms, max,
+                            evict_cb, &task->inst[i]);
         return n;
 }
 
@@ -370,8 +367,8 @@ nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
                         return ND_ERR_BAD_RECORD;
                 /* Never back: keep the larger of what we have and what was
                  * logged. */
-                int64_t w = get_be64(value), max_ts = get_be64(
-                                                 (const uint8_t *)value + 8);
+                int64_t w = get_be64(value),
+                        max_ts = get_be64((const uint8_t *)value + 8);
                 if (w > task->wm.w)
                         task->wm.w = w;
                 if (max_ts > task->wm.max_ts)
@@ -545,8 +542,8 @@ nd_err_t nd_ctx_emit(nd_ctx_t *ctx, const nd_action_t *act) {
         nd_action_t a = *act;
         nd_err_t err;
         if (nd_str_is_null(a.trigger_name))
-                a.trigger_name = (nd_str_t){ctx->tc->name,
-                                            (uint32_t)strlen(ctx->tc->name)};
+                a.trigger_name =
+                    (nd_str_t){ctx->tc->name, (uint32_t)strlen(ctx->tc->name)};
         /* WHY created_at in replay: replays must be byte-identical, so no
          * wall clock leaks into their output. */
         a.emitted_at = task->conf.live ? nd_clock_wall_ms() : a.created_at;
@@ -565,8 +562,8 @@ nd_err_t nd_ctx_forward(nd_ctx_t *ctx, const void *key, size_t key_len,
         nd_task_t *task = ctx->task;
         if (!task->conf.sink.forward)
                 return ND_ERR_INVAL;
-        return task->conf.sink.forward(task->conf.sink.arg, task, ctx->idx,
-                                       key, key_len, value, value_len);
+        return task->conf.sink.forward(task->conf.sink.arg, task, ctx->idx, key,
+                                       key_len, value, value_len);
 }
 
 const nd_product_rec_t *nd_ctx_catalog_get(nd_ctx_t *ctx, nd_str_t sku) {

@@ -36,12 +36,12 @@
 
 #include "mem.h"
 
-#define ARITY 4
+#define ARITY   4
 #define MIN_CAP 64
 
-#define DUE_BITS 51
-#define PTR_BITS 45
-#define DUE_MAX ((int64_t)1 << (DUE_BITS - 1)) /* exclusive */
+#define DUE_BITS    51
+#define PTR_BITS    45
+#define DUE_MAX     ((int64_t)1 << (DUE_BITS - 1)) /* exclusive */
 #define PTR_HI_BITS (PTR_BITS - 32)
 
 /* 12 bytes, 4-byte aligned: k = due' << 13 | address bits 32..44. */
@@ -61,25 +61,21 @@ struct nd_timers_s {
         size_t name_cnt;
 };
 
-static inline uint64_t node_k(const struct node *n)
-{
+static inline uint64_t node_k(const struct node *n) {
         return (uint64_t)n->khi << 32 | n->klo;
 }
 
-static inline uint64_t node_due(const struct node *n)
-{
+static inline uint64_t node_due(const struct node *n) {
         return node_k(n) >> PTR_HI_BITS;
 }
 
-static inline nd_timer_t *node_tmr(const struct node *n)
-{
-        uint64_t p = (node_k(n) & (((uint64_t)1 << PTR_HI_BITS) - 1)) << 32 |
-                     n->plo;
+static inline nd_timer_t *node_tmr(const struct node *n) {
+        uint64_t p =
+            (node_k(n) & (((uint64_t)1 << PTR_HI_BITS) - 1)) << 32 | n->plo;
         return (nd_timer_t *)(uintptr_t)(p << 3);
 }
 
-static inline struct node make_node(const nd_timer_t *tmr)
-{
+static inline struct node make_node(const nd_timer_t *tmr) {
         int64_t d = tmr->due;
         uint64_t p = (uint64_t)(uintptr_t)tmr >> 3, k;
         struct node n;
@@ -94,16 +90,14 @@ static inline struct node make_node(const nd_timer_t *tmr)
         return n;
 }
 
-nd_timers_t *nd_timers_new(nd_timer_key_fn *key, void *arg)
-{
+nd_timers_t *nd_timers_new(nd_timer_key_fn *key, void *arg) {
         nd_timers_t *ts = nd_calloc(1, sizeof(nd_timers_t));
         ts->key = key;
         ts->key_arg = arg;
         return ts;
 }
 
-void nd_timers_destroy(nd_timers_t *ts)
-{
+void nd_timers_destroy(nd_timers_t *ts) {
         if (!ts)
                 return;
         nd_free(ts->heap);
@@ -112,8 +106,7 @@ void nd_timers_destroy(nd_timers_t *ts)
         nd_free(ts);
 }
 
-void nd_timers_reserve(nd_timers_t *ts, size_t n)
-{
+void nd_timers_reserve(nd_timers_t *ts, size_t n) {
         if (n <= ts->cap)
                 return;
         nd_assert(n < UINT32_MAX);
@@ -121,8 +114,7 @@ void nd_timers_reserve(nd_timers_t *ts, size_t n)
         ts->cap = n;
 }
 
-uint16_t nd_timers_add_name(nd_timers_t *ts, const char *name)
-{
+uint16_t nd_timers_add_name(nd_timers_t *ts, const char *name) {
         size_t n = ts->name_cnt, i;
         nd_assert(n < UINT16_MAX);
         ts->names = nd_realloc(ts->names, (n + 1) * sizeof(*ts->names));
@@ -149,14 +141,12 @@ uint16_t nd_timers_add_name(nd_timers_t *ts, const char *name)
         return (uint16_t)n;
 }
 
-const char *nd_timers_name(const nd_timers_t *ts, uint16_t idx)
-{
+const char *nd_timers_name(const nd_timers_t *ts, uint16_t idx) {
         return idx < ts->name_cnt ? ts->names[idx] : "";
 }
 
 const void *nd_timers_key(const nd_timers_t *ts, const nd_timer_t *tmr,
-                          size_t *klen)
-{
+                          size_t *klen) {
         if (!ts->key) {
                 *klen = 0;
                 return NULL;
@@ -164,31 +154,26 @@ const void *nd_timers_key(const nd_timers_t *ts, const nd_timer_t *tmr,
         return ts->key(tmr, klen, ts->key_arg);
 }
 
-void nd_timer_init(nd_timer_t *tmr, uint16_t name)
-{
+void nd_timer_init(nd_timer_t *tmr, uint16_t name) {
         memset(tmr, 0, sizeof(*tmr));
         tmr->name = name;
 }
 
-void nd_timer_set_sub(nd_timer_t *tmr, uint16_t sub)
-{
+void nd_timer_set_sub(nd_timer_t *tmr, uint16_t sub) {
         tmr->sub = sub;
 }
 
-bool nd_timer_is_armed(const nd_timer_t *tmr)
-{
+bool nd_timer_is_armed(const nd_timer_t *tmr) {
         return tmr->slot != 0;
 }
 
-static inline unsigned name_rank(const nd_timers_t *ts, uint16_t idx)
-{
+static inline unsigned name_rank(const nd_timers_t *ts, uint16_t idx) {
         /* Unknown indexes (a restored timer not yet re-bound) sort last. */
         return idx < ts->name_cnt ? ts->rank[idx] : 0x10000u + idx;
 }
 
 int nd_timer_cmp(const nd_timers_t *ts, const nd_timer_t *a,
-                 const nd_timer_t *b)
-{
+                 const nd_timer_t *b) {
         size_t n, ka = 0, kb = 0;
         const void *pa, *pb;
         unsigned ra, rb;
@@ -214,22 +199,19 @@ int nd_timer_cmp(const nd_timers_t *ts, const nd_timer_t *a,
 }
 
 static inline bool node_less(const nd_timers_t *ts, const struct node *a,
-                             const struct node *b)
-{
+                             const struct node *b) {
         uint64_t da = node_due(a), db = node_due(b);
         if (da != db)
                 return da < db;
         return nd_timer_cmp(ts, node_tmr(a), node_tmr(b)) < 0;
 }
 
-static inline void place(nd_timers_t *ts, size_t i, struct node nd)
-{
+static inline void place(nd_timers_t *ts, size_t i, struct node nd) {
         ts->heap[i] = nd;
         node_tmr(&nd)->slot = (uint32_t)(i + 1);
 }
 
-static void sift_up(nd_timers_t *ts, size_t i)
-{
+static void sift_up(nd_timers_t *ts, size_t i) {
         struct node nd = ts->heap[i];
         while (i > 0) {
                 size_t parent = (i - 1) / ARITY;
@@ -241,8 +223,7 @@ static void sift_up(nd_timers_t *ts, size_t i)
         place(ts, i, nd);
 }
 
-static void sift_down(nd_timers_t *ts, size_t i)
-{
+static void sift_down(nd_timers_t *ts, size_t i) {
         struct node nd = ts->heap[i];
         for (;;) {
                 size_t first = i * ARITY + 1, best, c, end;
@@ -261,22 +242,20 @@ static void sift_down(nd_timers_t *ts, size_t i)
         place(ts, i, nd);
 }
 
-static inline bool is_member(const nd_timers_t *ts, const nd_timer_t *tmr)
-{
+static inline bool is_member(const nd_timers_t *ts, const nd_timer_t *tmr) {
         return tmr->slot != 0 && tmr->slot <= ts->count &&
                node_tmr(&ts->heap[tmr->slot - 1]) == tmr;
 }
 
 /* Removes the node at slot i and restores the heap property. */
-static void remove_at(nd_timers_t *ts, size_t i)
-{
+static void remove_at(nd_timers_t *ts, size_t i) {
         nd_timer_t *tmr = node_tmr(&ts->heap[i]);
         ts->count--;
         if (i != ts->count) {
                 ts->heap[i] = ts->heap[ts->count];
                 /* The moved node may belong above or below slot i. */
-                if (i > 0 && node_less(ts, &ts->heap[i],
-                                       &ts->heap[(i - 1) / ARITY]))
+                if (i > 0 &&
+                    node_less(ts, &ts->heap[i], &ts->heap[(i - 1) / ARITY]))
                         sift_up(ts, i);
                 else
                         sift_down(ts, i);
@@ -284,8 +263,7 @@ static void remove_at(nd_timers_t *ts, size_t i)
         tmr->slot = 0;
 }
 
-void nd_timers_arm(nd_timers_t *ts, nd_timer_t *tmr, int64_t due)
-{
+void nd_timers_arm(nd_timers_t *ts, nd_timer_t *tmr, int64_t due) {
         if (is_member(ts, tmr)) {
                 size_t i = tmr->slot - 1;
                 int64_t old = tmr->due;
@@ -301,16 +279,15 @@ void nd_timers_arm(nd_timers_t *ts, nd_timer_t *tmr, int64_t due)
         nd_assert(((uintptr_t)tmr & 7) == 0 &&
                   (uint64_t)(uintptr_t)tmr >> (PTR_BITS + 3) == 0);
         if (ts->count == ts->cap)
-                nd_timers_reserve(ts, ts->cap ? ts->cap + ts->cap / 2
-                                              : MIN_CAP);
+                nd_timers_reserve(ts,
+                                  ts->cap ? ts->cap + ts->cap / 2 : MIN_CAP);
         tmr->due = due;
         ts->heap[ts->count] = make_node(tmr);
         ts->count++;
         sift_up(ts, ts->count - 1);
 }
 
-void nd_timers_cancel(nd_timers_t *ts, nd_timer_t *tmr)
-{
+void nd_timers_cancel(nd_timers_t *ts, nd_timer_t *tmr) {
         if (!is_member(ts, tmr)) {
                 tmr->slot = 0; /* stale (restored) or not armed */
                 return;
@@ -318,13 +295,11 @@ void nd_timers_cancel(nd_timers_t *ts, nd_timer_t *tmr)
         remove_at(ts, tmr->slot - 1);
 }
 
-nd_timer_t *nd_timers_peek(const nd_timers_t *ts)
-{
+nd_timer_t *nd_timers_peek(const nd_timers_t *ts) {
         return ts->count ? node_tmr(&ts->heap[0]) : NULL;
 }
 
-nd_timer_t *nd_timers_pop_due(nd_timers_t *ts, int64_t W)
-{
+nd_timer_t *nd_timers_pop_due(nd_timers_t *ts, int64_t W) {
         nd_timer_t *tmr;
         if (!ts->count)
                 return NULL;
@@ -335,19 +310,16 @@ nd_timer_t *nd_timers_pop_due(nd_timers_t *ts, int64_t W)
         return tmr;
 }
 
-size_t nd_timers_count(const nd_timers_t *ts)
-{
+size_t nd_timers_count(const nd_timers_t *ts) {
         return ts->count;
 }
 
-size_t nd_timers_bytes(const nd_timers_t *ts)
-{
+size_t nd_timers_bytes(const nd_timers_t *ts) {
         return sizeof(*ts) + ts->cap * sizeof(*ts->heap) +
                ts->name_cnt * (sizeof(*ts->names) + sizeof(*ts->rank));
 }
 
-bool nd_timers_rearm(nd_timers_t *ts, nd_timer_t *tmr, uint16_t name)
-{
+bool nd_timers_rearm(nd_timers_t *ts, nd_timer_t *tmr, uint16_t name) {
         bool member = is_member(ts, tmr);
         bool was_armed = tmr->slot != 0;
         if (member) {

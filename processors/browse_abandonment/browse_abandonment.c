@@ -55,9 +55,8 @@ enum { F_SESSION = 0x1, F_EMITTED = 0x2, F_CUSTOMER = 0x4 };
 /* Largest record: header, two strings, MAX_SKUS skus of two strings. */
 #define VU_MAX  10 /* bytes of a 64-bit varint */
 #define STR_ENC (3 + ND_BLOB_STR_MAX)
-#define ENC_MAX                                                          \
-        (1 + 3 * VU_MAX + 2 * STR_ENC +                                \
-         MAX_SKUS * (2 * STR_ENC + 4 * VU_MAX))
+#define ENC_MAX \
+        (1 + 3 * VU_MAX + 2 * STR_ENC + MAX_SKUS * (2 * STR_ENC + 4 * VU_MAX))
 
 struct ba_conf {
         int64_t session_gap;

@@ -12,6 +12,7 @@
  * it.
  */
 #include <avro.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,25 @@ static bool branch(avro_value_t *v, avro_value_t *out) {
         return avro_value_get_type(out) != AVRO_NULL;
 }
 
+
+/* The string fields of nd_event_t that the schemas carry as they are. */
+static const struct {
+        const char *name;
+        size_t off;
+} str_fields[] = {
+    {"event_id", offsetof(nd_event_t, event_id)},
+    {"customer_id", offsetof(nd_event_t, customer_id)},
+    {"anonymous_id", offsetof(nd_event_t, anonymous_id)},
+    {"device_id", offsetof(nd_event_t, device_id)},
+    {"session_id", offsetof(nd_event_t, session_id)},
+    {"cart_id", offsetof(nd_event_t, cart_id)},
+    {"order_id", offsetof(nd_event_t, order_id)},
+    {"currency", offsetof(nd_event_t, currency)},
+    {"checkout_id", offsetof(nd_event_t, checkout_id)},
+    {"campaign_id", offsetof(nd_event_t, campaign_id)},
+    {"action_id", offsetof(nd_event_t, action_id)},
+};
+
 static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
         size_t n;
         avro_value_get_size(rec, &n);
@@ -220,29 +240,36 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
                 const char *name;
                 avro_value_t f, b, it, fld;
                 avro_value_get_by_index(rec, i, &f, &name);
-#define STR(x)                               \
-        if (!strcmp(name, #x)) {             \
-                cmp_str(c, &f, ev->x, name); \
-                continue;                    \
-        }
-                STR(event_id)
-                STR(customer_id)
-                STR(anonymous_id)
-                STR(device_id) STR(session_id) STR(cart_id) STR(order_id) STR(
-                    currency) STR(checkout_id) STR(campaign_id) STR(action_id)
-#undef STR
-                    if (!strcmp(name, "type"))
+                {
+                        bool done = false;
+                        for (size_t k = 0;
+                             k < sizeof(str_fields) / sizeof(str_fields[0]);
+                             k++)
+                                if (!strcmp(name, str_fields[k].name)) {
+                                        const nd_str_t *sv =
+                                            (const nd_str_t
+                                                 *)((const char *)ev +
+                                                    str_fields[k].off);
+                                        cmp_str(c, &f, *sv, name);
+                                        done = true;
+                                        break;
+                                }
+                        if (done)
+                                continue;
+                }
+                if (!strcmp(name, "type"))
                         cmp_enum(c, &f, nd_event_type_name(ev->type), name);
                 else if (!strcmp(name, "channel"))
-                    cmp_enum(c, &f, nd_channel_name(ev->channel), name);
+                        cmp_enum(c, &f, nd_channel_name(ev->channel), name);
                 else if (!strcmp(name, "device_type"))
-                    cmp_enum(c, &f, nd_device_type_name(ev->device_type), name);
+                        cmp_enum(c, &f, nd_device_type_name(ev->device_type),
+                                 name);
                 else if (!strcmp(name, "timestamp"))
-                    cmp_num(c, &f, ev->timestamp, true, name);
+                        cmp_num(c, &f, ev->timestamp, true, name);
                 else if (!strcmp(name, "quantity"))
-                    cmp_num(c, &f, ev->quantity, ev->has_quantity, name);
+                        cmp_num(c, &f, ev->quantity, ev->has_quantity, name);
                 else if (!strcmp(name, "value_cents"))
-                    cmp_num(c, &f, ev->value_cents, ev->has_value, name);
+                        cmp_num(c, &f, ev->value_cents, ev->has_value, name);
                 else if (!strcmp(name, "product")) {
                         bool has = branch(&f, &b);
                         ck_assert_int_eq(has, ev->has_product);
@@ -259,8 +286,7 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
                         avro_value_get_by_name(&b, "currency", &fld, NULL);
                         cmp_str(c, &fld, ev->product.currency,
                                 "product.currency");
-                }
-                else if (!strcmp(name, "products")) {
+                } else if (!strcmp(name, "products")) {
                         size_t cnt;
                         bool has = branch(&f, &b);
                         ck_assert_int_eq(has, ev->has_products);
@@ -286,8 +312,7 @@ static void cmp_event(struct cmp *c, avro_value_t *rec, const nd_event_t *ev) {
                                 cmp_num(c, &fld, li->price_cents, li->has_price,
                                         "products.price_cents");
                         }
-                }
-                else {
+                } else {
                         ck_abort_msg("field %s is not compared", name);
                 }
         }

@@ -12,13 +12,11 @@ struct rec {
         char tag[24];
 };
 
-static size_t keyf(char *buf, int i)
-{
+static size_t keyf(char *buf, int i) {
         return (size_t)sprintf(buf, "customer-%06d", i);
 }
 
-static nd_store_entry_t *put(nd_store_t *st, int i, int64_t ts)
-{
+static nd_store_entry_t *put(nd_store_t *st, int i, int64_t ts) {
         char k[32];
         size_t kl = keyf(k, i);
         nd_store_entry_t *e;
@@ -28,8 +26,7 @@ static nd_store_entry_t *put(nd_store_t *st, int i, int64_t ts)
         return e;
 }
 
-static nd_store_entry_t *get(nd_store_t *st, int i)
-{
+static nd_store_entry_t *get(nd_store_t *st, int i) {
         char k[32];
         size_t kl = keyf(k, i);
         return nd_store_get(st, k, kl);
@@ -49,8 +46,7 @@ static const struct hcase {
     {"The quick brown fox jumps over the lazy dog", 0xCE7D19A5418FB365ULL},
 };
 
-START_TEST(hash_matches_xxh3_reference_vectors)
-{
+START_TEST(hash_matches_xxh3_reference_vectors) {
         const struct hcase *c = &hcases[_i];
         ck_assert_uint_eq(nd_store_hash(c->in, strlen(c->in)), c->out);
 }
@@ -58,8 +54,7 @@ END_TEST
 
 /* ---- table ---- */
 
-START_TEST(upsert_creates_a_zeroed_entry_then_finds_it)
-{
+START_TEST(upsert_creates_a_zeroed_entry_then_finds_it) {
         nd_store_t *st = nd_store_new("carts", sizeof(struct rec));
         nd_store_entry_t *e, *e2;
         bool created = false;
@@ -89,8 +84,7 @@ START_TEST(upsert_creates_a_zeroed_entry_then_finds_it)
 }
 END_TEST
 
-START_TEST(entries_never_move_when_the_table_grows)
-{
+START_TEST(entries_never_move_when_the_table_grows) {
         enum { N = 20000 };
         nd_store_t *st = nd_store_new("s", sizeof(struct rec));
         nd_store_entry_t **ptrs = malloc(N * sizeof(*ptrs));
@@ -107,8 +101,7 @@ START_TEST(entries_never_move_when_the_table_grows)
 }
 END_TEST
 
-START_TEST(lookups_stay_exact_through_random_inserts_and_deletes)
-{
+START_TEST(lookups_stay_exact_through_random_inserts_and_deletes) {
         enum { N = 4000, OPS = 40000 };
         nd_store_t *st = nd_store_new("s", sizeof(struct rec));
         bool *in = calloc(N, sizeof(*in));
@@ -142,8 +135,7 @@ START_TEST(lookups_stay_exact_through_random_inserts_and_deletes)
 }
 END_TEST
 
-START_TEST(iteration_visits_every_entry_once)
-{
+START_TEST(iteration_visits_every_entry_once) {
         enum { N = 1000 };
         nd_store_t *st = nd_store_new("s", sizeof(struct rec));
         int *seen = calloc(N, sizeof(*seen));
@@ -164,8 +156,7 @@ START_TEST(iteration_visits_every_entry_once)
 }
 END_TEST
 
-START_TEST(keys_longer_than_255_bytes_are_invalid)
-{
+START_TEST(keys_longer_than_255_bytes_are_invalid) {
         nd_store_t *st = nd_store_new("s", 8);
         char k[300];
         nd_store_entry_t *e = (void *)1;
@@ -182,8 +173,7 @@ START_TEST(keys_longer_than_255_bytes_are_invalid)
 }
 END_TEST
 
-START_TEST(values_are_16_byte_aligned_for_every_key_length)
-{
+START_TEST(values_are_16_byte_aligned_for_every_key_length) {
         nd_store_t *st = nd_store_new("s", 40);
         char k[255];
         size_t kl;
@@ -207,8 +197,7 @@ START_TEST(values_are_16_byte_aligned_for_every_key_length)
 }
 END_TEST
 
-START_TEST(touch_keeps_the_latest_event_time)
-{
+START_TEST(touch_keeps_the_latest_event_time) {
         nd_store_t *st = nd_store_new("s", 8);
         nd_store_entry_t *e;
         nd_store_upsert(st, "k", 1, 100, &e, NULL);
@@ -224,8 +213,7 @@ START_TEST(touch_keeps_the_latest_event_time)
 }
 END_TEST
 
-START_TEST(bytes_account_entries_blobs_and_tombstones)
-{
+START_TEST(bytes_account_entries_blobs_and_tombstones) {
         nd_store_t *st = nd_store_new("s", 64);
         size_t empty = nd_store_bytes(st), one, blob;
         nd_store_entry_t *e;
@@ -247,8 +235,7 @@ END_TEST
 
 /* ---- blobs ---- */
 
-START_TEST(blob_resize_keeps_the_prefix_and_zeroes_growth)
-{
+START_TEST(blob_resize_keeps_the_prefix_and_zeroes_growth) {
         nd_store_t *st = nd_store_new("s", 8);
         nd_store_entry_t *e;
         size_t len;
@@ -278,8 +265,7 @@ START_TEST(blob_resize_keeps_the_prefix_and_zeroes_growth)
 }
 END_TEST
 
-START_TEST(blob_out_of_memory_leaves_the_blob_unchanged)
-{
+START_TEST(blob_out_of_memory_leaves_the_blob_unchanged) {
         nd_store_t *st = nd_store_new("s", 8);
         nd_store_entry_t *e;
         long n, calls;
@@ -312,15 +298,13 @@ END_TEST
 
 /* ---- TTL ---- */
 
-static bool keep_odd(nd_store_t *st, nd_store_entry_t *e, void *arg)
-{
+static bool keep_odd(nd_store_t *st, nd_store_entry_t *e, void *arg) {
         int *calls = arg;
         (*calls)++;
         return ((struct rec *)nd_store_value(e))->n % 2 == 0;
 }
 
-START_TEST(eviction_is_bounded_per_call_and_resumes)
-{
+START_TEST(eviction_is_bounded_per_call_and_resumes) {
         enum { N = 1000, TTL = 100 };
         nd_store_t *st = nd_store_new("s", sizeof(struct rec));
         size_t total = 0, got;
@@ -347,8 +331,7 @@ START_TEST(eviction_is_bounded_per_call_and_resumes)
 }
 END_TEST
 
-START_TEST(eviction_callback_can_keep_an_entry)
-{
+START_TEST(eviction_callback_can_keep_an_entry) {
         nd_store_t *st = nd_store_new("s", sizeof(struct rec));
         int i, calls = 0;
         for (i = 0; i < 100; i++)
@@ -376,8 +359,7 @@ struct log {
 };
 
 static nd_err_t log_item(nd_store_t *st, const void *key, size_t klen,
-                         const nd_store_entry_t *e, void *arg)
-{
+                         const nd_store_entry_t *e, void *arg) {
         struct log *lg = arg;
         if (++lg->calls == lg->fail_at)
                 return ND_ERR_KAFKA;
@@ -386,8 +368,7 @@ static nd_err_t log_item(nd_store_t *st, const void *key, size_t klen,
         return ND_OK;
 }
 
-static void lines_are(struct log *lg, const char *want)
-{
+static void lines_are(struct log *lg, const char *want) {
         char got[1024] = "";
         int i;
         for (i = 0; i < lg->n; i++) {
@@ -397,8 +378,7 @@ static void lines_are(struct log *lg, const char *want)
         ck_assert_str_eq(got, want);
 }
 
-START_TEST(dirty_list_keeps_first_change_order_with_tombstones)
-{
+START_TEST(dirty_list_keeps_first_change_order_with_tombstones) {
         nd_store_t *st = nd_store_new("s", 8);
         nd_store_entry_t *a, *b, *c;
         struct log lg = {.n = 0};
@@ -425,8 +405,7 @@ START_TEST(dirty_list_keeps_first_change_order_with_tombstones)
 }
 END_TEST
 
-START_TEST(flush_stops_at_an_error_and_resumes_there)
-{
+START_TEST(flush_stops_at_an_error_and_resumes_there) {
         nd_store_t *st = nd_store_new("s", 8);
         nd_store_entry_t *e;
         struct log lg = {.n = 0, .fail_at = 3};
@@ -456,8 +435,7 @@ struct changelog {
 };
 
 static nd_err_t to_changelog(nd_store_t *st, const void *key, size_t klen,
-                             const nd_store_entry_t *e, void *arg)
-{
+                             const nd_store_entry_t *e, void *arg) {
         struct changelog *cl = arg;
         int i = cl->n++;
         ck_assert_int_lt(cl->n, 4096);
@@ -476,8 +454,7 @@ static nd_err_t to_changelog(nd_store_t *st, const void *key, size_t klen,
         return ND_OK;
 }
 
-static void replay(nd_store_t *st, struct changelog *cl)
-{
+static void replay(nd_store_t *st, struct changelog *cl) {
         int i;
         for (i = 0; i < cl->n; i++) {
                 if (cl->recs[i].val)
@@ -491,15 +468,13 @@ static void replay(nd_store_t *st, struct changelog *cl)
         }
 }
 
-static void free_changelog(struct changelog *cl)
-{
+static void free_changelog(struct changelog *cl) {
         int i;
         for (i = 0; i < cl->n; i++)
                 free(cl->recs[i].val);
 }
 
-static void assert_same(nd_store_t *a, nd_store_t *b)
-{
+static void assert_same(nd_store_t *a, nd_store_t *b) {
         size_t pos = 0;
         nd_store_entry_t *ea, *eb;
         ck_assert_uint_eq(nd_store_count(a), nd_store_count(b));
@@ -521,8 +496,7 @@ static void assert_same(nd_store_t *a, nd_store_t *b)
         }
 }
 
-START_TEST(changelog_replay_restores_an_equal_store)
-{
+START_TEST(changelog_replay_restores_an_equal_store) {
         struct changelog *cl = calloc(1, sizeof(*cl));
         nd_store_t *st = nd_store_new("s", sizeof(struct rec));
         nd_store_t *copy = nd_store_new("s", sizeof(struct rec));
@@ -558,8 +532,7 @@ START_TEST(changelog_replay_restores_an_equal_store)
 }
 END_TEST
 
-START_TEST(encode_reports_the_size_a_short_buffer_needs)
-{
+START_TEST(encode_reports_the_size_a_short_buffer_needs) {
         nd_store_t *st = nd_store_new("s", 16);
         nd_store_entry_t *e;
         unsigned char buf[64];
@@ -579,8 +552,7 @@ START_TEST(encode_reports_the_size_a_short_buffer_needs)
 }
 END_TEST
 
-START_TEST(decode_rejects_every_truncation_and_corruption)
-{
+START_TEST(decode_rejects_every_truncation_and_corruption) {
         nd_store_t *st = nd_store_new("s", 16);
         nd_store_t *dst = nd_store_new("d", 16);
         nd_store_t *other = nd_store_new("o", 17);
@@ -615,8 +587,7 @@ START_TEST(decode_rejects_every_truncation_and_corruption)
 }
 END_TEST
 
-START_TEST(decode_out_of_memory_changes_nothing)
-{
+START_TEST(decode_out_of_memory_changes_nothing) {
         nd_store_t *st = nd_store_new("s", 8);
         nd_store_t *dst = nd_store_new("d", 8);
         nd_store_entry_t *e;
@@ -645,8 +616,7 @@ START_TEST(decode_out_of_memory_changes_nothing)
 }
 END_TEST
 
-static Suite *store_suite(void)
-{
+static Suite *store_suite(void) {
         Suite *s = suite_create("store");
         TCase *tc = tcase_create("hash");
         tcase_add_loop_test(tc, hash_matches_xxh3_reference_vectors, 0,
@@ -682,7 +652,6 @@ static Suite *store_suite(void)
         return s;
 }
 
-int main(void)
-{
+int main(void) {
         return nd_test_main(store_suite());
 }

@@ -49,8 +49,8 @@ static void remind_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e,
         struct remind_val *v = nd_entry_value(e);
         char id[33];
         nd_str_t key = nd_entry_key(e);
-        nd_str_t parts[2] = {key, {nd_ctx_name(ctx),
-                                   (uint32_t)strlen(nd_ctx_name(ctx))}};
+        nd_str_t parts[2] = {
+            key, {nd_ctx_name(ctx), (uint32_t)strlen(nd_ctx_name(ctx))}};
         nd_action_t act = {0};
         (void)state;
         nd_action_id(parts, 2, id);
@@ -197,8 +197,7 @@ START_TEST(idle_input_advances_the_watermark_from_the_wall_clock) {
         ck_assert_int_eq(nd_test_driver_output_count(drv), 0);
         ck_assert_int_eq(nd_test_driver_advance_wall(drv, 501), 2);
         ck_assert_int_eq(nd_test_driver_output_count(drv), 2);
-        ck_assert_int_eq(nd_test_driver_read(drv)->act.emitted_at,
-                         T0 + 60001);
+        ck_assert_int_eq(nd_test_driver_read(drv)->act.emitted_at, T0 + 60001);
         nd_test_driver_destroy(drv);
 }
 END_TEST
@@ -238,7 +237,8 @@ static Suite *task_suite(void) {
         tcase_add_test(tc, a_deleted_entry_stays_deleted_after_a_restart);
         suite_add_tcase(s, tc);
         tc = tcase_create("clock");
-        tcase_add_test(tc, idle_input_advances_the_watermark_from_the_wall_clock);
+        tcase_add_test(tc,
+                       idle_input_advances_the_watermark_from_the_wall_clock);
         tcase_add_test(tc, replay_end_time_fires_what_is_due);
         suite_add_tcase(s, tc);
         tc = tcase_create("ids");

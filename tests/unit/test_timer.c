@@ -15,22 +15,19 @@ struct owned {
         const char *key;
 };
 
-static const void *owned_key(const nd_timer_t *tmr, size_t *klen, void *arg)
-{
+static const void *owned_key(const nd_timer_t *tmr, size_t *klen, void *arg) {
         const struct owned *o = (const struct owned *)tmr;
         (void)arg;
         *klen = strlen(o->key);
         return o->key;
 }
 
-static void own(nd_timer_t *t, const char *key, uint16_t name)
-{
+static void own(nd_timer_t *t, const char *key, uint16_t name) {
         nd_timer_init(t, name);
         ((struct owned *)t)->key = key;
 }
 
-static nd_timers_t *new_set(void)
-{
+static nd_timers_t *new_set(void) {
         nd_timers_t *ts = nd_timers_new(owned_key, NULL);
         ck_assert_uint_eq(nd_timers_add_name(ts, "n"), 0);
         return ts;
@@ -85,8 +82,7 @@ static const struct ocase {
 };
 
 static void describe(nd_timers_t *ts, const nd_timer_t *t, char *buf,
-                     size_t size)
-{
+                     size_t size) {
         size_t klen;
         const char *key = nd_timers_key(ts, t, &klen);
         snprintf(buf, size, "%.*s/%s/%u@%lld;", (int)klen, key,
@@ -94,8 +90,7 @@ static void describe(nd_timers_t *ts, const nd_timer_t *t, char *buf,
                  (long long)t->due);
 }
 
-START_TEST(timers_pop_by_due_then_key_then_name)
-{
+START_TEST(timers_pop_by_due_then_key_then_name) {
         const struct ocase *c = &ocases[_i];
         nd_timers_t *ts = nd_timers_new(owned_key, NULL);
         struct owned tmrs[6];
@@ -128,8 +123,7 @@ START_TEST(timers_pop_by_due_then_key_then_name)
 }
 END_TEST
 
-START_TEST(a_timer_is_due_only_when_w_is_past_it)
-{
+START_TEST(a_timer_is_due_only_when_w_is_past_it) {
         nd_timers_t *ts = new_set();
         struct owned o;
         nd_timer_t *t = &o.t;
@@ -146,8 +140,7 @@ START_TEST(a_timer_is_due_only_when_w_is_past_it)
 }
 END_TEST
 
-START_TEST(arm_moves_and_cancel_removes)
-{
+START_TEST(arm_moves_and_cancel_removes) {
         nd_timers_t *ts = new_set();
         struct owned oa, ob;
         nd_timer_t *a = &oa.t, *b = &ob.t;
@@ -175,8 +168,7 @@ START_TEST(arm_moves_and_cancel_removes)
 END_TEST
 
 /* Random arm/move/cancel/pop against a brute-force model. */
-START_TEST(heap_matches_a_sorted_model_under_random_operations)
-{
+START_TEST(heap_matches_a_sorted_model_under_random_operations) {
         enum { N = 300, OPS = 30000 };
         static struct owned own_[N];
         static nd_timer_t *tmrs[N];
@@ -225,8 +217,7 @@ START_TEST(heap_matches_a_sorted_model_under_random_operations)
 }
 END_TEST
 
-START_TEST(reserve_makes_room_without_changing_order)
-{
+START_TEST(reserve_makes_room_without_changing_order) {
         nd_timers_t *ts = new_set();
         struct owned t[100];
         size_t bytes;
@@ -257,24 +248,21 @@ static const char *const REMIND = "cart_reminder";
 static const char *const UPSELL = "upsell";
 
 /* Container-of through the store: the name index tells which field. */
-static const void *cart_key(const nd_timer_t *tmr, size_t *klen, void *arg)
-{
+static const void *cart_key(const nd_timer_t *tmr, size_t *klen, void *arg) {
         size_t off = tmr->name == 0 ? offsetof(struct cart, remind)
                                     : offsetof(struct cart, upsell);
         (void)arg;
         return nd_store_key(nd_store_entry_of((const char *)tmr - off), klen);
 }
 
-static nd_timers_t *cart_timers(void)
-{
+static nd_timers_t *cart_timers(void) {
         nd_timers_t *ts = nd_timers_new(cart_key, NULL);
         ck_assert_uint_eq(nd_timers_add_name(ts, REMIND), 0);
         ck_assert_uint_eq(nd_timers_add_name(ts, UPSELL), 1);
         return ts;
 }
 
-START_TEST(rearm_after_restore_brings_back_the_same_timers)
-{
+START_TEST(rearm_after_restore_brings_back_the_same_timers) {
         nd_store_t *st = nd_store_new("carts", sizeof(struct cart));
         nd_store_t *copy = nd_store_new("carts", sizeof(struct cart));
         nd_timers_t *ts = cart_timers(), *ts2 = cart_timers();
@@ -320,9 +308,8 @@ START_TEST(rearm_after_restore_brings_back_the_same_timers)
         while ((t = nd_timers_pop_due(ts2, INT64_MAX)) != NULL) {
                 const char *k = nd_timers_key(ts2, t, &klen);
                 /* The key leads back to the restored entry's own key. */
-                ck_assert_ptr_eq(nd_store_key(nd_store_get(copy, k, klen),
-                                              NULL),
-                                 k);
+                ck_assert_ptr_eq(
+                    nd_store_key(nd_store_get(copy, k, klen), NULL), k);
                 snprintf(one, sizeof(one), "%.*s/%s@%lld;", (int)klen, k,
                          nd_timers_name(ts2, t->name), (long long)t->due);
                 strcat(order2, one);
@@ -336,8 +323,7 @@ START_TEST(rearm_after_restore_brings_back_the_same_timers)
 }
 END_TEST
 
-START_TEST(a_stale_slot_never_touches_another_timer)
-{
+START_TEST(a_stale_slot_never_touches_another_timer) {
         nd_timers_t *ts = new_set();
         struct owned lo, so;
         nd_timer_t *live = &lo.t, *stale = &so.t;
@@ -367,8 +353,7 @@ START_TEST(a_stale_slot_never_touches_another_timer)
 }
 END_TEST
 
-static Suite *timer_suite(void)
-{
+static Suite *timer_suite(void) {
         Suite *s = suite_create("timer");
         TCase *tc = tcase_create("order");
         tcase_add_loop_test(tc, timers_pop_by_due_then_key_then_name, 0,
@@ -387,7 +372,6 @@ static Suite *timer_suite(void)
         return s;
 }
 
-int main(void)
-{
+int main(void) {
         return nd_test_main(timer_suite());
 }

@@ -11,8 +11,7 @@
 
 /* ---- the watermark alone ---- */
 
-START_TEST(watermark_starts_at_int64_min_and_never_goes_back)
-{
+START_TEST(watermark_starts_at_int64_min_and_never_goes_back) {
         nd_watermark_t wm;
         nd_watermark_init(&wm, 5000, 1000);
         ck_assert_int_eq(nd_watermark_get(&wm), INT64_MIN);
@@ -25,8 +24,7 @@ START_TEST(watermark_starts_at_int64_min_and_never_goes_back)
 }
 END_TEST
 
-START_TEST(watermark_arithmetic_saturates_at_both_ends)
-{
+START_TEST(watermark_arithmetic_saturates_at_both_ends) {
         nd_watermark_t wm;
         nd_watermark_init(&wm, 5000, 1000);
         ck_assert_int_eq(nd_watermark_observe(&wm, INT64_MIN), INT64_MIN);
@@ -62,8 +60,7 @@ static const struct icase {
     {"wall - bound exactly W + 1", 5001, 0, true, 1},
 };
 
-START_TEST(idle_advance_follows_the_hybrid_clock_rule)
-{
+START_TEST(idle_advance_follows_the_hybrid_clock_rule) {
         const struct icase *c = &icases[_i];
         nd_watermark_t wm;
         nd_watermark_init(&wm, 5000, 1000);
@@ -189,23 +186,20 @@ struct fake {
 };
 
 /* The set's key callback: the key of a timer is its row in tmr. */
-static const void *fake_key(const nd_timer_t *tmr, size_t *klen, void *arg)
-{
+static const void *fake_key(const nd_timer_t *tmr, size_t *klen, void *arg) {
         struct fake *f = arg;
         size_t k = (size_t)(tmr - &f->tmr[0][0]) / 2;
         *klen = 2;
         return fkeys[k];
 }
 
-static nd_timer_t *find(struct fake *f, const char *tk)
-{
+static nd_timer_t *find(struct fake *f, const char *tk) {
         int k = tk[1] - '1', n = tk[3] - 'a';
         ck_assert(k >= 0 && k < 3 && n >= 0 && n < 2);
         return &f->tmr[k][n];
 }
 
-static void on_fire(nd_timer_t *tmr, int64_t W, void *arg)
-{
+static void on_fire(nd_timer_t *tmr, int64_t W, void *arg) {
         struct fake *f = arg;
         char one[96];
         int64_t next;
@@ -223,8 +217,7 @@ static void on_fire(nd_timer_t *tmr, int64_t W, void *arg)
                 nd_timers_arm(f->ts, tmr, next);
 }
 
-START_TEST(scenario_fires_exactly_the_expected_timers)
-{
+START_TEST(scenario_fires_exactly_the_expected_timers) {
         const struct scenario *sc = &scenarios[_i];
         nd_watermark_t wm;
         struct fake f;
@@ -268,13 +261,11 @@ START_TEST(scenario_fires_exactly_the_expected_timers)
 }
 END_TEST
 
-static void count_fire(nd_timer_t *tmr, int64_t W, void *arg)
-{
+static void count_fire(nd_timer_t *tmr, int64_t W, void *arg) {
         (*(int *)arg)++;
 }
 
-START_TEST(fire_does_at_most_max_and_resumes_in_order)
-{
+START_TEST(fire_does_at_most_max_and_resumes_in_order) {
         nd_timers_t *ts = nd_timers_new(NULL, NULL);
         nd_timer_t t[10];
         int i, fired = 0;
@@ -292,8 +283,7 @@ START_TEST(fire_does_at_most_max_and_resumes_in_order)
 }
 END_TEST
 
-static Suite *watermark_suite(void)
-{
+static Suite *watermark_suite(void) {
         Suite *s = suite_create("watermark");
         TCase *tc = tcase_create("watermark");
         tcase_add_test(tc, watermark_starts_at_int64_min_and_never_goes_back);
@@ -310,7 +300,6 @@ static Suite *watermark_suite(void)
         return s;
 }
 
-int main(void)
-{
+int main(void) {
         return nd_test_main(watermark_suite());
 }
