@@ -6,6 +6,7 @@
  */
 #include "catalog.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "mem.h"
@@ -41,13 +42,15 @@ nd_err_t nd_catalog_put(nd_catalog_t *cat, const nd_product_rec_t *rec) {
         nd_product_rec_t *r;
         size_t need = rec->complement_cnt * sizeof(nd_str_t);
         nd_str_t *comps;
-        char *p;
+        char *p, *blob;
         bool created;
         nd_err_t err;
 
         if (nd_str_is_null(rec->sku))
                 return ND_ERR_INVAL;
-        need += rec->sku.len + rec->name.len + rec->category.len +
+        /* WHY + 7: a small blob lives inside the entry right after the
+         * key (store.c), at any alignment; the array is aligned by hand. */
+        need += 7 + rec->sku.len + rec->name.len + rec->category.len +
                 rec->currency.len;
         for (uint32_t i = 0; i < rec->complement_cnt; i++)
                 need += rec->complements[i].len;
@@ -61,7 +64,8 @@ nd_err_t nd_catalog_put(nd_catalog_t *cat, const nd_product_rec_t *rec) {
                 return err;
         }
         r = nd_store_value(e);
-        comps = nd_store_blob(e, NULL);
+        blob = nd_store_blob(e, NULL);
+        comps = (nd_str_t *)(((uintptr_t)blob + 7) & ~(uintptr_t)7);
         p = (char *)(comps + rec->complement_cnt);
         *r = *rec;
         p = put_str(&r->sku, rec->sku, p);

@@ -42,6 +42,7 @@
 #define KIO_COMMIT_RETRIES  5
 #define KIO_TOPIC_CACHE     16
 #define KIO_PRODUCE_WAIT_MS 30000
+#define KIO_EPOCHS          64 /* at-least-once commits awaiting delivery */
 
 struct nd_kio_cluster_s {
         rd_kafka_t *rk; /* hosts the mock cluster */
@@ -69,6 +70,14 @@ struct nd_kio_s {
         struct topic_ref topics[KIO_TOPIC_CACHE];
         int topic_cnt;
         int64_t last_commit_ns; /* duration of the last commit */
+        /* At-least-once: every record produced is tagged with the current
+         * epoch; a commit closes the epoch with a snapshot of the consumed
+         * positions, committed once that epoch's records are delivered. */
+        bool sync_commit; /* revoke/close: flush and wait */
+        uint32_t epoch;
+        uint32_t snap_first; /* oldest epoch not yet committed */
+        int64_t outstanding[KIO_EPOCHS];
+        rd_kafka_topic_partition_list_t *snap[KIO_EPOCHS];
 };
 
 struct nd_kio_client_s {
@@ -355,6 +364,7 @@ out:
 static void worker_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                          void *opaque) {
         nd_kio_t *kio = opaque;
+        kio->outstanding[(uintptr_t)rkm->_private % KIO_EPOCHS]--;
         if (rkm->err) {
                 kio->dr_failed++;
                 nd_log_warn("kio", "delivery to %s failed: %s",
@@ -547,32 +557,96 @@ static nd_err_t commit_eos(nd_kio_t *kio) {
         return begin_txn(kio);
 }
 
-static nd_err_t commit_alos(nd_kio_t *kio) {
-        rd_kafka_topic_partition_list_t *pos;
-        rd_kafka_resp_err_t rerr;
-
-        rerr = rd_kafka_flush(kio->producer, KIO_TXN_TIMEOUT_MS);
-        if (rerr || kio->dr_failed) {
-                nd_log_warn("kio",
-                            "%ld deliveries failed (%s): not committing, "
-                            "re-reading from the committed offsets",
-                            kio->dr_failed, rd_kafka_err2str(rerr));
-                rewind_to_committed(kio);
-                kio->dr_failed = 0;
-                kio->pending = false;
-                return ND_ERR_ABORTABLE;
+static void snaps_clear(nd_kio_t *kio) {
+        for (; kio->snap_first != kio->epoch; kio->snap_first++) {
+                uint32_t i = kio->snap_first % KIO_EPOCHS;
+                if (kio->snap[i])
+                        rd_kafka_topic_partition_list_destroy(kio->snap[i]);
+                kio->snap[i] = NULL;
         }
-        pos = positions(kio);
-        if (pos) {
-                rerr = rd_kafka_commit(kio->consumer, pos, 0);
-                rd_kafka_topic_partition_list_destroy(pos);
-                if (rerr && rerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+}
+
+/*
+ * At-least-once, without blocking the loop: commits (asynchronously) the
+ * newest snapshot whose epoch, and every epoch before it, has all its
+ * records delivered. Called from the poll loop and at every commit.
+ */
+static void alos_try_commit(nd_kio_t *kio) {
+        rd_kafka_topic_partition_list_t *ready = NULL;
+        if (kio->dr_failed)
+                return; /* the next commit rewinds */
+        while (kio->snap_first != kio->epoch &&
+               kio->outstanding[kio->snap_first % KIO_EPOCHS] == 0) {
+                uint32_t i = kio->snap_first % KIO_EPOCHS;
+                if (ready)
+                        rd_kafka_topic_partition_list_destroy(ready);
+                ready = kio->snap[i];
+                kio->snap[i] = NULL;
+                kio->snap_first++;
+        }
+        if (ready) {
+                rd_kafka_resp_err_t rerr;
+                rerr = rd_kafka_commit(kio->consumer, ready, 1);
+                if (rerr && rerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
                         nd_log_warn("kio", "offset commit failed: %s",
                                     rd_kafka_err2str(rerr));
-                        return ND_ERR_KAFKA;
-                }
+                rd_kafka_topic_partition_list_destroy(ready);
         }
+}
+
+static nd_err_t alos_rewind(nd_kio_t *kio, rd_kafka_resp_err_t rerr) {
+        nd_log_warn("kio",
+                    "%ld deliveries failed (%s): not committing, re-reading "
+                    "from the committed offsets",
+                    kio->dr_failed, rd_kafka_err2str(rerr));
+        rd_kafka_flush(kio->producer, KIO_TXN_TIMEOUT_MS);
+        rewind_to_committed(kio);
+        snaps_clear(kio);
+        memset(kio->outstanding, 0, sizeof(kio->outstanding));
+        kio->dr_failed = 0;
         kio->pending = false;
+        return ND_ERR_ABORTABLE;
+}
+
+/*
+ * At-least-once commit. WHY not flush-then-commit every interval: the flush
+ * blocks the loop until every record in flight is acknowledged, which put
+ * up to a commit interval of latency on every action (measured p99 104 ms
+ * at 2k events/s). Instead the interval closes an epoch; its offsets are
+ * committed once its records are delivered (alos_try_commit), so offsets
+ * never run ahead of outputs and changelog, and the loop never waits.
+ * Revocation and close still flush and commit synchronously.
+ */
+static nd_err_t commit_alos(nd_kio_t *kio) {
+        rd_kafka_topic_partition_list_t *pos;
+        rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+        if (kio->dr_failed)
+                return alos_rewind(kio, rerr);
+        if (kio->sync_commit ||
+            kio->epoch - kio->snap_first >= KIO_EPOCHS - 1) {
+                rerr = rd_kafka_flush(kio->producer, KIO_TXN_TIMEOUT_MS);
+                if (rerr || kio->dr_failed)
+                        return alos_rewind(kio, rerr);
+                snaps_clear(kio);
+                pos = positions(kio);
+                if (pos) {
+                        rerr = rd_kafka_commit(kio->consumer, pos, 0);
+                        rd_kafka_topic_partition_list_destroy(pos);
+                        if (rerr && rerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                                nd_log_warn("kio", "offset commit failed: %s",
+                                            rd_kafka_err2str(rerr));
+                                return ND_ERR_KAFKA;
+                        }
+                }
+                kio->pending = false;
+                return ND_OK;
+        }
+        kio->snap[kio->epoch % KIO_EPOCHS] = positions(kio);
+        kio->epoch++;
+        kio->outstanding[kio->epoch % KIO_EPOCHS] = 0;
+        kio->pending = false;
+        alos_try_commit(kio);
         return ND_OK;
 }
 
@@ -589,10 +663,16 @@ nd_err_t nd_kio_commit(nd_kio_t *kio) {
                 kio->pending = false;
                 return ND_ERR_ABORTABLE;
         }
-        if (!kio->pending)
+        /* A synchronous commit (revocation, close) also settles epochs
+         * whose offsets still wait for their deliveries. */
+        if (!kio->pending &&
+            !(kio->sync_commit && kio->snap_first != kio->epoch)) {
+                kio->sync_commit = false;
                 return ND_OK;
+        }
         t0 = nd_clock_mono_ns();
         err = kio->eos ? commit_eos(kio) : commit_alos(kio);
+        kio->sync_commit = false;
         kio->last_commit_ns = nd_clock_mono_ns() - t0;
         nd_log_debug("kio", "worker %d: commit took %.1f ms: %s",
                      kio->conf.thread, kio->last_commit_ns / 1e6,
@@ -658,7 +738,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         if (kio->eos && kio->pending)
                                 abort_and_rewind(kio);
                         kio->pending = false;
-                } else if (nd_kio_commit(kio) != ND_OK) {
+                } else if ((kio->sync_commit = true, nd_kio_commit(kio)) !=
+                           ND_OK) {
                         nd_log_warn("kio",
                                     "commit before revocation failed; the "
                                     "next owner re-reads from the last "
@@ -859,6 +940,8 @@ int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms) {
         if (max > kio->batch_cap)
                 max = kio->batch_cap;
         rd_kafka_poll(kio->producer, 0);
+        if (!kio->eos)
+                alos_try_commit(kio);
         while (n < max) {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
                     kio->consumer, n == 0 ? timeout_ms : 0);
@@ -900,6 +983,7 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
             topic_get(kio->producer, kio->topics, &kio->topic_cnt, topic);
         int64_t deadline = 0;
         rd_kafka_resp_err_t err;
+        void *epoch_tag = (void *)(uintptr_t)(kio->epoch % KIO_EPOCHS);
 
         for (;;) {
                 rd_kafka_headers_t *h = NULL;
@@ -917,7 +1001,8 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
                             RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, value_len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+                            RD_KAFKA_V_OPAQUE(epoch_tag), RD_KAFKA_V_HEADERS(h),
+                            RD_KAFKA_V_END);
                 else
                         err = rd_kafka_producev(
                             kio->producer, RD_KAFKA_V_TOPIC(topic),
@@ -925,8 +1010,10 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
                             RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, value_len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+                            RD_KAFKA_V_OPAQUE(epoch_tag), RD_KAFKA_V_HEADERS(h),
+                            RD_KAFKA_V_END);
                 if (!err) {
+                        kio->outstanding[kio->epoch % KIO_EPOCHS]++;
                         kio->pending = true;
                         return ND_OK;
                 }
@@ -1022,6 +1109,7 @@ nd_err_t nd_kio_close(nd_kio_t *kio, int timeout_ms) {
         nd_err_t err = ND_OK;
         rd_kafka_resp_err_t rerr;
         nd_kio_release(kio);
+        kio->sync_commit = true;
         err = nd_kio_commit(kio);
         /* The final revocation inside close commits again: a no-op now. */
         rerr = rd_kafka_consumer_close(kio->consumer);
@@ -1052,6 +1140,7 @@ void nd_kio_destroy(nd_kio_t *kio) {
                 rd_kafka_destroy(kio->producer);
         if (kio->assignment)
                 rd_kafka_topic_partition_list_destroy(kio->assignment);
+        snaps_clear(kio);
         nd_free(kio);
 }
 

@@ -127,7 +127,11 @@ void nd_ctx_changed(nd_ctx_t *ctx, nd_entry_t *e);
 /** Deletes the entry (its timer is cancelled); e is invalid afterwards. */
 void nd_ctx_delete(nd_ctx_t *ctx, nd_entry_t *e);
 
-/** The entry's blob (NULL and 0 when it has none). */
+/**
+ * The entry's blob (NULL and 0 when it has none). It has no alignment
+ * guarantee (a small blob lives inside the entry, right after the key):
+ * read and write numbers in it with memcpy, or align by hand.
+ */
 void *nd_entry_blob(const nd_entry_t *e, size_t *len);
 /**
  * Resizes the blob to len bytes (0 frees it), keeping the first

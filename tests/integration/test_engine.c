@@ -240,6 +240,19 @@ START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
                 nd_proc_dump(&p);
         ck_assert_uint_ge(recs.cnt, N);
         ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
+        /* A clean stop commits exactly what was consumed. */
+        {
+                int64_t total = 0;
+                for (int part = 0; part < 4; part++) {
+                        int64_t off = -1;
+                        ck_assert_int_eq(
+                            nd_kt_committed(t.app, t.purchase, part, &off,
+                                            WAIT_MS, errstr, sizeof(errstr)),
+                            ND_OK);
+                        total += off > 0 ? off : 0;
+                }
+                ck_assert_int_eq(total, N);
+        }
         nd_kt_consumer_destroy(c);
         nd_kt_recs_fini(&recs);
         free(msgs);

@@ -256,6 +256,44 @@ START_TEST(kill_9_mid_stream_then_restart_outputs_each_record_once) {
 }
 END_TEST
 
+START_TEST(kill_9_under_at_least_once_loses_nothing) {
+        struct env e;
+        nd_proc_t p;
+        struct feeder f = {0};
+        char cfg[256];
+        int dups, got;
+        enum { N = 20000 };
+
+        make_env(&e, 3);
+        /* config() plus the guarantee: at least once */
+        snprintf(cfg, sizeof(cfg), "%s", config(&e, "alos-a", NULL));
+        {
+                FILE *fp = fopen(cfg, "a");
+                fputs("processing:\n  guarantee: at_least_once\n", fp);
+                fclose(fp);
+        }
+        start(&p, cfg);
+        ck_assert(nd_proc_wait_log(&p, "worker 0: [0-9]+ tasks", WAIT_MS));
+        f.topic = e.click;
+        f.n = N;
+        f.ms = 6000;
+        pthread_create(&f.thr, NULL, feed, &f);
+        while (f.sent < N / 3)
+                nd_test_pause_ms(20);
+        ck_assert_int_eq(nd_proc_stop(&p, SIGKILL, 10000), 128 + SIGKILL);
+        start(&p, cfg);
+        pthread_join(f.thr, NULL);
+        ck_assert_int_eq(f.sent, N);
+        /* every record comes out at least once; duplicates are allowed */
+        got = read_exactly_once(e.actions, N, WAIT_MS, &dups);
+        if (got != N)
+                nd_proc_dump(&p);
+        ck_assert_int_eq(got, N);
+        fprintf(stderr, "at-least-once after kill -9: %d duplicates\n", dups);
+        ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
+}
+END_TEST
+
 START_TEST(an_instance_joining_and_leaving_loses_and_duplicates_nothing) {
         struct env e;
         nd_proc_t a, b;
@@ -306,6 +344,7 @@ static Suite *eos_suite(void) {
         tcase_add_test(tc,
                        kill_9_mid_stream_then_restart_outputs_each_record_once);
         suite_add_tcase(s, tc);
+        tcase_add_test(tc, kill_9_under_at_least_once_loses_nothing);
         tc = tcase_create("rebalance");
         tcase_set_timeout(tc, 300);
         tcase_add_test(
