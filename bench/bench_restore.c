@@ -184,6 +184,13 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_restore: %s\n", errstr);
                 return 1;
         }
+        {
+                /* as the worker does (runtime.c restore_tasks) */
+                int64_t done, total;
+                nd_kio_table_progress(tbl, &done, &total);
+                if (total > 0 && r.cnt > 0)
+                        nd_task_reserve(dst, (size_t)(total / r.cnt));
+        }
         while (!nd_kio_table_loaded(tbl) &&
                nd_clock_mono_ns() - t0 < 300 * 1000000000LL)
                 nd_kio_client_read(tbl, 100000, 100, restore_one, &r);

@@ -256,6 +256,13 @@ static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
         }
         nd_kio_table_progress(cl, &read, &total);
         atomic_store(&w->restore_remaining, total);
+        /* Size the stores up front: the end offsets bound the number of
+         * entries per partition and instance (tombstones and older
+         * versions of a key only make it an overestimate). */
+        for (int i = 0; i < part_cnt && total > 0; i++)
+                if (w->tasks[parts[i]])
+                        nd_task_reserve(w->tasks[parts[i]],
+                                        (size_t)(total / part_cnt / n));
         failpoint_hold(w, "NUDGE_FAILPOINT_RESTORE_HOLD");
         while (!nd_kio_table_loaded(cl)) {
                 int64_t now = nd_clock_mono_ms();

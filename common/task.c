@@ -389,6 +389,12 @@ nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
                    : ND_ERR_BAD_RECORD;
 }
 
+void nd_task_reserve(nd_task_t *task, size_t n) {
+        for (int i = 0; i < task->inst_cnt; i++)
+                if (task->inst[i].st)
+                        nd_store_reserve(task->inst[i].st, n);
+}
+
 void nd_task_restored(nd_task_t *task) {
         task->restored = true;
         for (int i = 0; i < task->inst_cnt; i++) {

@@ -134,6 +134,12 @@ size_t nd_task_pending_changes(const nd_task_t *task);
 nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
                          size_t klen, const void *value, size_t vlen);
 
+/**
+ * Before a restore: sizes every store for about n entries, so that reading
+ * the changelog does not rehash as the table grows.
+ */
+void nd_task_reserve(nd_task_t *task, size_t n);
+
 /** Ends a restore: re-arms every restored timer. */
 void nd_task_restored(nd_task_t *task);
 
