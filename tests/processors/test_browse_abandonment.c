@@ -10,85 +10,8 @@
 
 #include "nd_test.h"
 #include "nd_test_driver.h"
+#include "nd_test_events.h"
 
-#define T0   1700000000000LL
-#define SEC  1000LL
-#define MIN  (60 * SEC)
-#define HOUR (60 * MIN)
-
-/* One input event; unset fields are null, ts is an offset from T0. */
-struct evt {
-        const char *type, *id, *cust, *anon;
-        int64_t ts;
-        const char *channel, *device, *cart, *sku, *cat, *currency;
-        int64_t qty, price;   /* 0: null */
-        const char *products; /* raw JSON list, or NULL */
-        const char *order, *campaign;
-};
-
-static int jstr(char *p, size_t n, const char *s) {
-        return s ? snprintf(p, n, "\"%s\"", s) : snprintf(p, n, "null");
-}
-
-static void put(nd_test_driver_t *d, struct evt e) {
-        char buf[4096];
-        size_t o = 0;
-#define J(...) o += (size_t)snprintf(buf + o, sizeof(buf) - o, __VA_ARGS__)
-#define JS(s)  o += (size_t)jstr(buf + o, sizeof(buf) - o, s)
-        if (!e.cust && !e.anon)
-                e.cust = "c1";
-        J("{\"event_id\":");
-        JS(e.id ? e.id : "e?");
-        J(",\"type\":\"%s\",\"customer_id\":", e.type);
-        JS(e.cust);
-        J(",\"anonymous_id\":");
-        JS(e.anon);
-        J(",\"timestamp\":%lld,\"channel\":\"%s\",\"device_id\":",
-          (long long)(T0 + e.ts), e.channel ? e.channel : "web");
-        JS(e.device);
-        J(",\"device_type\":\"desktop\",\"session_id\":null,\"cart_id\":");
-        JS(e.cart);
-        if (e.qty)
-                J(",\"quantity\":%lld", (long long)e.qty);
-        if (e.sku) {
-                J(",\"product\":{\"sku\":\"%s\",\"category\":", e.sku);
-                JS(e.cat);
-                if (e.price)
-                        J(",\"price_cents\":%lld", (long long)e.price);
-                J(",\"currency\":");
-                JS(e.currency);
-                J("}");
-        }
-        if (e.products)
-                J(",\"products\":%s", e.products);
-        if (e.order)
-                J(",\"order_id\":\"%s\"", e.order);
-        if (e.campaign)
-                J(",\"campaign_id\":\"%s\"", e.campaign);
-        J("}");
-#undef J
-#undef JS
-        ck_assert_int_eq(nd_test_driver_pipe(d, buf), ND_OK);
-}
-
-#define EV(d, ...) put(d, (struct evt){__VA_ARGS__})
-#define ADD(d, id_, ts_, sku_, ...)                                       \
-        EV(d, .type = "product_added", .id = id_, .ts = ts_, .sku = sku_, \
-           __VA_ARGS__)
-#define VIEW(d, id_, ts_, ...) \
-        EV(d, .type = "page_viewed", .id = id_, .ts = ts_, __VA_ARGS__)
-/* Moves W to T0 + ts with another customer's event. */
-#define TICK(d, ts_) VIEW(d, "tick", ts_, .cust = "zz-clock")
-
-static const nd_test_action_t *next(nd_test_driver_t *d) {
-        const nd_test_action_t *a = nd_test_driver_read(d);
-        ck_assert_msg(a != NULL, "expected one more action");
-        return a;
-}
-
-static const char *S(nd_test_driver_t *d, nd_str_t s) {
-        return nd_test_str(d, s);
-}
 
 static const char *const cfg_basic =
     "time: {max_out_of_orderness: 0}\n"
