@@ -1274,6 +1274,87 @@ static void entry_fail(nd_serde_t *serde, struct entry *e, nd_err_t err,
 
 /* Parses writer schema json and compiles its plan against the reader of
  * the same record name. what names the schema in texts ("schema id 7"). */
+/*
+ * A schema may not define a name twice (Avro spec, "Names"). avro-c 1.11
+ * accepts such a schema and leaks the first definition (found by the OCF
+ * fuzzer), so writer schemas from files and registries are checked here,
+ * with jansson, before avro-c parses them. Full names: a dotted name is
+ * full, else it takes the nearest enclosing namespace.
+ */
+static bool defines_twice(json_t *j, const char *ns, json_t *seen, int depth,
+                          char *dup, size_t dup_size) {
+        if (depth > ND_SERDE_MAX_DEPTH)
+                return false;
+        if (json_is_array(j)) {
+                size_t i;
+                json_t *v;
+                json_array_foreach(
+                    j, i, v) if (defines_twice(v, ns, seen, depth + 1, dup,
+                                               dup_size)) return true;
+                return false;
+        }
+        if (!json_is_object(j))
+                return false;
+        {
+                const char *type =
+                    json_string_value(json_object_get(j, "type"));
+                const char *name =
+                    json_string_value(json_object_get(j, "name"));
+                const char *own =
+                    json_string_value(json_object_get(j, "namespace"));
+                char full[512];
+                char inner[512]; /* per frame: recursion nests names */
+                const char *k;
+                json_t *v;
+                if (own)
+                        ns = own;
+                if (type && name &&
+                    (!strcmp(type, "record") || !strcmp(type, "error") ||
+                     !strcmp(type, "enum") || !strcmp(type, "fixed"))) {
+                        if (strchr(name, '.') || !ns || !*ns)
+                                snprintf(full, sizeof(full), "%s", name);
+                        else
+                                snprintf(full, sizeof(full), "%s.%s", ns, name);
+                        if (json_object_get(seen, full)) {
+                                snprintf(dup, dup_size, "%s", full);
+                                return true;
+                        }
+                        json_object_set_new(seen, full, json_true());
+                        if (strchr(name, '.')) {
+                                /* a full name sets the namespace inside */
+                                snprintf(inner, sizeof(inner), "%.*s",
+                                         (int)(strrchr(name, '.') - name),
+                                         name);
+                                ns = inner;
+                        }
+                }
+                json_object_foreach(
+                    j, k, v) if ((json_is_object(v) || json_is_array(v)) &&
+                                 defines_twice(v, ns, seen, depth + 1, dup,
+                                               dup_size)) return true;
+        }
+        return false;
+}
+
+/* ND_OK, or ND_ERR_UNKNOWN_SCHEMA with text when json defines a name twice. */
+static nd_err_t check_names(const char *json, size_t len, const char *what,
+                            char *text, size_t text_size) {
+        json_t *doc = json_loadb(json, len, 0, NULL), *seen;
+        char dup[512];
+        bool bad;
+        if (!doc)
+                return ND_OK; /* avro-c reports the parse error */
+        seen = json_object();
+        bad = defines_twice(doc, NULL, seen, 0, dup, sizeof(dup));
+        json_decref(seen);
+        json_decref(doc);
+        if (!bad)
+                return ND_OK;
+        snprintf(text, text_size, "%s defines the name %.200s twice", what,
+                 dup);
+        return ND_ERR_UNKNOWN_SCHEMA;
+}
+
 static nd_err_t writer_plan(nd_serde_t *serde, const char *json, size_t len,
                             const char *what, struct plan **plp, int *rip,
                             char *text, size_t text_size) {
@@ -1284,6 +1365,10 @@ static nd_err_t writer_plan(nd_serde_t *serde, const char *json, size_t len,
 
         *plp = NULL;
         text[0] = '\0';
+        if ((err = check_names(json, len, what, text, text_size)) != ND_OK) {
+                *rip = -1;
+                return err;
+        }
         pthread_mutex_lock(&avro_lock);
         if (avro_schema_from_json_length(json, len, &w)) {
                 snprintf(text, text_size, "%s does not parse: %s", what,

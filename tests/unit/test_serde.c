@@ -648,6 +648,39 @@ START_TEST(every_prefix_of_a_record_fails_cleanly) {
 }
 END_TEST
 
+
+/* A name defined twice is invalid Avro, and avro-c 1.11 leaks on it (the
+ * OCF fuzzer found it): such writer schemas are refused before avro-c. */
+START_TEST(a_writer_schema_defining_a_name_twice_is_refused) {
+        static const char *const twice =
+            "{\"type\":\"record\",\"name\":\"CartEvent\",\"namespace\":"
+            "\"io.nudge.events\",\"fields\":["
+            "{\"name\":\"a\",\"type\":{\"type\":\"record\",\"name\":"
+            "\"Product\",\"fields\":[{\"name\":\"sku\",\"type\":"
+            "\"string\"}]}},"
+            "{\"name\":\"b\",\"type\":{\"type\":\"record\",\"name\":"
+            "\"Product\",\"fields\":[{\"name\":\"sku\",\"type\":"
+            "\"string\"}]}}]}";
+        static const char *const nested_ns =
+            "{\"type\":\"record\",\"name\":\"a.b.Outer\",\"fields\":["
+            "{\"name\":\"x\",\"type\":{\"type\":\"enum\",\"name\":"
+            "\"E\",\"symbols\":[\"s\"]}},"
+            "{\"name\":\"y\",\"type\":{\"type\":\"enum\",\"name\":"
+            "\"c.E\",\"symbols\":[\"s\"]}}]}";
+        nd_serde_t *serde = new_serde(0);
+        char err[512];
+        ck_assert_int_eq(nd_serde_add_schema(serde, 300, twice, strlen(twice),
+                                             err, sizeof(err)),
+                         ND_ERR_UNKNOWN_SCHEMA);
+        ck_assert_ptr_nonnull(strstr(err, "io.nudge.events.Product twice"));
+        /* a.b.E and c.E are different names: not refused for that */
+        nd_serde_add_schema(serde, 301, nested_ns, strlen(nested_ns), err,
+                            sizeof(err));
+        ck_assert_ptr_null(strstr(err, "twice"));
+        nd_serde_destroy(serde);
+}
+END_TEST
+
 /* ---- schema evolution ---- */
 
 struct evo_case {
@@ -1021,6 +1054,7 @@ static Suite *serde_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("evolution");
+        tcase_add_test(tc, a_writer_schema_defining_a_name_twice_is_refused);
         tcase_add_loop_test(tc, writer_schemas_resolve_by_avro_rules, 0,
                             sizeof(evo_cases) / sizeof(evo_cases[0]));
         tcase_add_test(tc, an_unknown_channel_symbol_takes_the_reader_default);
