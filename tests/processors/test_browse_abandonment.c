@@ -289,41 +289,35 @@ START_TEST(an_anonymous_key_goes_into_anonymous_id) {
 }
 END_TEST
 
-static char *run_scenario(int restart_at) {
-        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
-        char *all = calloc(1, 65536);
-        const nd_test_action_t *a;
-        for (int step = 0; step < 6; step++) {
-                if (step == restart_at)
-                        nd_test_driver_restart(d);
-                switch (step) {
-                case 0:
-                        PV(d, "v1", 0, "A", .price = 10);
-                        PV(d, "w1", 0, "Z", .cust = "c2");
-                        break;
-                case 1:
-                        PV(d, "v2", 5 * MIN, "B", .cat = "x");
-                        PV(d, "w2", 5 * MIN, "Z", .cust = "c2");
-                        break;
-                case 2:
-                        PV(d, "v3", 6 * MIN, "B");
-                        break;
-                case 3:
-                        TICK(d, 3 * HOUR);
-                        break;
-                case 4:
-                        PV(d, "v4", 4 * HOUR, "A");
-                        PV(d, "v5", 4 * HOUR, "A");
-                        break;
-                default:
-                        TICK(d, 40 * HOUR);
-                        break;
-                }
+static void scenario_step(nd_test_driver_t *d, int step) {
+        switch (step) {
+        case 0:
+                PV(d, "v1", 0, "A", .price = 10);
+                PV(d, "w1", 0, "Z", .cust = "c2");
+                break;
+        case 1:
+                PV(d, "v2", 5 * MIN, "B", .cat = "x");
+                PV(d, "w2", 5 * MIN, "Z", .cust = "c2");
+                break;
+        case 2:
+                PV(d, "v3", 6 * MIN, "B");
+                break;
+        case 3:
+                TICK(d, 3 * HOUR);
+                break;
+        case 4:
+                PV(d, "v4", 4 * HOUR, "A");
+                PV(d, "v5", 4 * HOUR, "A");
+                break;
+        default:
+                TICK(d, 40 * HOUR);
+                break;
         }
-        while ((a = nd_test_driver_read(d)))
-                strcat(all, a->json);
-        nd_test_driver_destroy(d);
-        return all;
+}
+
+static char *run_scenario(int restart_at) {
+        return nd_test_run_steps(nd_test_driver_new(cfg_basic, T0),
+                                 scenario_step, 6, restart_at);
 }
 
 START_TEST(a_restart_in_the_middle_gives_the_same_actions) {

@@ -535,42 +535,36 @@ END_TEST
 /* Restarts, instances, defaults, configuration                       */
 
 /* A scenario with pending timers; restart_at: after which step (or -1). */
-static char *run_scenario(int restart_at) {
-        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
-        char *all = calloc(1, 65536);
-        const nd_test_action_t *a;
-        for (int step = 0; step < 7; step++) {
-                if (step == restart_at)
-                        nd_test_driver_restart(d);
-                switch (step) {
-                case 0:
-                        ADD(d, "m1", 0, "A", .cart = "k1", .price = 100);
-                        ADD(d, "n1", 0, "X", .cust = "c2");
-                        break;
-                case 1:
-                        VIEW(d, "p1", 55 * MIN);
-                        break;
-                case 2:
-                        TICK(d, HOUR + 1); /* c2 fires, c1 postponed */
-                        break;
-                case 3:
-                        ADD(d, "m2", 70 * MIN, "B", .qty = 3);
-                        break;
-                case 4:
-                        TICK(d, 3 * HOUR);
-                        break;
-                case 5:
-                        VIEW(d, "p2", 25 * HOUR);
-                        break;
-                default:
-                        TICK(d, 40 * HOUR);
-                        break;
-                }
+static void scenario_step(nd_test_driver_t *d, int step) {
+        switch (step) {
+        case 0:
+                ADD(d, "m1", 0, "A", .cart = "k1", .price = 100);
+                ADD(d, "n1", 0, "X", .cust = "c2");
+                break;
+        case 1:
+                VIEW(d, "p1", 55 * MIN);
+                break;
+        case 2:
+                TICK(d, HOUR + 1); /* c2 fires, c1 postponed */
+                break;
+        case 3:
+                ADD(d, "m2", 70 * MIN, "B", .qty = 3);
+                break;
+        case 4:
+                TICK(d, 3 * HOUR);
+                break;
+        case 5:
+                VIEW(d, "p2", 25 * HOUR);
+                break;
+        default:
+                TICK(d, 40 * HOUR);
+                break;
         }
-        while ((a = nd_test_driver_read(d)))
-                strcat(all, a->json);
-        nd_test_driver_destroy(d);
-        return all;
+}
+
+static char *run_scenario(int restart_at) {
+        return nd_test_run_steps(nd_test_driver_new(cfg_basic, T0),
+                                 scenario_step, 7, restart_at);
 }
 
 START_TEST(a_restart_in_the_middle_gives_the_same_actions) {

@@ -312,43 +312,35 @@ START_TEST(the_action_continues_the_cart_on_b) {
 }
 END_TEST
 
-static char *run_scenario(int restart_at) {
-        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
-        char *all = calloc(1, 65536);
-        const nd_test_action_t *a;
-        for (int step = 0; step < 6; step++) {
-                if (step == restart_at)
-                        nd_test_driver_restart(d);
-                switch (step) {
-                case 0:
-                        CART(d);
-                        ADD(d, "n1", 0, "Z", .cust = "c2", .channel = "app");
-                        break;
-                case 1:
-                        OPEN(d, "b1", 5 * MIN, .channel = "app",
-                             .device = "d2");
-                        VIEW(d, "w1", 6 * MIN, .cust = "c2");
-                        break;
-                case 2:
-                        OPEN(d, "b2", 7 * MIN, .channel = "store");
-                        break;
-                case 3:
-                        TICK(d, 16 * MIN);
-                        break;
-                case 4:
-                        ADD(d, "m2", 20 * MIN, "Q", .device = "d1");
-                        OPEN(d, "b3", 21 * MIN, .channel = "app",
-                             .device = "d2");
-                        break;
-                default:
-                        TICK(d, 5 * HOUR);
-                        break;
-                }
+static void scenario_step(nd_test_driver_t *d, int step) {
+        switch (step) {
+        case 0:
+                CART(d);
+                ADD(d, "n1", 0, "Z", .cust = "c2", .channel = "app");
+                break;
+        case 1:
+                OPEN(d, "b1", 5 * MIN, .channel = "app", .device = "d2");
+                VIEW(d, "w1", 6 * MIN, .cust = "c2");
+                break;
+        case 2:
+                OPEN(d, "b2", 7 * MIN, .channel = "store");
+                break;
+        case 3:
+                TICK(d, 16 * MIN);
+                break;
+        case 4:
+                ADD(d, "m2", 20 * MIN, "Q", .device = "d1");
+                OPEN(d, "b3", 21 * MIN, .channel = "app", .device = "d2");
+                break;
+        default:
+                TICK(d, 5 * HOUR);
+                break;
         }
-        while ((a = nd_test_driver_read(d)))
-                strcat(all, a->json);
-        nd_test_driver_destroy(d);
-        return all;
+}
+
+static char *run_scenario(int restart_at) {
+        return nd_test_run_steps(nd_test_driver_new(cfg_basic, T0),
+                                 scenario_step, 6, restart_at);
 }
 
 START_TEST(a_restart_in_the_middle_gives_the_same_actions) {

@@ -290,43 +290,34 @@ START_TEST(the_action_names_the_order_and_aims_at_the_order_event) {
 }
 END_TEST
 
-static char *run_scenario(int restart_at) {
-        nd_test_driver_t *d = driver(cfg_basic);
-        char *all = calloc(1, 65536);
-        const nd_test_action_t *a;
-        for (int step = 0; step < 6; step++) {
-                if (step == restart_at)
-                        nd_test_driver_restart(d);
-                switch (step) {
-                case 0:
-                        ORDER(d, "o1", 0, "ord1", "[{\"sku\":\"A\"}]");
-                        ORDER(d, "o2", HOUR, "ord2", "[{\"sku\":\"B\"}]",
-                              .cust = "c2");
-                        break;
-                case 1:
-                        ORDER(d, "o3", DAY, "ord3", "[{\"sku\":\"Y\"}]");
-                        break;
-                case 2:
-                        ORDER(d, "o4", DAY, "ord4", "[{\"sku\":\"D\"}]",
-                              .cust = "c3");
-                        break;
-                case 3:
-                        TICK(d, 3 * DAY + 30 * MIN);
-                        break;
-                case 4:
-                        EV(d, .type = "order_refunded", .id = "r4",
-                           .ts = 3 * DAY + 40 * MIN, .order = "ord4",
-                           .cust = "c3");
-                        break;
-                default:
-                        TICK(d, 10 * DAY);
-                        break;
-                }
+static void scenario_step(nd_test_driver_t *d, int step) {
+        switch (step) {
+        case 0:
+                ORDER(d, "o1", 0, "ord1", "[{\"sku\":\"A\"}]");
+                ORDER(d, "o2", HOUR, "ord2", "[{\"sku\":\"B\"}]", .cust = "c2");
+                break;
+        case 1:
+                ORDER(d, "o3", DAY, "ord3", "[{\"sku\":\"Y\"}]");
+                break;
+        case 2:
+                ORDER(d, "o4", DAY, "ord4", "[{\"sku\":\"D\"}]", .cust = "c3");
+                break;
+        case 3:
+                TICK(d, 3 * DAY + 30 * MIN);
+                break;
+        case 4:
+                EV(d, .type = "order_refunded", .id = "r4",
+                   .ts = 3 * DAY + 40 * MIN, .order = "ord4", .cust = "c3");
+                break;
+        default:
+                TICK(d, 10 * DAY);
+                break;
         }
-        while ((a = nd_test_driver_read(d)))
-                strcat(all, a->json);
-        nd_test_driver_destroy(d);
-        return all;
+}
+
+static char *run_scenario(int restart_at) {
+        return nd_test_run_steps(driver(cfg_basic), scenario_step, 6,
+                                 restart_at);
 }
 
 START_TEST(a_restart_in_the_middle_gives_the_same_actions) {

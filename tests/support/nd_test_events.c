@@ -2,6 +2,8 @@
 #include "nd_test_events.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int jstr(char *p, size_t n, const char *s) {
         return s ? snprintf(p, n, "\"%s\"", s) : snprintf(p, n, "null");
@@ -46,4 +48,24 @@ void nd_test_put(nd_test_driver_t *d, struct evt e) {
 #undef J
 #undef JS
         ck_assert_int_eq(nd_test_driver_pipe(d, buf), ND_OK);
+}
+
+char *nd_test_run_steps(nd_test_driver_t *d, nd_test_step_fn step, int n,
+                        int restart_at) {
+        size_t cap = 65536, len = 0;
+        char *all = calloc(1, cap);
+        const nd_test_action_t *a;
+        for (int i = 0; i < n; i++) {
+                if (i == restart_at)
+                        nd_test_driver_restart(d);
+                step(d, i);
+        }
+        while ((a = nd_test_driver_read(d))) {
+                size_t k = strlen(a->json);
+                ck_assert_msg(len + k < cap, "scenario output over 64 KiB");
+                memcpy(all + len, a->json, k + 1);
+                len += k;
+        }
+        nd_test_driver_destroy(d);
+        return all;
 }

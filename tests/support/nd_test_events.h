@@ -44,6 +44,18 @@ void nd_test_put(nd_test_driver_t *d, struct evt e);
 /* Moves W to T0 + ts with another customer's event. */
 #define TICK(d, ts_) VIEW(d, "tick", ts_, .cust = "zz-clock")
 
+/** One step of a scenario (a switch on step, usually). */
+typedef void (*nd_test_step_fn)(nd_test_driver_t *d, int step);
+
+/**
+ * Runs steps 0..n-1 on d, restarting it (changelog round trip) before step
+ * restart_at (-1: never), then destroys d and returns the JSON of every
+ * action emitted, in order (free() it). Two runs that differ only in where
+ * they restart must return the same text.
+ */
+char *nd_test_run_steps(nd_test_driver_t *d, nd_test_step_fn step, int n,
+                        int restart_at);
+
 /** The next action; fails the test when there is none. */
 static inline const nd_test_action_t *next(nd_test_driver_t *d) {
         const nd_test_action_t *a = nd_test_driver_read(d);
