@@ -70,13 +70,18 @@ static void usage(FILE *out) {
                 "synthetic traffic\n"
                 "                        [--duration 20s] [--rate 2000] "
                 "[--customers 5000]\n"
-                "  replay -c FILE --input EVENTS [--catalog PRODUCTS] "
-                "[--end-time T]\n"
-                "         [--output FILE|-] [--dead-letter FILE]\n"
-                "                        run the triggers over a file of "
-                "JSON events on event\n"
-                "                        time only; actions as JSON lines "
-                "(T: ms or ISO 8601 UTC)\n"
+                "  replay -c FILE --input EVENTS [--input EVENTS...] "
+                "[--catalog PRODUCTS]\n"
+                "         [--end-time T] [--output FILE|-] [--dead-letter "
+                "FILE]\n"
+                "                        run the triggers over files of "
+                "events (JSON lines or\n"
+                "                        Avro container files) on event "
+                "time only; several\n"
+                "                        inputs merge by timestamp, ties "
+                "in --input order;\n"
+                "                        actions as JSON lines (T: ms or "
+                "ISO 8601 UTC)\n"
                 "  config-doc            print the configuration reference "
                 "(Markdown)\n"
                 "\n"
@@ -258,7 +263,7 @@ static int cmd_replay(const char *path, nd_replay_opts_t *opts,
                       const char *end_time) {
         nd_config_t *cfg = NULL;
         int rc;
-        if (!path || !opts->input) {
+        if (!path || opts->input_cnt == 0) {
                 fprintf(stderr, "nudge replay: -c FILE and --input FILE are "
                                 "required (see nudge --help)\n");
                 return EXIT_CONFIG;
@@ -355,6 +360,8 @@ int main(int argc, char **argv) {
         const char *cmd = NULL, *path = NULL, *duration = NULL;
         const char *end_time = NULL;
         nd_replay_opts_t ropts = {0};
+        /* --input may be repeated (replay merges the files) */
+        static const char *inputs[ND_REPLAY_MAX_INPUTS];
         long rate = 2000, customers = 5000;
         bool verbose = false;
         int opt;
@@ -389,7 +396,15 @@ int main(int argc, char **argv) {
                         customers = strtol(optarg, NULL, 10);
                         break;
                 case 'i':
-                        ropts.input = optarg;
+                        if (ropts.input_cnt == ND_REPLAY_MAX_INPUTS) {
+                                fprintf(stderr,
+                                        "nudge replay: at most %d --input "
+                                        "files\n",
+                                        ND_REPLAY_MAX_INPUTS);
+                                return EXIT_CONFIG;
+                        }
+                        inputs[ropts.input_cnt++] = optarg;
+                        ropts.inputs = inputs;
                         break;
                 case 'o':
                         ropts.output = optarg;

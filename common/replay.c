@@ -1,24 +1,38 @@
 /*
- * replay.c — `nudge replay`: the configured triggers over a file of events,
+ * replay.c — `nudge replay`: the configured triggers over files of events,
  * on event time only (TRIGGERS.md §2 "Replay / backtest"). OVERALL DESIGN
  *
- * One task (partition 0) reads the events in file order and writes its
- * actions as JSON lines. Nothing reads the wall clock: the watermark moves
- * with event timestamps only, emitted_at is the decision's event time, and
- * an optional end time advances W once after the last event (W := max(W,
- * end), then what is due fires; without one, pending timers do not fire).
- * So the same input gives byte-identical output, run after run.
+ * One task (partition 0) reads the events and writes its actions as JSON
+ * lines. Nothing reads the wall clock: the watermark moves with event
+ * timestamps only, emitted_at is the decision's event time, and an optional
+ * end time advances W once after the last event (W := max(W, end), then
+ * what is due fires; without one, pending timers do not fire). So the same
+ * input gives byte-identical output, run after run.
  *
- * Input is JSON lines (one event per line, TRIGGERS.md §1) or an Avro
- * object container file of one topic's events (common/ocf.h), told apart by
- * the first byte: a container starts with its magic "Obj\x01", a JSON line
- * never with 'O'. (Peeking one byte with ungetc works on pipes too.)
+ * Inputs. Each --input is JSON lines (one event per line, TRIGGERS.md §1)
+ * or an Avro object container file of one topic's events (common/ocf.h),
+ * told apart by its own first byte: a container starts with its magic
+ * "Obj\x01", a JSON line never with 'O'. (Peeking one byte with ungetc
+ * works on pipes too.) With several inputs the events are merged the way
+ * the runtime merges a task's three partitions (Kafka Streams'
+ * PartitionGroup): every input has one decoded head event, and the head
+ * with the smallest timestamp goes next, ties to the input given first.
+ * Each input keeps its own order, even where its timestamps go back: this
+ * is a k-way merge of streams, not a sort. One input is read in file order,
+ * as before. Each input has its own nd_serde_t because a decoded event
+ * borrows its serde's scratch until that serde's next decode, and all the
+ * heads must stay valid at once. Memory is bounded per input (a line, or
+ * the container reader's block buffer); nothing is read ahead of a head.
+ * The merge looks at every head for every event: inputs are few (at most
+ * ND_REPLAY_MAX_INPUTS, typically three), where a heap would cost more.
+ *
  * Records that do not decode, lack required fields or are too long are
- * counted, reported on stderr with their line or record number, optionally
- * written to a dead-letter file, and do not touch the task (§5: no
- * watermark, no activity) — as the engine does with the dead-letter topic.
- * A container whose blocks are damaged (bad sync marker, truncated) stops
- * the replay with exit code 1 after the records before the damage.
+ * counted, reported on stderr with their file and line or record number,
+ * optionally written to a dead-letter file, and do not touch the task (§5:
+ * no watermark, no activity) — as the engine does with the dead-letter
+ * topic. A container whose blocks are damaged (bad sync marker, truncated)
+ * or a read error stops the replay with exit code 1 after the events
+ * merged before the damage.
  */
 #include "replay.h"
 
@@ -48,9 +62,7 @@ struct replay {
         char *buf;
         uint64_t actions;
         uint64_t write_errors;
-        /* Avro input: the record being processed, for sink_forward */
-        const nd_event_t *cur_ev;
-        const void *cur_value;
+        int ocf_inputs; /* inputs that are container files */
         /* progress */
         nd_task_t *task;
         uint64_t events, bad;
@@ -142,9 +154,26 @@ static void json_string(FILE *f, const char *s, size_t len) {
         fputc('"', f);
 }
 
+/* One input file and its head event. */
+struct input {
+        const char *path; /* as given; "-" is stdin */
+        FILE *f;
+        nd_serde_t *serde;    /* this input's: the head borrows its scratch */
+        nd_ocf_reader_t *ocf; /* NULL: JSON lines */
+        char *line;           /* JSON lines: the head's line */
+        size_t cap;
+        long pos; /* line or record number of the head, from 1 */
+        bool has_head;
+        nd_event_t ev; /* the head; borrowed from line, ocf and serde */
+        const char *topic;
+        const void *value; /* the head's bytes: the line or the Avro body */
+        size_t value_len;
+};
+
 /* A bad line: stderr, and the dead-letter file as one JSON object with the
  * reason and the original record. rec NULL: a record of an Avro container,
- * numbered from 1 ("record" instead of "line", no copy of the bytes). */
+ * numbered from 1 ("record" instead of "line", no copy of the bytes). With
+ * several inputs the object names its input first. */
 static void dead_letter(struct replay *r, const char *file, long line,
                         nd_err_t err, const char *text, const char *rec,
                         size_t len) {
@@ -152,7 +181,13 @@ static void dead_letter(struct replay *r, const char *file, long line,
                 nd_err_name(err), text);
         if (!r->dlq)
                 return;
-        fprintf(r->dlq, "{\"%s\":%ld,\"error\":\"%s\",\"text\":",
+        fputc('{', r->dlq);
+        if (r->opts->input_cnt > 1) {
+                fputs("\"input\":", r->dlq);
+                json_string(r->dlq, file, strlen(file));
+                fputc(',', r->dlq);
+        }
+        fprintf(r->dlq, "\"%s\":%ld,\"error\":\"%s\",\"text\":",
                 rec ? "line" : "record", line, nd_err_name(err));
         json_string(r->dlq, text, strlen(text));
         if (rec) {
@@ -184,60 +219,134 @@ static void feed(struct replay *r, nd_event_t *ev, const char *topic,
         }
 }
 
-/* The events of an Avro object container file. 0, or 1 when the file is
- * damaged past a record (the events before the damage are processed). */
-static int replay_ocf(struct replay *r, nd_serde_t *serde, FILE *in) {
-        nd_ocf_reader_t *rd = NULL;
-        nd_event_t ev;
+/* The next good record of a container into in's head; bad records are
+ * reported on the way. 0 (has_head false at the end), or 1 when the file
+ * is damaged or unreadable from here on. */
+static int next_ocf(struct replay *r, struct input *in) {
         char errstr[512];
-        long recno = 0;
         nd_err_t err;
 
-        err = nd_ocf_reader_open(serde, in, &rd, errstr, sizeof(errstr));
-        if (err != ND_OK) {
-                fprintf(stderr, "nudge replay: --input %s: %s\n",
-                        r->opts->input, errstr);
-                return 1;
-        }
-        r->cur_ev = &ev;
         for (;;) {
                 errstr[0] = '\0';
-                err = nd_ocf_reader_next(rd, &ev, errstr, sizeof(errstr));
-                if (err == ND_ERR_NOENT)
-                        break;
-                recno++;
+                err = nd_ocf_reader_next(in->ocf, &in->ev, errstr,
+                                         sizeof(errstr));
+                if (err == ND_ERR_NOENT) {
+                        nd_ocf_stats_t st;
+                        nd_ocf_reader_stats(in->ocf, &st);
+                        /* records lost with the rest of a bad block */
+                        r->bad += st.skipped;
+                        return 0;
+                }
+                in->pos++;
                 if (err != ND_OK && nd_err_class(err) != ND_ERR_CLASS_RECORD) {
                         fprintf(stderr, "nudge replay: --input %s: %s\n",
-                                r->opts->input, errstr);
-                        nd_ocf_reader_close(rd);
-                        r->cur_ev = NULL;
+                                in->path, errstr);
                         return 1;
                 }
                 if (err != ND_OK) {
-                        dead_letter(r, r->opts->input, recno, err,
+                        dead_letter(r, in->path, in->pos, err,
                                     errstr[0] ? errstr : nd_err_str(err), NULL,
                                     0);
                         r->bad++;
                         continue;
                 }
-                {
-                        const void *raw;
-                        size_t raw_len;
-                        nd_ocf_reader_raw(rd, &raw, &raw_len);
-                        r->cur_value = raw;
-                        feed(r, &ev, nd_ocf_reader_topic(rd), recno, raw,
-                             raw_len);
+                nd_ocf_reader_raw(in->ocf, &in->value, &in->value_len);
+                in->has_head = true;
+                return 0;
+        }
+}
+
+/* The next good line of a JSON lines input into in's head, as next_ocf. */
+static int next_json(struct replay *r, struct input *in) {
+        char errstr[512];
+        ssize_t n;
+
+        while ((n = getline(&in->line, &in->cap, in->f)) >= 0) {
+                char *line = in->line;
+                nd_err_t err;
+                in->pos++;
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                        line[--n] = '\0';
+                if (n == 0)
+                        continue;
+                if (n > LINE_MAX_BYTES) {
+                        dead_letter(r, in->path, in->pos, ND_ERR_BAD_LENGTH,
+                                    "line longer than 1 MiB", line, (size_t)n);
+                        r->bad++;
+                        continue;
                 }
+                errstr[0] = '\0';
+                err = nd_serde_decode_json(in->serde, line, (size_t)n, &in->ev,
+                                           errstr, sizeof(errstr));
+                if (err != ND_OK) {
+                        dead_letter(r, in->path, in->pos, err,
+                                    errstr[0] ? errstr : nd_err_str(err), line,
+                                    (size_t)n);
+                        r->bad++;
+                        continue;
+                }
+                in->value = line;
+                in->value_len = (size_t)n;
+                in->has_head = true;
+                return 0;
         }
-        {
-                nd_ocf_stats_t st;
-                nd_ocf_reader_stats(rd, &st);
-                /* records lost with the rest of a bad block */
-                r->bad += st.skipped;
+        if (ferror(in->f)) {
+                fprintf(stderr, "nudge replay: reading %s: %s\n", in->path,
+                        strerror(errno));
+                return 1;
         }
-        nd_ocf_reader_close(rd);
-        r->cur_ev = NULL;
         return 0;
+}
+
+static int next_event(struct replay *r, struct input *in) {
+        in->has_head = false;
+        return in->ocf ? next_ocf(r, in) : next_json(r, in);
+}
+
+/* Tells the input's format by its first byte, opens a container's reader,
+ * and reads the first head. 0, or 1 with a message naming the file. */
+static int start_input(struct replay *r, struct input *in) {
+        char errstr[512];
+        int c = getc(in->f);
+        if (c != EOF && ungetc(c, in->f) == EOF) {
+                fprintf(stderr, "nudge replay: reading %s: %s\n", in->path,
+                        strerror(errno));
+                return 1;
+        }
+        if (c == ND_OCF_MAGIC[0]) {
+                if (nd_ocf_reader_open(in->serde, in->f, &in->ocf, errstr,
+                                       sizeof(errstr)) != ND_OK) {
+                        fprintf(stderr, "nudge replay: --input %s: %s\n",
+                                in->path, errstr);
+                        return 1;
+                }
+                in->topic = nd_ocf_reader_topic(in->ocf);
+                r->ocf_inputs++;
+        } else {
+                in->topic = in->path;
+        }
+        return next_event(r, in);
+}
+
+/* The events of every input into the task, merged by timestamp (see the
+ * top of the file). 0, or 1 after a damaged or unreadable input. */
+static int merge(struct replay *r, struct input *ins, int cnt) {
+        for (int i = 0; i < cnt; i++)
+                if (start_input(r, &ins[i]) != 0)
+                        return 1;
+        for (;;) {
+                struct input *in = NULL;
+                /* strictly smaller: a tie goes to the input given first */
+                for (int i = 0; i < cnt; i++)
+                        if (ins[i].has_head &&
+                            (!in || ins[i].ev.timestamp < in->ev.timestamp))
+                                in = &ins[i];
+                if (!in)
+                        return 0;
+                feed(r, &in->ev, in->topic, in->pos, in->value, in->value_len);
+                if (next_event(r, in) != 0)
+                        return 1;
+        }
 }
 
 static nd_err_t load_catalog(nd_catalog_t *cat, nd_serde_t *serde,
@@ -282,17 +391,19 @@ int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts) {
         nd_catalog_t *cat = nd_catalog_new();
         nd_task_t *task = NULL;
         nd_serde_conf_t sc;
-        FILE *in = NULL;
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        long lineno = 0;
+        struct input *ins = NULL;
+        int cnt = opts->input_cnt;
         char errstr[512];
-        bool is_ocf = false;
         int rc = 2;
 
         r.buf = nd_malloc(OUT_BUF);
         nd_serde_conf_from_config(&sc, cfg);
+        if (cnt < 1 || cnt > ND_REPLAY_MAX_INPUTS) {
+                fprintf(stderr, "nudge replay: 1 to %d --input files, not %d\n",
+                        ND_REPLAY_MAX_INPUTS, cnt);
+                goto out;
+        }
+        ins = nd_calloc((size_t)cnt, sizeof(*ins));
         if (nd_serde_new(&sc, &serde, errstr, sizeof(errstr)) != ND_OK) {
                 fprintf(stderr, "nudge replay: %s\n", errstr);
                 goto out;
@@ -302,11 +413,29 @@ int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts) {
                 fprintf(stderr, "nudge replay: %s\n", errstr);
                 goto out;
         }
-        in = strcmp(opts->input, "-") ? fopen(opts->input, "r") : stdin;
-        if (!in) {
-                fprintf(stderr, "nudge replay: --input %s: %s\n", opts->input,
-                        strerror(errno));
-                goto out;
+        for (int i = 0; i < cnt; i++) {
+                struct input *in = &ins[i];
+                in->path = opts->inputs[i];
+                if (!strcmp(in->path, "-")) {
+                        for (int j = 0; j < i; j++)
+                                if (ins[j].f == stdin) {
+                                        fprintf(
+                                            stderr,
+                                            "nudge replay: --input - (stdin) "
+                                            "can be given once\n");
+                                        goto out;
+                                }
+                        in->f = stdin;
+                } else if (!(in->f = fopen(in->path, "r"))) {
+                        fprintf(stderr, "nudge replay: --input %s: %s\n",
+                                in->path, strerror(errno));
+                        goto out;
+                }
+                if (nd_serde_new(&sc, &in->serde, errstr, sizeof(errstr)) !=
+                    ND_OK) {
+                        fprintf(stderr, "nudge replay: %s\n", errstr);
+                        goto out;
+                }
         }
         r.out = strcmp(opts->output, "-") ? fopen(opts->output, "w") : stdout;
         if (!r.out) {
@@ -334,45 +463,8 @@ int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts) {
         r.task = task;
         r.last_progress = nd_clock_mono_ms();
         r.progress = isatty(2);
-        {
-                int c = getc(in);
-                if (c != EOF && ungetc(c, in) == EOF)
-                        goto out;
-                is_ocf = c == ND_OCF_MAGIC[0];
-        }
-        if (is_ocf && replay_ocf(&r, serde, in) != 0)
+        if (merge(&r, ins, cnt) != 0)
                 goto out;
-        while (!is_ocf && (n = getline(&line, &cap, in)) >= 0) {
-                nd_event_t ev;
-                nd_err_t err;
-                lineno++;
-                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-                        line[--n] = '\0';
-                if (n == 0)
-                        continue;
-                if (n > LINE_MAX_BYTES) {
-                        dead_letter(&r, opts->input, lineno, ND_ERR_BAD_LENGTH,
-                                    "line longer than 1 MiB", line, (size_t)n);
-                        r.bad++;
-                        continue;
-                }
-                errstr[0] = '\0';
-                err = nd_serde_decode_json(serde, line, (size_t)n, &ev, errstr,
-                                           sizeof(errstr));
-                if (err != ND_OK) {
-                        dead_letter(&r, opts->input, lineno, err,
-                                    errstr[0] ? errstr : nd_err_str(err), line,
-                                    (size_t)n);
-                        r.bad++;
-                        continue;
-                }
-                feed(&r, &ev, opts->input, lineno, line, (size_t)n);
-        }
-        if (ferror(in)) {
-                fprintf(stderr, "nudge replay: reading %s: %s\n", opts->input,
-                        strerror(errno));
-                goto out;
-        }
         if (opts->has_end)
                 nd_task_end(task, opts->end_time);
         if (fflush(r.out) != 0 || r.write_errors) {
@@ -388,19 +480,26 @@ int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts) {
                         " bad %s, %" PRIu64 " actions, %zu timers still "
                         "pending, %zu customers in state\n",
                         r.progress ? "\r" : "", r.events, r.bad,
-                        is_ocf ? "records" : "lines", r.actions,
-                        st.timers_pending, st.entries);
+                        r.ocf_inputs == 0     ? "lines"
+                        : r.ocf_inputs == cnt ? "records"
+                                              : "lines or records",
+                        r.actions, st.timers_pending, st.entries);
         }
         rc = 0;
 out:
         nd_task_destroy(task);
-        if (in && in != stdin)
-                fclose(in);
+        for (int i = 0; ins && i < cnt; i++) {
+                nd_ocf_reader_close(ins[i].ocf);
+                if (ins[i].f && ins[i].f != stdin)
+                        fclose(ins[i].f);
+                free(ins[i].line); /* getline's */
+                nd_serde_destroy(ins[i].serde);
+        }
+        nd_free(ins);
         if (r.out && r.out != stdout)
                 fclose(r.out);
         if (r.dlq)
                 fclose(r.dlq);
-        free(line);
         nd_serde_destroy(serde);
         nd_catalog_destroy(cat);
         nd_free(r.buf);

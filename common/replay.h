@@ -1,7 +1,9 @@
 /*
- * replay — `nudge replay -c CONFIG --input FILE [--catalog FILE]
- * [--end-time T] --output FILE|-`: the triggers over a file, on event time
- * only, with byte-identical output for the same input. See replay.c.
+ * replay — `nudge replay -c CONFIG --input FILE [--input FILE...]
+ * [--catalog FILE] [--end-time T] --output FILE|-`: the triggers over files
+ * of events, on event time only, with byte-identical output for the same
+ * inputs. Several inputs are merged by timestamp, ties in the order given,
+ * each input keeping its own order. See replay.c.
  */
 #ifndef ND_REPLAY_H
 #define ND_REPLAY_H
@@ -11,8 +13,14 @@
 
 #include "config.h"
 
+/** The most --input files of one replay. */
+#define ND_REPLAY_MAX_INPUTS 64
+
 typedef struct nd_replay_opts_s {
-        const char *input;       /* JSON lines; "-" for stdin */
+        /* input_cnt (1..ND_REPLAY_MAX_INPUTS) files, each JSON lines or an
+         * Avro object container file; "-" (once) for stdin */
+        const char *const *inputs;
+        int input_cnt;
         const char *catalog;     /* JSON lines of products, or NULL */
         const char *output;      /* "-" for stdout */
         const char *dead_letter; /* where bad lines are listed, or NULL */
@@ -20,7 +28,13 @@ typedef struct nd_replay_opts_s {
         int64_t end_time; /* ms since epoch, UTC */
 } nd_replay_opts_t;
 
-/** Returns the exit code: 0 ok, 1 I/O failure, 2 bad setup. */
+/**
+ * Runs the triggers over the merged inputs (replay.c says in which order).
+ * Returns the exit code: 0 ok, 1 an input damaged or unreadable past its
+ * start, or an output failure, 2 bad setup (an input that cannot be
+ * opened, a bad catalog path, too many inputs). Messages go to stderr and
+ * name the file.
+ */
 int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts);
 
 /**

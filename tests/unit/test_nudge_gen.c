@@ -2,7 +2,8 @@
  * test_nudge_gen.c — the load generator, black box: runs the nudge-gen
  * binary to files and checks what it wrote (determinism, the contract of
  * TRIGGERS.md §1, the catalog, and the shares of the mix on a large
- * sample, which are statistical but fixed by the seed).
+ * sample, which are statistical but fixed by the seed), and that its Avro
+ * container files (-o FILE.avro) hold the events of its JSON lines.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 
 #include "mem.h"
 #include "nd_test.h"
+#include "ocf.h"
 #include "serde.h"
 
 #define GEN ND_BINARY_DIR "/tools/nudge-gen/nudge-gen"
@@ -52,9 +54,9 @@ static int run_gen(const char *const *args, int timeout_ms) {
 }
 
 static const char *tmp_path(const char *name) {
-        static char paths[4][256];
+        static char paths[8][256];
         static int next;
-        char *p = paths[next++ % 4];
+        char *p = paths[next++ % 8];
         snprintf(p, 256, "/tmp/nd-gen-test-%d-%s", (int)getpid(), name);
         return p;
 }
@@ -441,6 +443,171 @@ START_TEST(catalog_holds_every_sku_the_events_use) {
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Avro object container files                                         */
+
+static const char *const topics[3] = {"clickstream", "cart", "purchase"};
+
+/* STEM.<topic>.avro of -o STEM.avro */
+static const char *ocf_path(const char *stem, int t) {
+        static char paths[6][256];
+        static int next;
+        char *p = paths[next++ % 6];
+        snprintf(p, 256, "%s.%s.avro", stem, topics[t]);
+        return p;
+}
+
+/* -o path (STEM.avro) with 30000 events; codec NULL: the default. */
+static void generate_to(const char *path, const char *seed, const char *codec,
+                        bool quiet) {
+        const char *args[12];
+        int n = 0;
+        args[n++] = "--seed";
+        args[n++] = seed;
+        args[n++] = "--events";
+        args[n++] = "30000";
+        args[n++] = "--output";
+        args[n++] = path;
+        if (codec) {
+                args[n++] = "--codec";
+                args[n++] = codec;
+        }
+        if (quiet)
+                args[n++] = "-q";
+        args[n] = NULL;
+        ck_assert_int_eq(run_gen(args, 60000), 0);
+}
+
+struct ocf_cmp {
+        nd_serde_t *serde;
+        FILE *f[3];
+        nd_ocf_reader_t *rd[3];
+        long per_topic[3];
+        char *buf;
+};
+
+/* Every JSON line is the next record of its topic's container: the Avro
+ * event written back as JSON is the line, byte for byte (so every field is
+ * equal), and the fields the engine keys and orders by are the same. */
+static void compare_with_ocf(void *arg, long i, const nd_event_t *ev) {
+        struct ocf_cmp *c = arg;
+        const char *topic = nd_event_type_topic(ev->type);
+        nd_event_t oev;
+        char errstr[256], line[16384];
+        size_t len, olen;
+        int t = !strcmp(topic, "clickstream") ? 0
+                : !strcmp(topic, "cart")      ? 1
+                                              : 2;
+        ck_assert_str_eq(topic, topics[t]);
+        ck_assert_int_eq(nd_event_write_json(ev, line, sizeof(line), &len),
+                         ND_OK);
+        ck_assert_msg(
+            nd_ocf_reader_next(c->rd[t], &oev, errstr, sizeof(errstr)) == ND_OK,
+            "event %ld: %s: no record %ld: %s", i, topic, c->per_topic[t] + 1,
+            errstr);
+        c->per_topic[t]++;
+        ck_assert_int_eq(oev.type, ev->type);
+        ck_assert_int_eq(oev.timestamp, ev->timestamp);
+        ck_assert(nd_str_eq(oev.key, ev->key));
+        ck_assert(oev.key_is_customer == ev->key_is_customer);
+        ck_assert(nd_str_eq(oev.event_id, ev->event_id));
+        ck_assert_int_eq(nd_event_write_json(&oev, c->buf, 16384, &olen),
+                         ND_OK);
+        ck_assert_msg(olen == len && !memcmp(c->buf, line, len),
+                      "event %ld differs:\n json %.*s avro %.*s", i, (int)len,
+                      line, (int)olen, c->buf);
+}
+
+static const char *const codecs[2] = {"null", "deflate"};
+
+START_TEST(avro_output_holds_the_events_of_the_json_lines) {
+        const char *codec = codecs[_i];
+        const char *json = tmp_path("same.jsonl");
+        const char *stem = tmp_path("same");
+        char avro[256], errstr[256];
+        struct ocf_cmp c = {0};
+        nd_serde_conf_t sc = {0};
+        long total = 0;
+
+        snprintf(avro, sizeof(avro), "%s.avro", stem);
+        generate(json, "21", "30000", NULL);
+        generate_to(avro, "21", _i ? codec : NULL, true);
+        ck_assert_int_ne(access(avro, F_OK), 0); /* no STEM.avro itself */
+        ck_assert_int_eq(nd_serde_new(&sc, &c.serde, errstr, sizeof(errstr)),
+                         ND_OK);
+        c.buf = nd_malloc(16384);
+        for (int t = 0; t < 3; t++) {
+                c.f[t] = fopen(ocf_path(stem, t), "rb");
+                ck_assert_msg(c.f[t] != NULL, "%s is missing",
+                              ocf_path(stem, t));
+                ck_assert_msg(nd_ocf_reader_open(c.serde, c.f[t], &c.rd[t],
+                                                 errstr,
+                                                 sizeof(errstr)) == ND_OK,
+                              "%s: %s", ocf_path(stem, t), errstr);
+                ck_assert_str_eq(nd_ocf_reader_topic(c.rd[t]), topics[t]);
+                ck_assert_int_eq(nd_ocf_reader_codec(c.rd[t]),
+                                 _i ? ND_OCF_CODEC_DEFLATE : ND_OCF_CODEC_NULL);
+        }
+        each_event(json, compare_with_ocf, &c);
+        for (int t = 0; t < 3; t++) {
+                nd_event_t ev;
+                nd_ocf_stats_t st;
+                /* nothing more in the container than in the JSON lines */
+                ck_assert_int_eq(
+                    nd_ocf_reader_next(c.rd[t], &ev, errstr, sizeof(errstr)),
+                    ND_ERR_NOENT);
+                nd_ocf_reader_stats(c.rd[t], &st);
+                ck_assert_uint_eq(st.records, (uint64_t)c.per_topic[t]);
+                ck_assert_uint_eq(st.skipped, 0);
+                ck_assert_int_gt(c.per_topic[t], 0);
+                total += c.per_topic[t];
+                nd_ocf_reader_close(c.rd[t]);
+                fclose(c.f[t]);
+                unlink(ocf_path(stem, t));
+        }
+        ck_assert_int_eq(total, 30000);
+        nd_free(c.buf);
+        nd_serde_destroy(c.serde);
+        unlink(json);
+}
+END_TEST
+
+START_TEST(avro_output_is_byte_identical_for_a_seed) {
+        const char *a = tmp_path("ocf-a"), *b = tmp_path("ocf-b");
+        const char *c = tmp_path("ocf-c");
+        char pa[256], pb[256], pc[256];
+        uint8_t sync[3][16];
+
+        snprintf(pa, sizeof(pa), "%s.avro", a);
+        snprintf(pb, sizeof(pb), "%s.avro", b);
+        snprintf(pc, sizeof(pc), "%s.avro", c);
+        generate_to(pa, "42", NULL, false);
+        generate_to(pb, "42", NULL, true);
+        generate_to(pc, "43", NULL, true);
+        for (int t = 0; t < 3; t++) {
+                size_t la, lb, lc;
+                char *da = slurp(ocf_path(a, t), &la);
+                char *db = slurp(ocf_path(b, t), &lb);
+                char *dc = slurp(ocf_path(c, t), &lc);
+                ck_assert_uint_gt(la, 1000);
+                ck_assert_msg(la == lb && !memcmp(da, db, la),
+                              "%s: not the same bytes for the same seed",
+                              topics[t]);
+                ck_assert(la != lc || memcmp(da, dc, la) != 0);
+                /* the sync marker ends the file; one per file */
+                memcpy(sync[t], da + la - 16, 16);
+                for (int u = 0; u < t; u++)
+                        ck_assert(memcmp(sync[u], sync[t], 16) != 0);
+                nd_free(da);
+                nd_free(db);
+                nd_free(dc);
+                unlink(ocf_path(a, t));
+                unlink(ocf_path(b, t));
+                unlink(ocf_path(c, t));
+        }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* Command line                                                        */
 
 START_TEST(bad_options_exit_with_status_2) {
@@ -449,7 +616,10 @@ START_TEST(bad_options_exit_with_status_2) {
             {"--rate", "-1", "-o", "/dev/null"},
             {"--customers", "0", "-o", "/dev/null"},
             {"--format", "xml", "-o", "/dev/null"},
-            {"--events", "10", NULL, NULL}, /* no destination */
+            {"--events", "10", NULL, NULL},            /* no destination */
+            {"--codec", "deflate", "-o", "/dev/null"}, /* not .avro */
+            {"--codec", "zip", "-o", "/tmp/nd-gen-never.avro"},
+            {"--format", "json", "-o", "/tmp/nd-gen-never.avro"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 const char *args[5] = {bad[i][0], bad[i][1], bad[i][2],
@@ -476,6 +646,12 @@ Suite *nudge_gen_suite(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, mix_shares_match_the_options_on_a_large_sample);
         tcase_add_test(tc, zero_shares_give_no_abandonment_and_no_late_events);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("avro");
+        tcase_set_timeout(tc, 120);
+        tcase_add_loop_test(tc, avro_output_holds_the_events_of_the_json_lines,
+                            0, 2);
+        tcase_add_test(tc, avro_output_is_byte_identical_for_a_seed);
         suite_add_tcase(s, tc);
         tc = tcase_create("cli");
         tcase_add_test(tc, bad_options_exit_with_status_2);

@@ -8,6 +8,13 @@
  * writes it to a file. The catalog the events refer to goes to the catalog
  * topic (key = sku) before the first event, or to --catalog-out.
  *
+ * A file named *.avro becomes three Avro object container files, one per
+ * event topic (a container holds one writer schema: common/ocf.h):
+ * STEM.avro -> STEM.clickstream.avro, STEM.cart.avro, STEM.purchase.avro,
+ * each event appended to its topic's file in generation order. Their sync
+ * markers are derived from the seed, so a seed gives the same bytes run
+ * after run, as it does for JSON lines.
+ *
  * Pacing is by elapsed time: every slice, as many events as are due by now
  * are generated, so a slow slice is caught up in the next and the average
  * rate holds. Progress goes to stderr every 2 s on runs longer than that.
@@ -31,6 +38,7 @@
 #include "kio.h"
 #include "log.h"
 #include "mem.h"
+#include "ocf.h"
 #include "registry.h"
 #include "replay.h"
 #include "serde.h"
@@ -52,7 +60,9 @@ struct opts {
         const char *bootstrap;
         const char *output;
         const char *catalog_out;
-        const char *format; /* NULL: by destination */
+        const char *format;   /* NULL: by destination */
+        nd_ocf_codec_t codec; /* of .avro files */
+        bool has_codec;
         bool no_catalog;
         int partitions; /* create missing topics; 0: do not */
         double rate;    /* events/s; 0 = as fast as possible */
@@ -63,6 +73,22 @@ struct opts {
         bool quiet;
 };
 
+/* The event topics, in the order of the .avro files. */
+#define TOPICS 3
+static const char *const topic_names[TOPICS] = {"clickstream", "cart",
+                                                "purchase"};
+/* One event type of each topic, for nd_ocf_writer_open(). */
+static const nd_event_type_t topic_types[TOPICS] = {
+    ND_EV_PAGE_VIEWED, ND_EV_PRODUCT_ADDED, ND_EV_ORDER_COMPLETED};
+
+/* One Avro object container file of the .avro output. */
+struct ocf_out {
+        char *path;
+        FILE *f;
+        nd_ocf_writer_t *w;
+        uint64_t events;
+};
+
 struct sink {
         const struct opts *o;
         const nd_config_t *cfg;
@@ -70,6 +96,9 @@ struct sink {
         nd_serde_t *serde;
         bool avro;
         FILE *out;
+        bool ocf;                     /* -o *.avro: the files below */
+        struct ocf_out files[TOPICS]; /* by topic */
+        int file_of[ND_EV__CNT];      /* event type -> files[] index */
         char *buf;
         uint64_t bytes;
 };
@@ -92,7 +121,13 @@ static void usage(FILE *f) {
                    "      --bootstrap-servers B Kafka brokers (overrides the "
                    "configuration)\n"
                    "  -o, --output FILE         write events to FILE ('-': "
-                   "stdout) as JSON lines\n"
+                   "stdout) as JSON lines;\n"
+                   "                            FILE ending in .avro: three "
+                   "Avro container files,\n"
+                   "                            one per topic, "
+                   "STEM.{clickstream,cart,purchase}.avro\n"
+                   "      --codec null|deflate  block codec of .avro files "
+                   "[null]\n"
                    "      --catalog-out FILE    write the catalog to FILE as "
                    "JSON lines\n"
                    "      --no-catalog          Kafka: do not produce the "
@@ -146,6 +181,12 @@ static void usage(FILE *f) {
                    "\n"
                    "Exit status: 0 done, 1 Kafka or I/O failure, 2 bad "
                    "usage.\n");
+}
+
+/* -o FILE.avro: the Avro container files (see the top of the file). */
+static bool is_ocf_path(const char *path) {
+        size_t n = path ? strlen(path) : 0;
+        return n > 5 && !strcmp(path + n - 5, ".avro");
 }
 
 static int parse_duration(const char *s, int64_t *out) {
@@ -214,6 +255,7 @@ enum {
         O_OOO,
         O_LATENESS,
         O_START,
+        O_CODEC,
 };
 
 static int parse_args(int argc, char **argv, struct opts *o) {
@@ -241,6 +283,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             {"ooo-share", required_argument, NULL, O_OOO},
             {"max-lateness", required_argument, NULL, O_LATENESS},
             {"start-time", required_argument, NULL, O_START},
+            {"codec", required_argument, NULL, O_CODEC},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         int opt;
@@ -377,6 +420,19 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                 case O_START:
                         start = optarg;
                         break;
+                case O_CODEC:
+                        if (strcmp(optarg, "null") &&
+                            strcmp(optarg, "deflate")) {
+                                fprintf(stderr,
+                                        "nudge-gen: --codec: expected null "
+                                        "or deflate, got '%s'\n",
+                                        optarg);
+                                return -1;
+                        }
+                        o->codec = strcmp(optarg, "null") ? ND_OCF_CODEC_DEFLATE
+                                                          : ND_OCF_CODEC_NULL;
+                        o->has_codec = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -394,6 +450,11 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                 fprintf(stderr, "nudge-gen: give a destination: --output "
                                 "FILE, or -c CONFIG / --bootstrap-servers "
                                 "for Kafka (see --help)\n");
+                return -1;
+        }
+        if (o->has_codec && !is_ocf_path(o->output)) {
+                fprintf(stderr, "nudge-gen: --codec is for Avro container "
+                                "files: give -o FILE.avro\n");
                 return -1;
         }
         if (!o->has_rate)
@@ -448,7 +509,13 @@ static nd_err_t encode_event(struct sink *s, const nd_event_t *ev,
 
 static nd_err_t send_event(struct sink *s, const nd_event_t *ev) {
         size_t len;
-        nd_err_t err = encode_event(s, ev, &len);
+        nd_err_t err;
+        if (s->ocf) {
+                struct ocf_out *fo = &s->files[s->file_of[ev->type]];
+                fo->events++;
+                return nd_ocf_writer_append(fo->w, ev);
+        }
+        err = encode_event(s, ev, &len);
         if (err != ND_OK)
                 return err;
         s->bytes += len;
@@ -457,6 +524,78 @@ static nd_err_t send_event(struct sink *s, const nd_event_t *ev) {
                                                              : ND_ERR_IO;
         return nd_kio_client_produce(s->producer, topic_of(s->cfg, ev->type),
                                      ev->key.p, ev->key.len, s->buf, len);
+}
+
+/* 16 bytes of sync marker from the seed and the topic: the same files for
+ * the same seed (a random marker would differ run after run), a different
+ * marker per file. splitmix64's finalizer spreads the bits. */
+static void sync_marker(uint64_t seed, int topic, uint8_t *sync) {
+        uint64_t x = seed ^ ((uint64_t)(topic + 1) << 56) ^ 0x6f63660a5eedULL;
+        for (int i = 0; i < 16; i++) {
+                uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+                sync[i] = (uint8_t)((z ^ (z >> 31)) >> 56);
+        }
+}
+
+/* Creates STEM.<topic>.avro for the three topics. 0, or EXIT_FAIL with a
+ * message (files already created stay, as a cut JSON file would). */
+static int open_ocf(struct sink *s) {
+        const char *path = s->o->output;
+        size_t stem = strlen(path) - 5; /* without ".avro" */
+        char errstr[512];
+
+        for (int t = 0; t < ND_EV__CNT; t++) {
+                const char *name = nd_event_type_topic((nd_event_type_t)t);
+                for (int i = 0; i < TOPICS; i++)
+                        if (!strcmp(name, topic_names[i]))
+                                s->file_of[t] = i;
+        }
+        for (int i = 0; i < TOPICS; i++) {
+                struct ocf_out *fo = &s->files[i];
+                size_t n = stem + strlen(topic_names[i]) + 7;
+                uint8_t sync[16];
+                nd_ocf_writer_opts_t wo = {
+                    .codec = s->o->codec, .block_size = 0, .sync = sync};
+                fo->path = nd_malloc(n);
+                snprintf(fo->path, n, "%.*s.%s.avro", (int)stem, path,
+                         topic_names[i]);
+                if (!(fo->f = fopen(fo->path, "wb"))) {
+                        fprintf(stderr, "nudge-gen: --output %s: %s\n",
+                                fo->path, strerror(errno));
+                        return EXIT_FAIL;
+                }
+                sync_marker(s->o->g.seed, i, sync);
+                if (nd_ocf_writer_open(s->serde, fo->f, topic_types[i], &wo,
+                                       &fo->w, errstr,
+                                       sizeof(errstr)) != ND_OK) {
+                        fprintf(stderr, "nudge-gen: --output %s: %s\n",
+                                fo->path, errstr);
+                        return EXIT_FAIL;
+                }
+        }
+        return 0;
+}
+
+/* Writes the last blocks and closes the files (also after an error, then
+ * quietly). 0, or EXIT_FAIL with a message. The paths stay for messages. */
+static int close_ocf(struct sink *s, bool report) {
+        int rc = 0;
+        for (int i = 0; i < TOPICS; i++) {
+                struct ocf_out *fo = &s->files[i];
+                bool bad = nd_ocf_writer_close(fo->w) != ND_OK;
+                fo->w = NULL;
+                if (fo->f && fclose(fo->f) != 0)
+                        bad = true;
+                fo->f = NULL;
+                if (report && bad) {
+                        fprintf(stderr, "nudge-gen: writing %s failed\n",
+                                fo->path);
+                        rc = EXIT_FAIL;
+                }
+        }
+        return rc;
 }
 
 static int write_catalog(struct sink *s, nd_gen_t *gen) {
@@ -554,23 +693,19 @@ static int run(struct opts *o) {
         s.cfg = cfg;
         s.buf = nd_malloc(BUF_BYTES);
         if (o->output) {
-                size_t n = strlen(o->output);
-                bool ocf = n > 5 && !strcmp(o->output + n - 5, ".avro");
-                if (o->format && !strcmp(o->format, "avro") != ocf) {
+                s.ocf = is_ocf_path(o->output);
+                if (o->format && !strcmp(o->format, "avro") != s.ocf) {
                         fprintf(stderr, "nudge-gen: a file's format follows "
                                         "its name: .avro for Avro, anything "
                                         "else for JSON lines\n");
                         goto out;
                 }
-                if (ocf) {
-                        fprintf(stderr, "nudge-gen: Avro container files "
-                                        "are not available in this build\n");
-                        goto out;
-                }
         }
-        s.avro = o->format ? !strcmp(o->format, "avro")
-                           : !o->output && cfg->input_format == ND_FORMAT_AVRO;
-        if (s.avro) {
+        /* Confluent-framed Avro: to Kafka only (files: JSON or containers) */
+        s.avro =
+            !o->output && (o->format ? !strcmp(o->format, "avro")
+                                     : cfg->input_format == ND_FORMAT_AVRO);
+        if (s.avro || s.ocf) {
                 nd_serde_conf_t sc;
                 nd_serde_conf_from_config(&sc, cfg);
                 if (nd_serde_new(&sc, &s.serde, errstr, sizeof(errstr)) !=
@@ -579,7 +714,11 @@ static int run(struct opts *o) {
                         goto out;
                 }
         }
-        if (o->output) {
+        if (s.ocf) {
+                rc = open_ocf(&s);
+                if (rc != 0)
+                        goto out;
+        } else if (o->output) {
                 s.out = strcmp(o->output, "-") ? fopen(o->output, "w") : stdout;
                 if (!s.out) {
                         fprintf(stderr, "nudge-gen: --output %s: %s\n",
@@ -630,8 +769,9 @@ static int run(struct opts *o) {
                         nd_gen_next(gen, &ev);
                         if (send_event(&s, &ev) != ND_OK) {
                                 fprintf(stderr,
-                                        "nudge-gen: sending event "
+                                        "nudge-gen: %s event "
                                         "%" PRIu64 " failed\n",
+                                        s.producer ? "sending" : "writing",
                                         sent);
                                 goto out;
                         }
@@ -664,8 +804,19 @@ static int run(struct opts *o) {
         if (shown)
                 progress(o, sent, &last_n, nd_clock_mono_ms() - start, tty,
                          true);
+        if (s.ocf) {
+                if (close_ocf(&s, true) != 0)
+                        goto out;
+                for (int i = 0; i < TOPICS && !o->quiet; i++)
+                        fprintf(stderr,
+                                "nudge-gen: wrote %s (%" PRIu64 " events)\n",
+                                s.files[i].path, s.files[i].events);
+        }
         rc = 0;
 out:
+        close_ocf(&s, false);
+        for (int i = 0; i < TOPICS; i++)
+                nd_free(s.files[i].path);
         if (s.out && s.out != stdout && fclose(s.out) != 0 && rc == 0)
                 rc = EXIT_FAIL;
         nd_gen_destroy(gen);
