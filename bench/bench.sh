@@ -25,7 +25,11 @@
 # Knobs (environment): ND_BENCH_BUILD (build dir, default build-bench),
 # ND_BENCH_EVENTS (records for the Kafka runs, 300000), ND_BENCH_ENGINE_EVENTS
 # (1000000), ND_BENCH_MEMORY ("100000 1000000 5000000"), ND_BENCH_RESTORE
-# (1000000), ND_BENCH_LATENCY_S (20), ND_BENCH_PARTITIONS (3).
+# (1000000), ND_BENCH_LATENCY_S (20), ND_BENCH_PARTITIONS (3), ND_BENCH_STEPS
+# (which steps run: "engine memory restore throughput latency"; without
+# the throughput step the latency runs use ND_BENCH_HALF_RATE, 70000, as
+# half the maximum), ND_BENCH_GUARANTEES ("eos alos"), ND_BENCH_DUMP_DIR
+# (keep each latency run's per-event times there: bench_kafka read).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +41,9 @@ memory_ns=${ND_BENCH_MEMORY:-100000 1000000 5000000}
 restore_n=${ND_BENCH_RESTORE:-1000000}
 lat_s=${ND_BENCH_LATENCY_S:-20}
 parts=${ND_BENCH_PARTITIONS:-3}
+steps=" ${ND_BENCH_STEPS:-engine memory restore throughput latency} "
+guarantees=${ND_BENCH_GUARANTEES:-eos alos}
+half_rate=${ND_BENCH_HALF_RATE:-70000}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results="$here/results"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nd-bench.XXXXXX")
@@ -44,7 +51,11 @@ out_json="$results/$stamp.json"
 pids=()
 started_broker=0
 
+# step NAME: true when NAME is one of the steps to run.
+step() { [[ $steps == *" $1 "* ]]; }
+
 say() { echo "bench: $*" >&2; }
+: >"$tmp/results.jsonl"
 
 cleanup() {
         for p in "${pids[@]}"; do
@@ -121,15 +132,18 @@ P=nb${stamp:2:11}$$
 P=${P//T/}
 
 # ------------------------------------------------------------------ 1. engine alone
-say "engine alone: $engine_events events from nudge-gen, replayed from memory"
 cfg "$tmp/engine.yaml" "$P-engine" exactly_once "$P-x" "$P-x-act"
+if step engine; then
+say "engine alone: $engine_events events from nudge-gen, replayed from memory"
 bounded 60 "$gen" --seed 1 --events "$engine_events" --customers 200000 \
         -o "$tmp/events.jsonl" --catalog-out "$tmp/catalog.jsonl" -q
 result engine "$(bounded 240 "$build/bench/bench_engine" "$tmp/engine.yaml" \
         "$tmp/events.jsonl" "$tmp/catalog.jsonl" 3)"
 rm -f "$tmp/events.jsonl"
+fi
 
 # ------------------------------------------------------------------ 2. memory
+if step memory; then
 for n in $memory_ns; do
         say "memory: $n customers who browsed"
         result "memory_browse_$n" "$(bounded 240 "$build/bench/bench_memory" \
@@ -138,6 +152,7 @@ done
 say "memory: 100000 customers with an open cart"
 result memory_cart "$(bounded 120 "$build/bench/bench_memory" \
         "$tmp/engine.yaml" cart 100000)"
+fi
 
 # ------------------------------------------------------------------ broker
 if [ -z "${ND_TEST_BOOTSTRAP:-}" ]; then
@@ -156,12 +171,15 @@ B=$ND_TEST_BOOTSTRAP
 say "broker $B, topic prefix $P"
 
 # ------------------------------------------------------------------ 3. restore
+if step restore; then
 say "restore: $restore_n customers from the changelog"
 cfg "$tmp/restore.yaml" "$P-restore" exactly_once "$P-x" "$P-x-act"
 result restore "$(bounded 300 "$build/bench/bench_restore" \
         "$tmp/restore.yaml" "$B" "$restore_n")"
+fi
 
 # ------------------------------------------------------------------ 4+5. throughput
+if step throughput; then
 say "loading $events events (Avro) into $P-{click,cart,purchase}"
 "$bk" create "$B" "$parts" "$P-click" "$P-cart" "$P-purchase" || exit 1
 "$bk" create "$B" "$parts" "$P-ceil-eos" "$P-ceil-alos" "$P-act-eos" \
@@ -173,7 +191,7 @@ bounded 120 "$gen" -c "$tmp/load.yaml" --partitions "$parts" --rate 0 \
 result generator "$(awk -v n="$events" -v t0="$t0" -v t1="$(date +%s.%N)" \
         'BEGIN {printf "{\"events_per_s\":%.0f}", n / (t1 - t0)}')"
 
-for g in eos alos; do
+for g in $guarantees; do
         say "ceiling ($g): librdkafka consume->produce"
         # Not under `timeout`: the reader reads this pid's CPU time.
         "$bk" passthrough "$B" "$g" "$P-ceil-$g" "$events" \
@@ -186,7 +204,7 @@ for g in eos alos; do
         wait "$pid" 2>/dev/null
 done
 
-for g in eos alos; do
+for g in $guarantees; do
         guarantee=exactly_once
         [ $g = alos ] && guarantee=at_least_once
         say "nudge end to end ($guarantee)"
@@ -199,6 +217,7 @@ for g in eos alos; do
         kill -TERM "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
 done
+fi
 
 # ------------------------------------------------------------------ 6. latency
 json_get() { python3 -c 'import json,sys; print(json.loads(sys.argv[1] or "null")["r"]["events_per_s"])' "$1" 2>/dev/null; }
@@ -222,6 +241,7 @@ lat_run() {
                 grep -q "worker 0: [0-9]* tasks" "$tmp/nudge-l$g$load.log" && break
                 sleep 0.2
         done
+        ND_BENCH_DUMP=${ND_BENCH_DUMP_DIR:+$ND_BENCH_DUMP_DIR/lat-$g-$load.txt} \
         bounded $((lat_s + 30)) "$bk" read "$B" "$L-act" 0 $((lat_s + 8)) \
                 "$pid" "$L-click" "$L-cart" "$L-purchase" >"$tmp/lat.json" \
                 2>"$tmp/lat.err" &
@@ -241,11 +261,12 @@ lat_run() {
         kill -TERM "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
 }
-json_get() { python3 -c 'import json,sys; print(json.loads(sys.argv[1] or "null")["r"]["events_per_s"])' "$1" 2>/dev/null; }
-for g in eos alos; do
-        max=$(grep "\"key\":\"nudge_$g\"" "$tmp/results.jsonl" | tail -1)
+for g in $guarantees; do
+        step latency || break
+        max=$(grep "\"key\":\"nudge_$g\"" "$tmp/results.jsonl" 2>/dev/null | tail -1)
         max=$(json_get "$max")
-        rate=$(awk -v m="${max:-0}" 'BEGIN {r = int(m / 2); if (r < 1000) r = 1000; print r}')
+        rate=$(awk -v m="${max:-0}" -v h="$half_rate" \
+                'BEGIN {r = m > 0 ? int(m / 2) : h; if (r < 1000) r = 1000; print r}')
         lat_run "$g" half "$rate"
         lat_run "$g" light 2000
 done
@@ -290,17 +311,22 @@ for gname, gl, tgt in (("eos", "exactly-once", 110), ("alos", "at-least-once", 5
 for gname, gl, tgt in (("eos", "exactly-once", 110), ("alos", "at-least-once", 5)):
     for load, lname in (("half", "half the max load"), ("light", "light load")):
         im = g(f"latency_{gname}_{load}", "immediate") or {}
+        en = g(f"latency_{gname}_{load}", "immediate_engine") or {}
+        rd = g(f"latency_{gname}_{load}", "immediate_reader") or {}
         rate = g(f"rate_{gname}_{load}", "rate")
         p99 = im.get("p99_ms")
-        rows.append((f"latency {gl}, {lname} ({num(rate)} ev/s), append -> visible, immediate (p50/p99/max ms, n)",
+        rows.append((f"latency {gl}, {lname} ({num(rate)} ev/s), append -> visible, immediate (p50/p99/max ms, n; p50/p99 of the hops in -> out append, out append -> visible)",
                      f"{num(im.get('p50_ms'),'{:.1f}')} / {num(p99,'{:.1f}')} / "
-                     f"{num(im.get('max_ms'),'{:.1f}')} (n={num(im.get('n'))})",
+                     f"{num(im.get('max_ms'),'{:.1f}')} (n={num(im.get('n'))}; "
+                     f"{num(en.get('p50_ms'),'{:.0f}')}/{num(en.get('p99_ms'),'{:.0f}')}, "
+                     f"{num(rd.get('p50_ms'),'{:.0f}')}/{num(rd.get('p99_ms'),'{:.0f}')})",
                      f"p99 <= {tgt} ms" if load == "half" else "",
                      ok(p99 is not None and p99 <= tgt) if load == "half" else ""))
 for gname, gl in (("eos", "exactly-once"), ("alos", "at-least-once")):
-    for part, what, tgt in (("timer", "all timers, half the max load", ""),
-                            ("timer_idle", "timers due after the input went idle", "<= 1000 ms")):
-        tm = g(f"latency_{gname}_half", part) or {}
+    for load, part, what, tgt in (("half", "timer", "all timers, half the max load", ""),
+                                  ("half", "timer_idle", "timers due after the input went idle, half the max load before", "<= 1000 ms"),
+                                  ("light", "timer_idle", "timers due after the input went idle, light load before", "<= 1000 ms")):
+        tm = g(f"latency_{gname}_{load}", part) or {}
         p99 = tm.get("p99_ms")
         rows.append((f"latency {gl}, due -> visible, cart_abandonment, {what} (p50/p99/max ms, n)",
                      f"{num(tm.get('p50_ms'),'{:.0f}')} / {num(p99,'{:.0f}')} / "

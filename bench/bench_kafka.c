@@ -26,7 +26,11 @@
  * (from /proc), and latency percentiles of append -> visible for forwarded
  *       events and of due -> visible for timer actions (all of them, and
  *       those due more than idle_advance_after after the last append:
- *       fired by the hybrid clock on an idle input).
+ *       fired by the hybrid clock on an idle input). The output topic is
+ *       LogAppendTime as well, which splits append -> visible into the
+ *       engine's hop (input append -> output append) and the reader's
+ *       (output append -> visible). ND_BENCH_DUMP=FILE writes one line per
+ *       forwarded event: seq, input append, output append, visible (ms).
  *
  * WHY rdkafka.h here: kio is the only runtime file that includes it, but
  * the ceiling must be librdkafka with nothing of nudge in between.
@@ -374,9 +378,13 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
         rd_kafka_topic_partition_list_t *sub;
         /* Append times (ms) and visible times (ms, fractional) per event
          * sequence number; sized for EXPECT with room. */
-        long cap = expect * 2 + 1000000;
+        long cap = expect > 0 ? expect * 2 + 1000000 : 8000000;
         int64_t *app = nd_calloc((size_t)cap, sizeof(*app));
         double *vis = nd_calloc((size_t)cap, sizeof(*vis));
+        int64_t *oapp = nd_calloc((size_t)cap, sizeof(*oapp));
+        double *hop = NULL;
+        long nhop = 0;
+        const char *dump = getenv("ND_BENCH_DUMP");
         double *lat = NULL, *due = nd_calloc(1000000, sizeof(*due));
         double *idle = nd_calloc(1000000, sizeof(*idle));
         int64_t *due_at = nd_calloc(1000000, sizeof(*due_at));
@@ -441,8 +449,10 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
                                         cpu_last = c;
                                 t_cpu = t_last;
                         }
-                        if (seq < cap && vis[seq] == 0)
+                        if (seq < cap && vis[seq] == 0) {
                                 vis[seq] = now;
+                                oapp[seq] = rd_kafka_message_timestamp(m, NULL);
+                        }
                         if (seq > max_seq)
                                 max_seq = seq;
                 } else {
@@ -462,9 +472,29 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
         rd_kafka_destroy(rk);
 
         lat = nd_calloc((size_t)(max_seq + 2), sizeof(*lat));
-        for (long s = 0; s <= max_seq && s < cap; s++)
-                if (vis[s] > 0 && app[s] > 0)
+        hop = nd_calloc((size_t)(max_seq + 2) * 2, sizeof(*hop));
+        {
+                FILE *df = dump ? fopen(dump, "w") : NULL;
+                /* The output topic is LogAppendTime too (cmd_create): its
+                 * timestamp splits the latency into the engine's hop
+                 * (input append -> output append) and the reader's. */
+                for (long s = 0; s <= max_seq && s < cap; s++) {
+                        if (!(vis[s] > 0 && app[s] > 0))
+                                continue;
                         lat[nlat++] = vis[s] - (double)app[s];
+                        if (oapp[s] > 0) {
+                                hop[nhop] = (double)(oapp[s] - app[s]);
+                                hop[max_seq + 1 + nhop++] =
+                                    vis[s] - (double)oapp[s];
+                        }
+                        if (df)
+                                fprintf(df, "%ld %lld %lld %.1f\n", s,
+                                        (long long)app[s], (long long)oapp[s],
+                                        vis[s]);
+                }
+                if (df)
+                        fclose(df);
+        }
         {
                 double secs = t_last - t_first;
                 printf("{\"forwarded\":%ld,\"actions\":%ld,\"seconds\":%.3f,"
@@ -475,6 +505,8 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
                        cpu_last - cpu_first,
                        fwd ? (cpu_last - cpu_first) * 1e6 / (double)fwd : 0.0);
                 pct(stdout, "immediate", lat, nlat);
+                pct(stdout, "immediate_engine", hop, nhop);
+                pct(stdout, "immediate_reader", hop + max_seq + 1, nhop);
                 /* Timers due after the input went idle: after the last
                  * append + idle_advance_after (the bench's 1 s), when
                  * only the hybrid clock can fire them. */
@@ -487,6 +519,8 @@ static int cmd_read(const char *bootstrap, const char *out, long expect,
         }
         nd_free(app);
         nd_free(vis);
+        nd_free(oapp);
+        nd_free(hop);
         nd_free(lat);
         nd_free(due);
         nd_free(idle);

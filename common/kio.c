@@ -42,7 +42,8 @@
 #define KIO_COMMIT_RETRIES  5
 #define KIO_TOPIC_CACHE     16
 #define KIO_PRODUCE_WAIT_MS 30000
-#define KIO_EPOCHS          64 /* at-least-once commits awaiting delivery */
+#define KIO_FETCH_WAIT_MS   "50" /* consumers' fetch.wait.max.ms */
+#define KIO_EPOCHS          64   /* at-least-once commits awaiting delivery */
 
 struct nd_kio_cluster_s {
         rd_kafka_t *rk; /* hosts the mock cluster */
@@ -162,9 +163,20 @@ static rd_kafka_conf_t *build_conf(const nd_config_t *cfg, const char *role,
         /* WHY: the mock cluster answers a fetch only when fetch.wait.max.ms
          * has passed, not when data arrives (measured: input in 500 ms
          * bursts), which would add up to 500 ms to every action. */
-        if (cfg && nd_config_is_embedded(cfg) && !strcmp(role, "consumer") &&
+        /* WHY 50 ms on a real broker: librdkafka keeps one fetch in flight
+         * per broker, and a fetch holds only the partitions that were
+         * fetchable when it was sent. After an assignment (start,
+         * rebalance) the first fetch often holds one partition while the
+         * others still look up their offsets; their records then wait for
+         * that fetch's fetch.wait.max.ms (default 500 ms; measured: the
+         * first 250 ms of input after a start 120-250 ms late). 50 ms
+         * bounds that wait; an idle consumer then sends 20 fetches per
+         * second per broker instead of 2. */
+        if (cfg && !strcmp(role, "consumer") &&
             !user_prop(cfg, role, "fetch.wait.max.ms") &&
-            !conf_put(kc, "fetch.wait.max.ms", "10", errstr, errstr_size))
+            !conf_put(kc, "fetch.wait.max.ms",
+                      nd_config_is_embedded(cfg) ? "10" : KIO_FETCH_WAIT_MS,
+                      errstr, errstr_size))
                 goto fail;
         return kc;
 fail:
@@ -650,6 +662,24 @@ static nd_err_t commit_alos(nd_kio_t *kio) {
         return ND_OK;
 }
 
+void nd_kio_warm(nd_kio_t *kio, const char *const *topics, int cnt,
+                 int timeout_ms) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+        for (int i = 0; i < cnt; i++)
+                topic_get(kio->producer, kio->topics, &kio->topic_cnt,
+                          topics[i]);
+        /* all_topics 0, no topic: the topics this handle knows. */
+        err = rd_kafka_metadata(kio->producer, 0, NULL, &md, timeout_ms);
+        if (err)
+                nd_log_warn("kio",
+                            "worker %d: metadata of the output topics: "
+                            "%s",
+                            kio->conf.thread, rd_kafka_err2str(err));
+        else
+                rd_kafka_metadata_destroy(md);
+}
+
 nd_err_t nd_kio_commit(nd_kio_t *kio) {
         int64_t t0;
         nd_err_t err;
@@ -761,6 +791,21 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         }
+}
+
+/* The effective settings that bound latency, once per worker: they are
+ * librdkafka's, partly nudge's defaults (build_conf), partly the user's. */
+static void log_latency_conf(nd_kio_t *kio) {
+        char fw[32] = "?", lg[32] = "?";
+        size_t n = sizeof(fw);
+        rd_kafka_conf_get(rd_kafka_conf(kio->consumer), "fetch.wait.max.ms", fw,
+                          &n);
+        n = sizeof(lg);
+        rd_kafka_conf_get(rd_kafka_conf(kio->producer), "linger.ms", lg, &n);
+        nd_log_info("kio",
+                    "worker %d: consumer fetch.wait.max.ms=%s, producer "
+                    "linger.ms=%s",
+                    kio->conf.thread, fw, lg);
 }
 
 nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
@@ -893,6 +938,7 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
         }
         kio->batch_cap = (int)cfg->batch_size;
         kio->batch = nd_calloc((size_t)kio->batch_cap, sizeof(*kio->batch));
+        log_latency_conf(kio);
         return kio;
 fail:
         if (cc)

@@ -722,8 +722,15 @@ static void *worker_main(void *arg) {
                 if (now >= next_commit) {
                         if (commit(w))
                                 break;
-                        next_commit =
-                            nd_clock_mono_ms() + cfg->commit_interval_ms;
+                        /* WHY start to start (as Kafka Streams): counting
+                         * the interval from the end of a commit would add
+                         * the commit's own duration to every record's
+                         * wait under exactly-once. A commit that outlasts
+                         * the interval is followed by one more batch, not
+                         * by a second commit at once. */
+                        next_commit += cfg->commit_interval_ms;
+                        if (next_commit <= now)
+                                next_commit = now + cfg->commit_interval_ms;
                 }
         }
         if (w->err == ND_OK || w->err == ND_ERR_SHUTDOWN) {
@@ -821,6 +828,10 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                                                 sizeof(logs[i]));
                         topics[n++] = logs[i];
                 }
+        rt->out_cnt = n - 3;
+        rt->out_topics = nd_calloc((size_t)rt->out_cnt, sizeof(char *));
+        for (int i = 3; i < n; i++)
+                rt->out_topics[i - 3] = nd_strdup(topics[i]);
         err = nd_kio_partition_counts(cfg, rt->bootstrap, topics, n, counts,
                                       TOPIC_TIMEOUT_MS, errstr, errstr_size);
         if (err != ND_OK) {
@@ -919,6 +930,8 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                         return strstr(errstr, "key '") ? ND_ERR_CONFIG
                                                        : ND_ERR_KAFKA;
                 }
+                nd_kio_warm(w->kio, (const char *const *)rt->out_topics,
+                            rt->out_cnt, 5000);
         }
         for (int i = 0; i < rt->worker_cnt; i++) {
                 struct nd_worker *w = &rt->workers[i];
@@ -1026,6 +1039,9 @@ void nd_runtime_destroy(nd_runtime_t *rt) {
         nd_metrics_destroy(rt->reg);
         nd_free(rt->inst_gauges);
         nd_free(rt->changelogs);
+        for (int i = 0; i < rt->out_cnt; i++)
+                nd_free(rt->out_topics[i]);
+        nd_free(rt->out_topics);
         nd_free(rt->workers);
         nd_free(rt->bootstrap);
         nd_free(rt);

@@ -96,6 +96,8 @@ struct nd_runtime_s {
         const nd_config_t *cfg;
         char *bootstrap;
         const char *event_topics[3];
+        char **out_topics; /* actions, dead letters, changelogs */
+        int out_cnt;
         struct nd_worker *workers;
         int worker_cnt;
         atomic_bool stop;

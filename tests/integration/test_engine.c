@@ -92,6 +92,13 @@ START_TEST(records_go_through_once_to_a_read_committed_consumer) {
                 nd_kt_bootstrap());
         make_topics(&t, 3, 3, 3);
         start_engine(&p, config(&t, NULL));
+        /* nudge's latency defaults on a real broker (kio.c build_conf) */
+        ck_assert_msg(nd_proc_wait_log(&p,
+                                       "worker 0: consumer "
+                                       "fetch.wait.max.ms=50, producer "
+                                       "linger.ms=5",
+                                       WAIT_MS),
+                      "default fetch.wait.max.ms / linger.ms not in effect");
         for (int i = 0; i < N; i++) {
                 snprintf(keys[i], 32, "cust-%d", i % 37);
                 event_json(vals[i], 512, i, keys[i]);
@@ -218,12 +225,22 @@ START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
         make_topics(&t, 4, 4, 4);
         argv[2] = config(&t, "processing:\n  guarantee: at_least_once\n"
                              "  threads: 2\n");
-        nd_proc_start(&p, argv, NULL);
+        /* a fetch wait the operator set wins over nudge's default */
+        nd_proc_start(
+            &p, argv,
+            (const char *[]){"NUDGE_KAFKA_FETCH_WAIT_MAX_MS=200", NULL});
         /* both workers get a share of the 4 partition numbers */
         if (!nd_proc_wait_log(&p, "worker 1: [1-9][0-9]* tasks", WAIT_MS) ||
             !nd_proc_wait_log(&p, "worker 0: [1-9][0-9]* tasks", WAIT_MS)) {
                 nd_proc_dump(&p);
                 ck_abort_msg("the two workers did not both get partitions");
+        }
+        if (!nd_proc_wait_log(&p,
+                              "worker 1: consumer fetch.wait.max.ms=200, "
+                              "producer",
+                              WAIT_MS)) {
+                nd_proc_dump(&p);
+                ck_abort_msg("the fetch wait the operator set is not used");
         }
         for (int i = 0; i < N; i++) {
                 snprintf(keys[i], 32, "cust-%d", i % 53);
