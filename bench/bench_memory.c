@@ -59,10 +59,9 @@ struct log_count {
         size_t bytes;
 };
 
-static nd_err_t on_log(void *arg, int inst, const void *key, size_t klen,
+static nd_err_t on_log(void *arg, const void *key, size_t klen,
                        const void *value, size_t vlen) {
         struct log_count *lc = arg;
-        (void)inst;
         (void)key;
         (void)value;
         lc->records++;

@@ -33,9 +33,6 @@ struct prod {
 
 struct rest {
         nd_task_t *task;
-        char (*topics)[300];
-        int *inst;
-        int cnt;
         uint64_t records, bad;
         int64_t apply_ns; /* inside nd_task_restore() */
 };
@@ -51,28 +48,23 @@ static nd_err_t on_forward(void *arg, nd_task_t *task, int inst,
         return ND_OK;
 }
 
-static nd_err_t log_one(void *arg, int inst, const void *key, size_t klen,
+static nd_err_t log_one(void *arg, const void *key, size_t klen,
                         const void *value, size_t vlen) {
         struct prod *p = arg;
         char topic[300];
-        nd_task_changelog_topic(p->cfg, inst, topic, sizeof(topic));
+        nd_task_changelog_topic(p->cfg, topic, sizeof(topic));
         p->records++;
         return nd_kio_client_produce(p->cl, topic, key, klen, value, vlen);
 }
 
 static void restore_one(void *arg, const nd_rec_t *rec) {
         struct rest *r = arg;
-        for (int i = 0; i < r->cnt; i++)
-                if (!strcmp(r->topics[i], rec->topic)) {
-                        int64_t t0 = nd_clock_mono_ns();
-                        if (nd_task_restore(r->task, r->inst[i], rec->key,
-                                            rec->key_len, rec->value,
-                                            rec->value_len) != ND_OK)
-                                r->bad++;
-                        r->apply_ns += nd_clock_mono_ns() - t0;
-                        r->records++;
-                        return;
-                }
+        int64_t t0 = nd_clock_mono_ns();
+        if (nd_task_restore(r->task, rec->key, rec->key_len, rec->value,
+                            rec->value_len, NULL) != ND_OK)
+                r->bad++;
+        r->apply_ns += nd_clock_mono_ns() - t0;
+        r->records++;
 }
 
 static void fill(nd_task_t *task, long n) {
@@ -116,7 +108,8 @@ int main(int argc, char **argv) {
         nd_kio_client_t *tbl = NULL;
         nd_task_t *src, *dst;
         nd_task_stats_t s1, s2;
-        const char *topics[64];
+        char topic[300];
+        const char *topics[1] = {topic};
         char errstr[1024];
         int64_t t0;
         double secs, fill_s, write_s;
@@ -134,21 +127,11 @@ int main(int argc, char **argv) {
         }
         tc.cfg = cfg;
         p.cfg = cfg;
-        r.topics = nd_calloc((size_t)cfg->trigger_cnt, sizeof(*r.topics));
-        r.inst = nd_calloc((size_t)cfg->trigger_cnt, sizeof(*r.inst));
-        for (int i = 0; i < cfg->trigger_cnt && r.cnt < 64; i++) {
-                if (!nd_task_instance_has_state(cfg, i))
-                        continue;
-                nd_task_changelog_topic(cfg, i, r.topics[r.cnt],
-                                        sizeof(r.topics[r.cnt]));
-                if (nd_kio_create_topic(cfg, argv[2], r.topics[r.cnt], 1, true,
-                                        15000, errstr,
-                                        sizeof(errstr)) != ND_OK) {
-                        fprintf(stderr, "bench_restore: %s\n", errstr);
-                        return 1;
-                }
-                topics[r.cnt] = r.topics[r.cnt];
-                r.inst[r.cnt++] = i;
+        nd_task_changelog_topic(cfg, topic, sizeof(topic));
+        if (nd_kio_create_topic(cfg, argv[2], topic, 1, true, 15000, errstr,
+                                sizeof(errstr)) != ND_OK) {
+                fprintf(stderr, "bench_restore: %s\n", errstr);
+                return 1;
         }
 
         src = nd_task_new(&tc);
@@ -178,7 +161,7 @@ int main(int argc, char **argv) {
         dst = nd_task_new(&tc);
         r.task = dst;
         t0 = nd_clock_mono_ns();
-        tbl = nd_kio_table_new(cfg, argv[2], topics, r.cnt, NULL, 0, errstr,
+        tbl = nd_kio_table_new(cfg, argv[2], topics, 1, NULL, 0, errstr,
                                sizeof(errstr));
         if (!tbl) {
                 fprintf(stderr, "bench_restore: %s\n", errstr);
@@ -188,8 +171,8 @@ int main(int argc, char **argv) {
                 /* as the worker does (runtime.c restore_tasks) */
                 int64_t done, total;
                 nd_kio_table_progress(tbl, &done, &total);
-                if (total > 0 && r.cnt > 0)
-                        nd_task_reserve(dst, (size_t)(total / r.cnt));
+                if (total > 0)
+                        nd_task_reserve(dst, (size_t)total);
         }
         while (!nd_kio_table_loaded(tbl) &&
                nd_clock_mono_ns() - t0 < 300 * 1000000000LL)
@@ -209,8 +192,6 @@ int main(int argc, char **argv) {
         if (nd_task_start(dst) != ND_OK)
                 return 1;
         nd_task_destroy(dst);
-        nd_free(r.topics);
-        nd_free(r.inst);
         nd_config_destroy(cfg);
         return s1.entries == s2.entries ? 0 : 1;
 }

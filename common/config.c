@@ -34,6 +34,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <yaml.h>
 
 #include "log.h"
@@ -71,7 +72,7 @@ _Static_assert(ND_GUARANTEE_EXACTLY_ONCE == 0 &&
 static const nd_cfg_prop_t props[] = {
     ND_CFG_STR("application.id", "nudge", F(application_id),
                "Names this deployment: the prefix of its consumer group, "
-               "transactional ids and changelog topics. Instances with the "
+               "transactional ids and changelog topic. Instances with the "
                "same id share the work."),
     ND_CFG_ENUM("log.level", "info", F(log_level), log_levels,
                 "Lowest level that is logged."),
@@ -1040,6 +1041,20 @@ static nd_err_t load_trigger(struct loader *ld, yaml_node_t *item, int idx) {
                                    "duplicate trigger name '%s' (first at "
                                    "line %d)",
                                    scalar(name->val), cfg->triggers[i].line);
+                        goto out;
+                }
+                /* The changelog tells a trigger's entries by 32 bits of
+                 * the name's XXH3-64 (task.c): two names must differ
+                 * there too (about one pair in 4 billion does not). */
+                if ((uint32_t)XXH3_64bits(cfg->triggers[i].name,
+                                          strlen(cfg->triggers[i].name)) ==
+                    (uint32_t)XXH3_64bits(scalar(name->val),
+                                          strlen(scalar(name->val)))) {
+                        err = fail(ld, name->line, shown,
+                                   "trigger names '%s' and '%s' (line %d) "
+                                   "have the same changelog tag: rename one",
+                                   scalar(name->val), cfg->triggers[i].name,
+                                   cfg->triggers[i].line);
                         goto out;
                 }
         }

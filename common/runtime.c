@@ -151,10 +151,10 @@ struct log_arg {
         nd_task_t *task;
 };
 
-static nd_err_t log_one(void *arg, int inst, const void *key, size_t klen,
+static nd_err_t log_one(void *arg, const void *key, size_t klen,
                         const void *value, size_t vlen) {
         struct log_arg *la = arg;
-        return nd_kio_produce(la->w->kio, la->w->rt->changelogs[inst],
+        return nd_kio_produce(la->w->kio, la->w->rt->changelog,
                               nd_task_partition(la->task), key, klen, value,
                               vlen, NULL, 0);
 }
@@ -191,9 +191,7 @@ static void failpoint_hold(struct nd_worker *w, const char *name) {
 
 struct restore_arg {
         struct nd_worker *w;
-        char (*topics)[300];
-        int *inst_of;
-        int cnt;
+        uint64_t *applied; /* entries per instance */
         uint64_t bad;
 };
 
@@ -202,49 +200,29 @@ static void restore_one(void *arg, const nd_rec_t *rec) {
         nd_task_t *task = rec->partition < ra->w->task_cap
                               ? ra->w->tasks[rec->partition]
                               : NULL;
-        if (!task)
-                return;
-        for (int i = 0; i < ra->cnt; i++)
-                if (!strcmp(ra->topics[i], rec->topic)) {
-                        if (nd_task_restore(task, ra->inst_of[i], rec->key,
-                                            rec->key_len, rec->value,
-                                            rec->value_len) != ND_OK)
-                                ra->bad++;
-                        nd_counter_add(ra->w->m_restored[ra->inst_of[i]], 1);
-                        return;
-                }
+        if (task && nd_task_restore(task, rec->key, rec->key_len, rec->value,
+                                    rec->value_len, ra->applied) != ND_OK)
+                ra->bad++;
 }
 
 /*
- * Reads the changelog partitions parts[] of every stateful instance to
- * their ends into the (new, not yet started) tasks of those partitions:
- * one reader for all of them, so a large assignment restores in parallel
- * fetches rather than one partition after another.
+ * Reads the changelog partitions parts[] to their ends into the (new, not
+ * yet started) tasks of those partitions: one reader for all of them, so a
+ * large assignment restores in parallel fetches rather than one partition
+ * after another.
  */
 static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
                               int part_cnt) {
         const nd_config_t *cfg = w->rt->cfg;
-        int n = 0;
-        char(*topics)[300] =
-            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*topics));
-        const char **names =
-            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*names));
-        int *inst_of =
-            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*inst_of));
-        struct restore_arg ra = {w, topics, inst_of, 0, 0};
+        int n = nd_task_has_state(cfg) ? 1 : 0;
+        const char *names[1] = {w->rt->changelog};
+        struct restore_arg ra = {
+            w, nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(uint64_t)), 0};
         nd_kio_client_t *cl = NULL;
         char errstr[512];
         int64_t start = nd_clock_mono_ms(), last_log = start, read = 0, total;
         nd_err_t err = ND_OK;
 
-        for (int i = 0; i < cfg->trigger_cnt; i++)
-                if (nd_task_instance_has_state(cfg, i)) {
-                        nd_task_changelog_topic(cfg, i, topics[n],
-                                                sizeof(topics[n]));
-                        names[n] = topics[n];
-                        inst_of[n++] = i;
-                }
-        ra.cnt = n;
         if (n == 0 || part_cnt == 0)
                 goto out;
         cl = nd_kio_table_new(cfg, w->rt->bootstrap, names, n, parts, part_cnt,
@@ -257,12 +235,13 @@ static nd_err_t restore_tasks(struct nd_worker *w, const int32_t *parts,
         nd_kio_table_progress(cl, &read, &total);
         atomic_store(&w->restore_remaining, total);
         /* Size the stores up front: the end offsets bound the number of
-         * entries per partition and instance (tombstones and older
-         * versions of a key only make it an overestimate). */
+         * customers per partition (tombstones, older versions of a key and
+         * customers that only some instances track make it an
+         * overestimate). */
         for (int i = 0; i < part_cnt && total > 0; i++)
                 if (w->tasks[parts[i]])
                         nd_task_reserve(w->tasks[parts[i]],
-                                        (size_t)(total / part_cnt / n));
+                                        (size_t)(total / part_cnt));
         failpoint_hold(w, "NUDGE_FAILPOINT_RESTORE_HOLD");
         while (!nd_kio_table_loaded(cl)) {
                 int64_t now = nd_clock_mono_ms();
@@ -311,9 +290,10 @@ out:
                             w->idx, part_cnt, read,
                             (long long)(nd_clock_mono_ms() - start),
                             ra.bad ? " (bad records skipped)" : "");
-        nd_free(topics);
-        nd_free(names);
-        nd_free(inst_of);
+        for (int i = 0; i < cfg->trigger_cnt; i++)
+                if (ra.applied[i])
+                        nd_counter_add(w->m_restored[i], ra.applied[i]);
+        nd_free(ra.applied);
         return err;
 }
 
@@ -767,11 +747,7 @@ nd_runtime_t *nd_runtime_new(const nd_config_t *cfg, const char *bootstrap) {
         rt->event_topics[0] = cfg->topic_clickstream;
         rt->event_topics[1] = cfg->topic_cart;
         rt->event_topics[2] = cfg->topic_purchase;
-        rt->changelogs =
-            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*rt->changelogs));
-        for (int i = 0; i < cfg->trigger_cnt; i++)
-                nd_task_changelog_topic(cfg, i, rt->changelogs[i],
-                                        sizeof(rt->changelogs[i]));
+        nd_task_changelog_topic(cfg, rt->changelog, sizeof(rt->changelog));
         nd__rt_metrics_init(rt);
         return rt;
 }
@@ -822,12 +798,10 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                 topics[n++] = chans[c];
         }
         first_log = n;
-        for (int i = 0; i < cfg->trigger_cnt; i++)
-                if (nd_task_instance_has_state(cfg, i)) {
-                        nd_task_changelog_topic(cfg, i, logs[i],
-                                                sizeof(logs[i]));
-                        topics[n++] = logs[i];
-                }
+        if (nd_task_has_state(cfg)) {
+                nd_task_changelog_topic(cfg, logs[0], sizeof(logs[0]));
+                topics[n++] = logs[0];
+        }
         rt->out_cnt = n - 3;
         rt->out_topics = nd_calloc((size_t)rt->out_cnt, sizeof(char *));
         for (int i = 3; i < n; i++)
@@ -1038,7 +1012,6 @@ void nd_runtime_destroy(nd_runtime_t *rt) {
         }
         nd_metrics_destroy(rt->reg);
         nd_free(rt->inst_gauges);
-        nd_free(rt->changelogs);
         for (int i = 0; i < rt->out_cnt; i++)
                 nd_free(rt->out_topics[i]);
         nd_free(rt->out_topics);
@@ -1071,14 +1044,12 @@ nd_err_t nd_embedded_start(const nd_config_t *cfg, nd_kio_cluster_t **out,
                 if (nd_kio_cluster_create_topic(mc, log, parts) != ND_OK)
                         goto fail;
         }
-        /* The mock has no CreateTopics: make the changelogs here too. */
-        for (int i = 0; i < cfg->trigger_cnt; i++)
-                if (nd_task_instance_has_state(cfg, i)) {
-                        nd_task_changelog_topic(cfg, i, log, sizeof(log));
-                        if (nd_kio_cluster_create_topic(mc, log, parts) !=
-                            ND_OK)
-                                goto fail;
-                }
+        /* The mock has no CreateTopics: make the changelog here too. */
+        if (nd_task_has_state(cfg)) {
+                nd_task_changelog_topic(cfg, log, sizeof(log));
+                if (nd_kio_cluster_create_topic(mc, log, parts) != ND_OK)
+                        goto fail;
+        }
         nd_log_info("embedded",
                     "embedded Kafka (librdkafka mock cluster, %d broker(s)) "
                     "at %s; topics have %d partitions; try: kcat -b %s -L",

@@ -110,7 +110,7 @@ struct nd_runtime_s {
         struct nd_inst_gauge *inst_gauges;
         void (*tap)(void *arg, const nd_action_t *act);
         void *tap_arg;
-        char (*changelogs)[300]; /* per trigger instance */
+        char changelog[300]; /* <application.id>-changelog */
 };
 
 /* runtime_metrics.c */

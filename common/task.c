@@ -47,7 +47,9 @@
  * (nd_ctx_upsert refuses them). */
 static const char WM_KEY[] = "\0watermark";
 #define WM_KEY_LEN   (sizeof(WM_KEY) - 1)
-#define WM_VALUE_LEN 16
+#define WM_VALUE_LEN 17 /* format byte, W, max timestamp */
+/* Restore records applied before the stores are sized (nd_task_reserve) */
+#define RESERVE_SAMPLE 8192
 
 struct entry_hdr {
         nd_timer_t tmr;
@@ -69,6 +71,7 @@ struct nd_ctx_s {
         void *state;
         nd_store_t *st; /* NULL when value_size is 0 */
         size_t armed;   /* armed timers of this instance */
+        uint32_t tag;   /* its entries' tag in changelog records */
         bool inited;
 };
 
@@ -85,6 +88,11 @@ struct nd_task_s {
         bool restored;  /* nd_task_restored() ran: no restore */
         uint8_t *enc;   /* changelog encoding scratch */
         size_t enc_cap;
+        const nd_store_entry_t **rec_ents; /* one record's entries */
+        uint8_t *rec_seen;   /* restore: instances in the record */
+        size_t reserve_n;    /* nd_task_reserve(): records coming */
+        size_t reserve_at;   /* size the stores after this many */
+        size_t restore_recs; /* records applied so far */
         nd_task_stats_t stats;
 };
 
@@ -103,10 +111,19 @@ bool nd_task_instance_has_state(const nd_config_t *cfg, int inst) {
         return cfg->triggers[inst].def->value_size > 0;
 }
 
-void nd_task_changelog_topic(const nd_config_t *cfg, int inst, char *buf,
-                             size_t size) {
-        snprintf(buf, size, "%s-%s-changelog", cfg->application_id,
-                 cfg->triggers[inst].name);
+bool nd_task_has_state(const nd_config_t *cfg) {
+        for (int i = 0; i < cfg->trigger_cnt; i++)
+                if (nd_task_instance_has_state(cfg, i))
+                        return true;
+        return false;
+}
+
+void nd_task_changelog_topic(const nd_config_t *cfg, char *buf, size_t size) {
+        snprintf(buf, size, "%s-changelog", cfg->application_id);
+}
+
+uint32_t nd_task_changelog_tag(const char *trigger_name) {
+        return (uint32_t)XXH3_64bits(trigger_name, strlen(trigger_name));
 }
 
 nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
@@ -123,6 +140,11 @@ nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
                       sizeof(*task->inst));
         task->wm_inst = -1;
         task->now_ts = INT64_MIN;
+        task->rec_ents =
+            nd_calloc((size_t)(cfg->trigger_cnt ? cfg->trigger_cnt : 1),
+                      sizeof(*task->rec_ents));
+        task->rec_seen =
+            nd_calloc((size_t)(cfg->trigger_cnt ? cfg->trigger_cnt : 1), 1);
         for (int i = 0; i < cfg->trigger_cnt; i++) {
                 struct nd_ctx_s *ctx = &task->inst[i];
                 ctx->task = task;
@@ -134,6 +156,7 @@ nd_task_t *nd_task_new(const nd_task_conf_t *conf) {
                 nd_assert(name == i);
                 ctx->state = nd_calloc(
                     1, ctx->def->state_size ? ctx->def->state_size : 1);
+                ctx->tag = nd_task_changelog_tag(ctx->tc->name);
                 if (ctx->def->value_size) {
                         ctx->st = nd_store_new(ctx->tc->name,
                                                HDR_SIZE + ctx->def->value_size);
@@ -177,6 +200,8 @@ void nd_task_destroy(nd_task_t *task) {
         nd_timers_destroy(task->timers);
         nd_free(task->inst);
         nd_free(task->enc);
+        nd_free(task->rec_ents);
+        nd_free(task->rec_seen);
         nd_free(task);
 }
 
@@ -296,23 +321,66 @@ struct flush_arg {
         void *arg;
 };
 
+static uint8_t *put_le32(uint8_t *p, uint32_t v) {
+        for (int i = 0; i < 4; i++, v >>= 8)
+                *p++ = (uint8_t)v;
+        return p;
+}
+
+static uint32_t get_le32(const uint8_t *p) {
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+               (uint32_t)p[3] << 24;
+}
+
+/*
+ * One customer's changelog record: the current entry of key in every
+ * stateful instance (docs/internals/STORE.md, "Changelog records"). The
+ * dirty lists are walked instance by instance, and a key dirty in several
+ * instances is written once, in the pass of the first of them; so a key
+ * dirty in an earlier instance is skipped here. (A key deleted there is a
+ * tombstone, not an entry, and cannot be seen: it is then written twice,
+ * the same bytes twice, which compaction and a restore both take.)
+ */
 static nd_err_t flush_one(nd_store_t *st, const void *key, size_t klen,
                           const nd_store_entry_t *e, void *arg) {
         struct flush_arg *fa = arg;
         nd_task_t *task = fa->task;
-        size_t need, len;
-        nd_err_t err;
-        if (!e)
-                return fa->cb(fa->arg, fa->inst, key, klen, NULL, 0);
-        need = nd_store_entry_encoded_size(st, e);
+        size_t need = 1, len;
+        uint8_t *p;
+        (void)st;
+        (void)e;
+        for (int j = 0; j < task->inst_cnt; j++) {
+                nd_store_t *sj = task->inst[j].st;
+                const nd_store_entry_t *ej =
+                    sj ? nd_store_get(sj, key, klen) : NULL;
+                if (j < fa->inst && ej && nd_store_is_dirty(ej))
+                        return ND_OK;
+                task->rec_ents[j] = ej;
+                if (ej)
+                        need += 8 + nd_store_entry_encoded_size(sj, ej);
+        }
+        if (need == 1)
+                return fa->cb(fa->arg, key, klen, NULL, 0);
         if (need > task->enc_cap) {
                 task->enc_cap = need * 2;
                 task->enc = nd_realloc(task->enc, task->enc_cap);
         }
-        err = nd_store_entry_encode(st, e, task->enc, task->enc_cap, &len);
-        if (err != ND_OK)
-                return err;
-        return fa->cb(fa->arg, fa->inst, key, klen, task->enc, len);
+        p = task->enc;
+        *p++ = ND_TASK_CHANGELOG_FORMAT;
+        for (int j = 0; j < task->inst_cnt; j++) {
+                const nd_store_entry_t *ej = task->rec_ents[j];
+                nd_err_t err;
+                if (!ej)
+                        continue;
+                p = put_le32(p, task->inst[j].tag);
+                err = nd_store_entry_encode(task->inst[j].st, ej, p + 4,
+                                            need - (size_t)(p + 4 - task->enc),
+                                            &len);
+                if (err != ND_OK)
+                        return err;
+                p = put_le32(p, (uint32_t)len) + len;
+        }
+        return fa->cb(fa->arg, key, klen, task->enc, (size_t)(p - task->enc));
 }
 
 static void put_be64(uint8_t *p, int64_t v) {
@@ -329,22 +397,28 @@ static int64_t get_be64(const uint8_t *p) {
 
 nd_err_t nd_task_flush(nd_task_t *task, nd_task_log_cb *cb, void *arg) {
         nd_err_t err;
+        /* Written first, forgotten after: flush_one() tells a key already
+         * written by its dirty flag in the earlier instances. */
         for (int i = 0; i < task->inst_cnt; i++) {
                 struct flush_arg fa = {task, i, cb, arg};
                 if (!task->inst[i].st)
                         continue;
-                err = nd_store_flush(task->inst[i].st, flush_one, &fa, 0);
+                err = nd_store_dirty_foreach(task->inst[i].st, flush_one, &fa);
                 if (err != ND_OK)
                         return err;
         }
         if (task->wm_dirty && task->wm_inst >= 0) {
                 uint8_t v[WM_VALUE_LEN];
-                put_be64(v, task->wm.w);
-                put_be64(v + 8, task->wm.max_ts);
-                err = cb(arg, task->wm_inst, WM_KEY, WM_KEY_LEN, v, sizeof(v));
+                v[0] = ND_TASK_CHANGELOG_FORMAT;
+                put_be64(v + 1, task->wm.w);
+                put_be64(v + 9, task->wm.max_ts);
+                err = cb(arg, WM_KEY, WM_KEY_LEN, v, sizeof(v));
                 if (err != ND_OK)
                         return err;
         }
+        for (int i = 0; i < task->inst_cnt; i++)
+                if (task->inst[i].st)
+                        nd_store_flush(task->inst[i].st, NULL, NULL, 0);
         task->wm_dirty = false;
         return ND_OK;
 }
@@ -357,18 +431,32 @@ size_t nd_task_pending_changes(const nd_task_t *task) {
         return n;
 }
 
-nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
-                         size_t klen, const void *value, size_t vlen) {
-        nd_store_t *st;
-        if (inst < 0 || inst >= task->inst_cnt || !(st = task->inst[inst].st))
-                return ND_ERR_BAD_RECORD;
+/* The sample is in: size each store for its share of the records. */
+static void reserve_from_sample(nd_task_t *task) {
+        for (int i = 0; i < task->inst_cnt; i++) {
+                nd_store_t *st = task->inst[i].st;
+                if (st)
+                        nd_store_reserve(st,
+                                         (size_t)((double)task->reserve_n *
+                                                  (double)nd_store_count(st) /
+                                                  (double)task->restore_recs));
+        }
+        task->reserve_n = 0;
+}
+
+nd_err_t nd_task_restore(nd_task_t *task, const void *key, size_t klen,
+                         const void *value, size_t vlen, uint64_t *applied) {
+        const uint8_t *p = value, *end = p + vlen;
+        uint8_t *seen = task->rec_seen; /* instances in the record */
+        if (task->wm_inst < 0)
+                return ND_ERR_BAD_RECORD; /* no stateful instance */
         if (klen == WM_KEY_LEN && !memcmp(key, WM_KEY, WM_KEY_LEN)) {
-                if (!value || vlen != WM_VALUE_LEN)
+                if (!value || vlen != WM_VALUE_LEN ||
+                    p[0] != ND_TASK_CHANGELOG_FORMAT)
                         return ND_ERR_BAD_RECORD;
                 /* Never back: keep the larger of what we have and what was
                  * logged. */
-                int64_t w = get_be64(value),
-                        max_ts = get_be64((const uint8_t *)value + 8);
+                int64_t w = get_be64(p + 1), max_ts = get_be64(p + 9);
                 if (w > task->wm.w)
                         task->wm.w = w;
                 if (max_ts > task->wm.max_ts)
@@ -380,19 +468,59 @@ nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
          * the persisted armed flag), so entries may be overwritten or
          * deleted freely; the heap is built once, at the end. */
         nd_assert(!task->restored);
-        if (!value) {
-                nd_store_restore_tombstone(st, key, klen);
-                return ND_OK;
+        memset(seen, 0, (size_t)task->inst_cnt);
+        if (value) {
+                /* Check the framing and the keys before changing anything. */
+                if (vlen < 1 || p[0] != ND_TASK_CHANGELOG_FORMAT)
+                        return ND_ERR_BAD_RECORD;
+                for (const uint8_t *q = p + 1; q < end;) {
+                        size_t len;
+                        if (end - q < 8)
+                                return ND_ERR_BAD_RECORD;
+                        len = get_le32(q + 4);
+                        q += 8;
+                        /* an entry: format, key length, key, ... */
+                        if ((size_t)(end - q) < len || len < 2 + klen ||
+                            q[1] != klen || memcmp(q + 2, key, klen))
+                                return ND_ERR_BAD_RECORD;
+                        q += len;
+                }
+                for (const uint8_t *q = p + 1; q < end;) {
+                        uint32_t tag = get_le32(q);
+                        size_t len = get_le32(q + 4);
+                        q += 8;
+                        for (int i = 0; i < task->inst_cnt; i++) {
+                                struct nd_ctx_s *ctx = &task->inst[i];
+                                if (!ctx->st || ctx->tag != tag)
+                                        continue;
+                                if (nd_store_entry_decode_into(ctx->st, q, len,
+                                                               NULL) != ND_OK)
+                                        return ND_ERR_BAD_RECORD;
+                                seen[i] = 1;
+                                if (applied)
+                                        applied[i]++;
+                                break;
+                        }
+                        /* an unknown tag: a trigger no longer configured */
+                        q += len;
+                }
         }
-        return nd_store_entry_decode_into(st, value, vlen, NULL) == ND_OK
-                   ? ND_OK
-                   : ND_ERR_BAD_RECORD;
+        /* The record is the customer's whole state: an instance without an
+         * entry in it has none (a tombstone deletes them all). */
+        for (int i = 0; i < task->inst_cnt; i++)
+                if (task->inst[i].st && !seen[i])
+                        nd_store_restore_tombstone(task->inst[i].st, key, klen);
+        if (task->reserve_n && ++task->restore_recs == task->reserve_at)
+                reserve_from_sample(task);
+        return ND_OK;
 }
 
 void nd_task_reserve(nd_task_t *task, size_t n) {
-        for (int i = 0; i < task->inst_cnt; i++)
-                if (task->inst[i].st)
-                        nd_store_reserve(task->inst[i].st, n);
+        task->reserve_n = n;
+        task->reserve_at = n / 16 < RESERVE_SAMPLE ? n / 16 : RESERVE_SAMPLE;
+        if (task->reserve_at == 0)
+                task->reserve_at = 1;
+        task->restore_recs = 0;
 }
 
 void nd_task_restored(nd_task_t *task) {

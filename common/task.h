@@ -14,10 +14,10 @@
  * JSON lines; the test driver keeps them in memory), so the same task code
  * runs live, in replay and in processor tests.
  *
- * State is written to a changelog per instance (nd_task_flush at commit)
- * and read back from it (nd_task_restore, then nd_task_restored). The
- * watermark travels in the first keyed instance's changelog under a
- * reserved key that no customer key can take (it starts with a NUL byte).
+ * State is written to the application's changelog (nd_task_flush at commit)
+ * and read back from it (nd_task_restore, then nd_task_restored), one
+ * record per customer. The watermark travels in it under a reserved key
+ * that no customer key can take (it starts with a NUL byte).
  *
  * Thread safety: a task is used by one thread at a time.
  */
@@ -112,14 +112,23 @@ size_t nd_task_evict(nd_task_t *task, size_t max);
 /* ------------------------------------------------------------------ */
 /* Changelog                                                           */
 
+/**
+ * The first byte of a changelog record's value (docs/internals/STORE.md):
+ * 3 = one record per customer with the entries of all instances. Format 2
+ * (one topic and one record per instance) is not read.
+ */
+#define ND_TASK_CHANGELOG_FORMAT 3
+
 /** One changelog record: value NULL is a tombstone. */
-typedef nd_err_t(nd_task_log_cb)(void *arg, int inst, const void *key,
-                                 size_t klen, const void *value, size_t vlen);
+typedef nd_err_t(nd_task_log_cb)(void *arg, const void *key, size_t klen,
+                                 const void *value, size_t vlen);
 
 /**
- * Writes every change since the last flush (dirty entries, tombstones, the
- * watermark) through cb, instance by instance. On a cb error it stops; the
- * remaining changes stay pending.
+ * Writes every change since the last flush through cb: one record per
+ * changed customer holding the customer's entries in every stateful
+ * instance (a tombstone when none is left), then the watermark. On a cb
+ * error it stops and every change stays pending (a later flush writes
+ * them again).
  */
 nd_err_t nd_task_flush(nd_task_t *task, nd_task_log_cb *cb, void *arg);
 
@@ -127,26 +136,36 @@ nd_err_t nd_task_flush(nd_task_t *task, nd_task_log_cb *cb, void *arg);
 size_t nd_task_pending_changes(const nd_task_t *task);
 
 /**
- * Restore: applies one changelog record of instance inst. Bad records are
- * skipped with ND_ERR_BAD_RECORD (the caller logs and counts them). Only
- * on a new task, before nd_task_restored() and nd_task_start().
+ * Restore: applies one changelog record (all of one customer's entries, or
+ * the watermark). Entries of triggers no longer configured are skipped;
+ * applied[i] (may be NULL) counts the entries applied per instance. Bad
+ * records are skipped with ND_ERR_BAD_RECORD (the caller logs and counts
+ * them). Only on a new task, before nd_task_restored() and
+ * nd_task_start().
  */
-nd_err_t nd_task_restore(nd_task_t *task, int inst, const void *key,
-                         size_t klen, const void *value, size_t vlen);
-
+nd_err_t nd_task_restore(nd_task_t *task, const void *key, size_t klen,
+                         const void *value, size_t vlen, uint64_t *applied);
 /**
- * Before a restore: sizes every store for about n entries, so that reading
- * the changelog does not rehash as the table grows.
+ * Before a restore: about n changelog records are coming. Once the first
+ * of them are applied (RESERVE_SAMPLE, or n/16 when fewer), each store is
+ * sized for its share of n as seen in that sample, so that the rest of the
+ * restore does not rehash as the tables grow, and a store that holds few
+ * customers does not get a table for all of them.
  */
 void nd_task_reserve(nd_task_t *task, size_t n);
 
 /** Ends a restore: re-arms every restored timer. */
 void nd_task_restored(nd_task_t *task);
 
-/** The changelog topic of instance inst: <application.id>-<name>-changelog. */
-void nd_task_changelog_topic(const nd_config_t *cfg, int inst, char *buf,
-                             size_t size);
+/** True when some trigger instance keeps state (needs the changelog). */
+bool nd_task_has_state(const nd_config_t *cfg);
 
+/** The changelog topic of the application: <application.id>-changelog. */
+void nd_task_changelog_topic(const nd_config_t *cfg, char *buf, size_t size);
+
+/** The tag of a trigger's entries in changelog records (32 bits of
+ * XXH3-64 of its name; nd_config refuses names whose tags collide). */
+uint32_t nd_task_changelog_tag(const char *trigger_name);
 /** True when instance inst keeps keyed state (has a changelog). */
 bool nd_task_instance_has_state(const nd_config_t *cfg, int inst);
 

@@ -207,7 +207,7 @@ START_TEST(state_and_timers_come_back_from_the_changelog_after_a_restart) {
         ck_assert_int_eq(dups, 0);
         ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
 
-        snprintf(topic, sizeof(topic), "%s-mirror-changelog", e.app);
+        snprintf(topic, sizeof(topic), "%s-changelog", e.app);
         ck_assert_int_eq(nd_kt_topic_config(topic, "cleanup.policy", policy,
                                             sizeof(policy), WAIT_MS, errstr,
                                             sizeof(errstr)),

@@ -11,6 +11,7 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 int nd_test_main(Suite *s);
@@ -21,5 +22,18 @@ bool nd_test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms,
 
 /** Sleeps ms milliseconds: only as the poll step of a bounded wait. */
 void nd_test_pause_ms(int ms);
+
+/**
+ * A path /tmp/nd-<prefix>-<pid>-<name> for a test's scratch file. The
+ * string lives in one of 8 rotating buffers: copy it to keep it longer.
+ */
+const char *nd_test_tmp_path(const char *prefix, const char *name);
+
+/**
+ * The whole file at path, NUL-terminated, from nd_malloc (the caller
+ * nd_free()s it); its length in *lenp when lenp is not NULL. Fails the
+ * test when the file cannot be read.
+ */
+char *nd_test_slurp(const char *path, size_t *lenp);
 
 #endif

@@ -23,7 +23,7 @@
 #define STR_RING 16
 
 struct log_rec {
-        int inst;
+        bool bad; /* nd_test_driver_log_append(): expected refused */
         void *key;
         size_t klen;
         void *value; /* NULL: tombstone */
@@ -306,7 +306,7 @@ size_t nd_test_driver_timers(const nd_test_driver_t *drv) {
         return s.timers_pending;
 }
 
-static nd_err_t log_cb(void *arg, int inst, const void *key, size_t klen,
+static nd_err_t log_cb(void *arg, const void *key, size_t klen,
                        const void *value, size_t vlen) {
         nd_test_driver_t *drv = arg;
         struct log_rec *r;
@@ -316,7 +316,7 @@ static nd_err_t log_cb(void *arg, int inst, const void *key, size_t klen,
                                       (size_t)drv->log_cap * sizeof(*drv->log));
         }
         r = &drv->log[drv->log_cnt++];
-        r->inst = inst;
+        r->bad = false;
         r->key = nd_malloc(klen ? klen : 1);
         memcpy(r->key, key, klen);
         r->klen = klen;
@@ -332,11 +332,11 @@ void nd_test_driver_restart(nd_test_driver_t *drv) {
         nd_task_destroy(drv->task);
         drv->task = make_task(drv);
         for (int i = 0; i < drv->log_cnt; i++)
-                ck_assert_int_eq(
-                    nd_task_restore(drv->task, drv->log[i].inst,
-                                    drv->log[i].key, drv->log[i].klen,
-                                    drv->log[i].value, drv->log[i].vlen),
-                    ND_OK);
+                ck_assert_int_eq(nd_task_restore(drv->task, drv->log[i].key,
+                                                 drv->log[i].klen,
+                                                 drv->log[i].value,
+                                                 drv->log[i].vlen, NULL),
+                                 drv->log[i].bad ? ND_ERR_BAD_RECORD : ND_OK);
         nd_task_restored(drv->task);
         ck_assert_int_eq(nd_task_start(drv->task), ND_OK);
 }
@@ -347,4 +347,29 @@ const char *nd_test_str(nd_test_driver_t *drv, nd_str_t s) {
         drv->ring[drv->ring_next] = p;
         drv->ring_next = (drv->ring_next + 1) % STR_RING;
         return p;
+}
+
+int nd_test_driver_flush(nd_test_driver_t *drv) {
+        int before = drv->log_cnt;
+        ck_assert_int_eq(nd_task_flush(drv->task, log_cb, drv), ND_OK);
+        return drv->log_cnt - before;
+}
+
+int nd_test_driver_log_count(const nd_test_driver_t *drv) {
+        return drv->log_cnt;
+}
+
+void nd_test_driver_log(const nd_test_driver_t *drv, int i, nd_str_t *key,
+                        const uint8_t **value, size_t *vlen) {
+        ck_assert_int_lt(i, drv->log_cnt);
+        *key = (nd_str_t){drv->log[i].key, (uint32_t)drv->log[i].klen};
+        *value = drv->log[i].value;
+        *vlen = drv->log[i].vlen;
+}
+
+void nd_test_driver_log_append(nd_test_driver_t *drv, const void *key,
+                               size_t klen, const void *value, size_t vlen,
+                               bool bad) {
+        ck_assert_int_eq(log_cb(drv, key, klen, value, vlen), ND_OK);
+        drv->log[drv->log_cnt - 1].bad = bad;
 }

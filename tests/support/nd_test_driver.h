@@ -85,6 +85,24 @@ size_t nd_test_driver_timers(const nd_test_driver_t *drv);
  */
 void nd_test_driver_restart(nd_test_driver_t *drv);
 
+/**
+ * The changelog as the driver keeps it (every record since the start, in
+ * order, not compacted): nd_test_driver_flush() writes the pending changes
+ * to it (a restart does too) and returns how many records it added;
+ * nd_test_driver_log() gives record i (value NULL: a tombstone).
+ */
+int nd_test_driver_flush(nd_test_driver_t *drv);
+int nd_test_driver_log_count(const nd_test_driver_t *drv);
+void nd_test_driver_log(const nd_test_driver_t *drv, int i, nd_str_t *key,
+                        const uint8_t **value, size_t *vlen);
+/**
+ * Appends a record to the changelog (a test's own bytes). A restart then
+ * expects nd_task_restore() to refuse it when bad is true, else to take it.
+ */
+void nd_test_driver_log_append(nd_test_driver_t *drv, const void *key,
+                               size_t klen, const void *value, size_t vlen,
+                               bool bad);
+
 /** NUL-terminated copy of s in a per-driver buffer ring (for asserts). */
 const char *nd_test_str(nd_test_driver_t *drv, nd_str_t s);
 

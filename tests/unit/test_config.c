@@ -407,6 +407,11 @@ static const struct cfg_case cases[] = {
         "  - name: t\n    type: passthrough",
         "nudge.yaml:4: key 'triggers[1].name': duplicate trigger name 't' "
         "(first at line 2)"),
+    /* a pair whose XXH3-64 agree in the low 32 bits (found by search) */
+    ERR("triggers:\n  - name: t245305\n    type: passthrough\n"
+        "  - name: t282795\n    type: passthrough",
+        "nudge.yaml:4: key 'triggers[1].name': trigger names 't282795' and "
+        "'t245305' (line 2) have the same changelog tag: rename one"),
     ERR("triggers:\n  - name: t\n    type: passthrough\n    log_record: 1",
         "did you mean 'log_records'?"),
     ERR("triggers:\n  - name: t\n    type: passthrough\n    log_records: 1",

@@ -53,29 +53,6 @@ static int run_gen(const char *const *args, int timeout_ms) {
         return -1;
 }
 
-static const char *tmp_path(const char *name) {
-        static char paths[8][256];
-        static int next;
-        char *p = paths[next++ % 8];
-        snprintf(p, 256, "/tmp/nd-gen-test-%d-%s", (int)getpid(), name);
-        return p;
-}
-
-static char *slurp(const char *path, size_t *lenp) {
-        FILE *f = fopen(path, "rb");
-        struct stat sb;
-        char *buf;
-        ck_assert_msg(f != NULL, "cannot open %s", path);
-        ck_assert_int_eq(fstat(fileno(f), &sb), 0);
-        buf = nd_malloc((size_t)sb.st_size + 1);
-        ck_assert_uint_eq(fread(buf, 1, (size_t)sb.st_size, f),
-                          (size_t)sb.st_size);
-        buf[sb.st_size] = '\0';
-        fclose(f);
-        *lenp = (size_t)sb.st_size;
-        return buf;
-}
-
 static void generate(const char *path, const char *seed, const char *events,
                      const char *catalog) {
         const char *args[] = {
@@ -96,7 +73,7 @@ static void each_event(const char *path,
         nd_serde_t *serde;
         char errstr[256];
         size_t len;
-        char *buf = slurp(path, &len), *line = buf, *nl;
+        char *buf = nd_test_slurp(path, &len), *line = buf, *nl;
         long i = 0;
         ck_assert_int_eq(nd_serde_new(&sc, &serde, errstr, sizeof(errstr)),
                          ND_OK);
@@ -116,16 +93,17 @@ static void each_event(const char *path,
 }
 
 START_TEST(same_seed_gives_a_byte_identical_file) {
-        const char *a = tmp_path("a.jsonl"), *b = tmp_path("b.jsonl");
-        const char *c = tmp_path("c.jsonl");
+        const char *a = nd_test_tmp_path("gen-test", "a.jsonl"),
+                   *b = nd_test_tmp_path("gen-test", "b.jsonl");
+        const char *c = nd_test_tmp_path("gen-test", "c.jsonl");
         size_t la, lb, lc;
         char *da, *db, *dc;
         generate(a, "42", "20000", NULL);
         generate(b, "42", "20000", NULL);
         generate(c, "43", "20000", NULL);
-        da = slurp(a, &la);
-        db = slurp(b, &lb);
-        dc = slurp(c, &lc);
+        da = nd_test_slurp(a, &la);
+        db = nd_test_slurp(b, &lb);
+        dc = nd_test_slurp(c, &lc);
         ck_assert_uint_gt(la, 1000000);
         ck_assert_uint_eq(la, lb);
         ck_assert_int_eq(memcmp(da, db, la), 0);
@@ -181,7 +159,7 @@ static void check_contract(void *arg, long i, const nd_event_t *ev) {
 }
 
 START_TEST(every_event_decodes_and_meets_the_contract) {
-        const char *p = tmp_path("contract.jsonl");
+        const char *p = nd_test_tmp_path("gen-test", "contract.jsonl");
         struct contract c = {0};
         generate(p, "5", "50000", NULL);
         each_event(p, check_contract, &c);
@@ -275,7 +253,7 @@ static void count_mix(void *arg, long i, const nd_event_t *ev) {
 }
 
 START_TEST(mix_shares_match_the_options_on_a_large_sample) {
-        const char *p = tmp_path("mix.jsonl");
+        const char *p = nd_test_tmp_path("gen-test", "mix.jsonl");
         struct mix m = {0};
         long carts = 0, abandoned = 0, switched = 0, orders = 0, back = 0;
         long known = 0, seen = 0;
@@ -330,7 +308,7 @@ START_TEST(mix_shares_match_the_options_on_a_large_sample) {
 END_TEST
 
 START_TEST(zero_shares_give_no_abandonment_and_no_late_events) {
-        const char *p = tmp_path("zero.jsonl");
+        const char *p = nd_test_tmp_path("gen-test", "zero.jsonl");
         struct mix m = {0};
         long carts = 0, abandoned = 0;
         const char *args[] = {"--seed",
@@ -391,8 +369,8 @@ static void note_skus(void *arg, long i, const nd_event_t *ev) {
 }
 
 START_TEST(catalog_holds_every_sku_the_events_use) {
-        const char *p = tmp_path("cat-events.jsonl");
-        const char *cp = tmp_path("catalog.jsonl");
+        const char *p = nd_test_tmp_path("gen-test", "cat-events.jsonl");
+        const char *cp = nd_test_tmp_path("gen-test", "catalog.jsonl");
         nd_serde_conf_t sc = {0};
         nd_serde_t *serde;
         struct skus s = {0};
@@ -408,7 +386,7 @@ START_TEST(catalog_holds_every_sku_the_events_use) {
         each_event(p, note_skus, &s);
         ck_assert_int_eq(nd_serde_new(&sc, &serde, errstr, sizeof(errstr)),
                          ND_OK);
-        buf = slurp(cp, &len);
+        buf = nd_test_slurp(cp, &len);
         for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
                 nd_product_rec_t prod;
                 ck_assert_int_eq(nd_serde_decode_product_json(
@@ -521,8 +499,8 @@ static const char *const codecs[2] = {"null", "deflate"};
 
 START_TEST(avro_output_holds_the_events_of_the_json_lines) {
         const char *codec = codecs[_i];
-        const char *json = tmp_path("same.jsonl");
-        const char *stem = tmp_path("same");
+        const char *json = nd_test_tmp_path("gen-test", "same.jsonl");
+        const char *stem = nd_test_tmp_path("gen-test", "same");
         char avro[256], errstr[256];
         struct ocf_cmp c = {0};
         nd_serde_conf_t sc = {0};
@@ -572,8 +550,9 @@ START_TEST(avro_output_holds_the_events_of_the_json_lines) {
 END_TEST
 
 START_TEST(avro_output_is_byte_identical_for_a_seed) {
-        const char *a = tmp_path("ocf-a"), *b = tmp_path("ocf-b");
-        const char *c = tmp_path("ocf-c");
+        const char *a = nd_test_tmp_path("gen-test", "ocf-a"),
+                   *b = nd_test_tmp_path("gen-test", "ocf-b");
+        const char *c = nd_test_tmp_path("gen-test", "ocf-c");
         char pa[256], pb[256], pc[256];
         uint8_t sync[3][16];
 
@@ -585,9 +564,9 @@ START_TEST(avro_output_is_byte_identical_for_a_seed) {
         generate_to(pc, "43", NULL, true);
         for (int t = 0; t < 3; t++) {
                 size_t la, lb, lc;
-                char *da = slurp(ocf_path(a, t), &la);
-                char *db = slurp(ocf_path(b, t), &lb);
-                char *dc = slurp(ocf_path(c, t), &lc);
+                char *da = nd_test_slurp(ocf_path(a, t), &la);
+                char *db = nd_test_slurp(ocf_path(b, t), &lb);
+                char *dc = nd_test_slurp(ocf_path(c, t), &lc);
                 ck_assert_uint_gt(la, 1000);
                 ck_assert_msg(la == lb && !memcmp(da, db, la),
                               "%s: not the same bytes for the same seed",

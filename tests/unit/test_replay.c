@@ -31,30 +31,6 @@ static const char passthrough_yaml[] = "input:\n"
                                        "  - name: pt\n"
                                        "    type: passthrough\n";
 
-static const char *tmp_path(const char *name) {
-        static char paths[8][256];
-        static int next;
-        char *p = paths[next++ % 8];
-        snprintf(p, 256, "/tmp/nd-replay-test-%d-%s", (int)getpid(), name);
-        return p;
-}
-
-static char *slurp(const char *path, size_t *lenp) {
-        FILE *f = fopen(path, "rb");
-        struct stat sb;
-        char *buf;
-        ck_assert_msg(f != NULL, "cannot open %s", path);
-        ck_assert_int_eq(fstat(fileno(f), &sb), 0);
-        buf = nd_malloc((size_t)sb.st_size + 1);
-        ck_assert_uint_eq(fread(buf, 1, (size_t)sb.st_size, f),
-                          (size_t)sb.st_size);
-        buf[sb.st_size] = '\0';
-        fclose(f);
-        if (lenp)
-                *lenp = (size_t)sb.st_size;
-        return buf;
-}
-
 /* A valid page_viewed event line (with newline) with event id id. */
 static int event_line(char *buf, size_t size, const char *id, long ts) {
         return snprintf(buf, size,
@@ -68,7 +44,7 @@ static int event_line(char *buf, size_t size, const char *id, long ts) {
 
 /* Writes a JSON lines file of events "id:ts,id:ts,..." to tmp name. */
 static const char *json_file(const char *name, const char *spec) {
-        const char *path = tmp_path(name);
+        const char *path = nd_test_tmp_path("replay-test", name);
         FILE *f = fopen(path, "w");
         char id[32], line[512];
         long ts;
@@ -102,8 +78,9 @@ static void run_free(struct run *r) {
 static struct run replay(const char *const *inputs, int cnt) {
         nd_config_t *cfg = NULL;
         char errstr[512];
-        const char *out = tmp_path("out.jsonl"), *err = tmp_path("err.txt");
-        const char *dlq = tmp_path("dlq.jsonl");
+        const char *out = nd_test_tmp_path("replay-test", "out.jsonl"),
+                   *err = nd_test_tmp_path("replay-test", "err.txt");
+        const char *dlq = nd_test_tmp_path("replay-test", "dlq.jsonl");
         nd_replay_opts_t opts = {.inputs = inputs,
                                  .input_cnt = cnt,
                                  .output = out,
@@ -130,11 +107,11 @@ static struct run replay(const char *const *inputs, int cnt) {
         dup2(saved, 2);
         close(saved);
         nd_config_destroy(cfg);
-        r.err = slurp(err, NULL);
-        r.dlq = access(dlq, F_OK) == 0 ? slurp(dlq, NULL) : NULL;
+        r.err = nd_test_slurp(err, NULL);
+        r.dlq = access(dlq, F_OK) == 0 ? nd_test_slurp(dlq, NULL) : NULL;
         /* Keep the event ids of the forwarded JSON lines only (the Avro
          * bodies forwarded from containers hold NUL bytes: memmem). */
-        raw = access(out, F_OK) == 0 ? slurp(out, &len) : NULL;
+        raw = access(out, F_OK) == 0 ? nd_test_slurp(out, &len) : NULL;
         r.out = nd_calloc(1, raw ? len + 1 : 1);
         w = r.out;
         for (p = raw; p && (p = memmem(p, len - (size_t)(p - raw),
@@ -200,13 +177,13 @@ END_TEST
  * has whole blocks before the cut. */
 static const char *ocf_file(const char *name, const char *spec) {
         const char *json = json_file("tmp-for-ocf.jsonl", spec);
-        const char *path = tmp_path(name);
+        const char *path = nd_test_tmp_path("replay-test", name);
         nd_serde_conf_t sc = {0};
         nd_serde_t *serde;
         nd_ocf_writer_t *w;
         nd_ocf_writer_opts_t wo = {ND_OCF_CODEC_NULL, 1, NULL};
         char errstr[256];
-        char *buf = slurp(json, NULL), *line, *nl;
+        char *buf = nd_test_slurp(json, NULL), *line, *nl;
         FILE *f = fopen(path, "wb");
         ck_assert_ptr_nonnull(f);
         ck_assert_int_eq(nd_serde_new(&sc, &serde, errstr, sizeof(errstr)),
@@ -254,7 +231,7 @@ END_TEST
 
 START_TEST(a_bad_line_names_its_input_and_line) {
         const char *a = json_file("a.jsonl", A);
-        const char *b = tmp_path("b.jsonl");
+        const char *b = nd_test_tmp_path("replay-test", "b.jsonl");
         const char *paths[2] = {a, b};
         char line[512], want[300];
         FILE *f = fopen(b, "w");
@@ -282,7 +259,8 @@ END_TEST
 
 START_TEST(an_unreadable_input_is_a_setup_error_naming_it) {
         const char *a = json_file("a.jsonl", A);
-        const char *missing = tmp_path("no-such-file.avro");
+        const char *missing =
+            nd_test_tmp_path("replay-test", "no-such-file.avro");
         const char *paths[2] = {a, missing};
         struct run r = replay(paths, 2);
         ck_assert_int_eq(r.rc, 2);
@@ -295,7 +273,7 @@ END_TEST
 
 START_TEST(a_corrupt_container_among_several_fails_naming_it) {
         const char *a = json_file("a.jsonl", A);
-        const char *bad = tmp_path("bad.avro");
+        const char *bad = nd_test_tmp_path("replay-test", "bad.avro");
         const char *paths[2] = {a, bad};
         struct run r;
         FILE *f = fopen(bad, "wb");

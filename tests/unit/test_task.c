@@ -11,6 +11,7 @@
 #include "nd_test.h"
 #include "nd_test_driver.h"
 #include "nudge/processor.h"
+#include "task.h"
 
 #define T0 1700000000000LL
 
@@ -225,6 +226,137 @@ START_TEST(action_ids_are_stable_and_length_prefixed) {
 }
 END_TEST
 
+
+/* ---- changelog records (one per customer, every trigger's entry) ---- */
+
+static const char *const two_delays =
+    "time:\n  max_out_of_orderness: 0\n  idle_advance_after: 1s\n"
+    "triggers:\n"
+    "  - {name: b_second, type: remind, delay: 1m}\n"
+    "  - {name: a_first, type: remind, delay: 2m}\n";
+
+/* The last record of key in the driver's changelog, or -1. */
+static int last_record(nd_test_driver_t *drv, const char *key) {
+        int found = -1;
+        for (int i = 0; i < nd_test_driver_log_count(drv); i++) {
+                nd_str_t k;
+                const uint8_t *v;
+                size_t vlen;
+                nd_test_driver_log(drv, i, &k, &v, &vlen);
+                if (k.len == strlen(key) && !memcmp(k.p, key, k.len))
+                        found = i;
+        }
+        return found;
+}
+
+/* The tags of record i's entries, in order; returns how many (-1: a
+ * tombstone). */
+static int record_tags(nd_test_driver_t *drv, int i, uint32_t *tags) {
+        nd_str_t k;
+        const uint8_t *v;
+        size_t vlen, at = 1;
+        int n = 0;
+        nd_test_driver_log(drv, i, &k, &v, &vlen);
+        if (!v)
+                return -1;
+        ck_assert_int_eq(v[0], ND_TASK_CHANGELOG_FORMAT);
+        while (at < vlen) {
+                uint32_t len;
+                ck_assert_uint_ge(vlen - at, 8);
+                tags[n++] = (uint32_t)v[at] | (uint32_t)v[at + 1] << 8 |
+                            (uint32_t)v[at + 2] << 16 |
+                            (uint32_t)v[at + 3] << 24;
+                len = (uint32_t)v[at + 4] | (uint32_t)v[at + 5] << 8 |
+                      (uint32_t)v[at + 6] << 16 | (uint32_t)v[at + 7] << 24;
+                at += 8 + len;
+        }
+        ck_assert_uint_eq(at, vlen);
+        return n;
+}
+
+START_TEST(one_record_per_changed_customer_holds_every_trigger_s_entry) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_delays, T0, lookup);
+        uint32_t tags[4];
+        view(drv, "c1", T0);
+        view(drv, "c1", T0 + 10);
+        view(drv, "c2", T0 + 20);
+        /* c1, c2 and the watermark: not one record per trigger */
+        ck_assert_int_eq(nd_test_driver_flush(drv), 3);
+        ck_assert_int_eq(record_tags(drv, last_record(drv, "c1"), tags), 2);
+        ck_assert_uint_eq(tags[0], nd_task_changelog_tag("b_second"));
+        ck_assert_uint_eq(tags[1], nd_task_changelog_tag("a_first"));
+        ck_assert_int_eq(nd_test_driver_flush(drv), 0); /* nothing new */
+        view(drv, "c2", T0 + 30);
+        ck_assert_int_eq(nd_test_driver_flush(drv), 2); /* c2, watermark */
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(an_entry_gone_from_one_trigger_leaves_the_record_and_the_store) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_delays, T0, lookup);
+        uint32_t tags[4];
+        view(drv, "c1", T0);
+        nd_test_driver_flush(drv);
+        /* b_second fires for c1 (1 min) and deletes its entry; a_first's
+         * (2 min) stays. */
+        view(drv, "c2", T0 + 60001);
+        ck_assert_int_eq(nd_test_driver_output_count(drv), 1);
+        nd_test_driver_flush(drv);
+        ck_assert_int_eq(record_tags(drv, last_record(drv, "c1"), tags), 1);
+        ck_assert_uint_eq(tags[0], nd_task_changelog_tag("a_first"));
+        /* The whole log replayed in order: c1's first record had both
+         * entries, the second only a_first's. */
+        nd_test_driver_restart(drv);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "b_second"), 1);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "a_first"), 2);
+        /* a_first fires for c1 too: nothing of c1 is left, a tombstone */
+        view(drv, "c2", T0 + 120001);
+        nd_test_driver_flush(drv);
+        ck_assert_int_eq(record_tags(drv, last_record(drv, "c1"), tags), -1);
+        nd_test_driver_restart(drv);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "b_second"), 1);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "a_first"), 1);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
+START_TEST(restore_skips_removed_triggers_and_refuses_bad_records) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_delays, T0, lookup);
+        nd_str_t k;
+        const uint8_t *v;
+        size_t vlen;
+        uint8_t buf[512];
+        static const uint8_t old_format[] = {2, 0};
+        view(drv, "c1", T0);
+        view(drv, "c2", T0);
+        nd_test_driver_flush(drv);
+        nd_test_driver_log(drv, last_record(drv, "c1"), &k, &v, &vlen);
+        ck_assert_uint_le(vlen, sizeof(buf));
+        /* c1's record under another key: the entries' keys differ */
+        nd_test_driver_log_append(drv, "c3", 2, v, vlen, true);
+        /* cut short */
+        nd_test_driver_log_append(drv, "c1", 2, v, vlen - 1, true);
+        /* format 2 (one topic per trigger) is not read */
+        nd_test_driver_log_append(drv, "c1", 2, old_format, 2, true);
+        nd_test_driver_restart(drv);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "a_first"), 2);
+        /* entries of triggers that are no longer configured are skipped:
+         * c1's record with both tags changed says c1 has no entry in any
+         * of today's triggers */
+        memcpy(buf, v, vlen);
+        buf[1] ^= 0xff;
+        buf[1 + 8 + buf[5]] ^= 0xff;
+        nd_test_driver_log_append(drv, "c1", 2, buf, vlen, false);
+        nd_test_driver_restart(drv);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "a_first"), 1);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, "b_second"), 1);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
 static Suite *task_suite(void) {
         Suite *s = suite_create("task");
         TCase *tc = tcase_create("order");
@@ -235,6 +367,12 @@ static Suite *task_suite(void) {
         tc = tcase_create("restore");
         tcase_add_test(tc, timers_and_watermark_survive_a_restart);
         tcase_add_test(tc, a_deleted_entry_stays_deleted_after_a_restart);
+        tcase_add_test(
+            tc, one_record_per_changed_customer_holds_every_trigger_s_entry);
+        tcase_add_test(
+            tc, an_entry_gone_from_one_trigger_leaves_the_record_and_the_store);
+        tcase_add_test(tc,
+                       restore_skips_removed_triggers_and_refuses_bad_records);
         suite_add_tcase(s, tc);
         tc = tcase_create("clock");
         tcase_add_test(tc,
