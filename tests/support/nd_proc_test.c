@@ -4,6 +4,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ void nd_proc_start(nd_proc_t *p, const char *const *argv,
                    const char *const *env) {
         const char *args[32];
         int n = 0, fd;
+        pid_t parent;
         snprintf(p->log, sizeof(p->log), "/tmp/nudge-test-log-XXXXXX");
         fd = mkstemp(p->log);
         ck_assert_msg(fd >= 0, "mkstemp");
@@ -39,9 +41,16 @@ void nd_proc_start(nd_proc_t *p, const char *const *argv,
                 args[n++] = *argv++;
         args[n] = NULL;
         p->status = -1;
+        parent = getpid();
         p->pid = fork();
         ck_assert_msg(p->pid >= 0, "fork");
         if (p->pid == 0) {
+                /* A failed check ends the test process mid-test: the
+                 * engine must not outlive it (it would keep consuming and
+                 * loading the machine for every later test). */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127); /* it ended before prctl() */
                 dup2(fd, 1);
                 dup2(fd, 2);
                 close(fd);
