@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "nd_http_test.h"
+#include "nudge/event.h"
 #include "nd_kafka_test.h"
 #include "nd_proc_test.h"
 #include "nd_test.h"
@@ -77,7 +79,8 @@ static long long long_field(avro_value_t *rec, const char *name) {
 }
 
 /* Decodes Confluent-framed actions with avro-c's generic reader. */
-static int decode_actions(const nd_kt_recs_t *recs, struct act *out) {
+static int decode_actions(const nd_kt_recs_t *recs, struct act *out,
+                          int *chan) {
         FILE *f = fopen(ND_SOURCE_DIR "/schemas/action.avsc", "r");
         char json[65536];
         size_t n = fread(json, 1, sizeof(json) - 1, f);
@@ -110,6 +113,11 @@ static int decode_actions(const nd_kt_recs_t *recs, struct act *out) {
                          str_field(&val, "anonymous_id"));
                 out[cnt].stage = (int)long_field(&val, "stage");
                 out[cnt].created_at = long_field(&val, "created_at");
+                chan[cnt] = -1;
+                for (int ch = 0; ch < ND_CHANNEL__CNT; ch++)
+                        if (!strcasecmp(str_field(&val, "channel"),
+                                        nd_channel_name((nd_channel_t)ch)))
+                                chan[cnt] = ch;
                 /* the Kafka key is the customer key */
                 ck_assert_str_eq(r->key, out[cnt].who);
                 cnt++;
@@ -246,6 +254,8 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
         static const char *const skus[] = {"S1", "S4", "S5"};
         nd_kt_msg_t msgs[16];
         struct act live[MAX_ACT], replay[MAX_ACT];
+        rd_kafka_t *chan_c[ND_CHANNEL__CNT] = {0};
+        int chan_of[MAX_ACT] = {0}, chan[MAX_ACT] = {0};
         nd_kt_recs_t recs = {0};
         rd_kafka_t *c;
         nd_proc_t p;
@@ -281,13 +291,15 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
             nd_kt_produce(catalog, 0, msgs, 3, WAIT_MS, errstr, sizeof(errstr)),
             ND_OK);
 
+        /* _i 1: one actions topic per channel, actions.<channel> */
         snprintf(yaml, sizeof(yaml),
                  "application.id: %s\nkafka:\n  bootstrap.servers: %s\n"
                  "topics:\n  clickstream: %s\n  cart: %s\n  purchase: %s\n"
                  "  catalog: %s\n  actions: %s\n  dead_letter: %s\n"
+                 "  actions_per_channel: %s\n"
                  "input.format: json\nhttp.listen: \"127.0.0.1:0\"\n%s",
                  app, nd_kt_bootstrap(), click, cart, purchase, catalog,
-                 actions, dlq, trigger_yaml);
+                 actions, dlq, _i ? "true" : "false", trigger_yaml);
         snprintf(cfgpath, sizeof(cfgpath), "%s",
                  nd_proc_write_file("nudge-trig", yaml));
         argv[2] = cfgpath;
@@ -322,13 +334,51 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
         }
         /* No more input. c1's and c4's carts: 2 stages each; c2 browse;
          * c3 upsell; c4 moved to the phone: continue-on-device. */
-        c = nd_kt_consumer_new(actions, NULL, ND_KT_READ_COMMITTED, errstr,
-                               sizeof(errstr));
-        nd_kt_consume(c, 7, WAIT_MS, &recs);
-        nd_kt_consume(c, 8, 3000, &recs); /* nothing more may come */
+        if (_i) {
+                /* Every action on the topic of its channel, none on the
+                 * base topic. */
+                int64_t deadline = nd_clock_mono_ms() + WAIT_MS;
+                for (int ch = 0; ch < ND_CHANNEL__CNT; ch++) {
+                        char t[128];
+                        snprintf(t, sizeof(t), "%s.%s", actions,
+                                 nd_channel_name((nd_channel_t)ch));
+                        chan_c[ch] =
+                            nd_kt_consumer_new(t, NULL, ND_KT_READ_COMMITTED,
+                                               errstr, sizeof(errstr));
+                        ck_assert_msg(chan_c[ch] != NULL, "%s", errstr);
+                }
+                while (recs.cnt < 7 && nd_clock_mono_ms() < deadline)
+                        for (int ch = 0; ch < ND_CHANNEL__CNT; ch++) {
+                                size_t before = recs.cnt;
+                                nd_kt_consume(chan_c[ch], recs.cnt + 1, 200,
+                                              &recs);
+                                for (size_t r = before; r < recs.cnt; r++)
+                                        chan_of[r] = ch;
+                        }
+                for (int ch = 0; ch < ND_CHANNEL__CNT; ch++) {
+                        size_t before = recs.cnt;
+                        nd_kt_consume(chan_c[ch], recs.cnt + 1, 300, &recs);
+                        ck_assert_uint_eq(recs.cnt, before); /* no more */
+                }
+                c = nd_kt_consumer_new(actions, NULL, ND_KT_READ_COMMITTED,
+                                       errstr, sizeof(errstr));
+                {
+                        nd_kt_recs_t none = {0};
+                        nd_kt_consume(c, 1, 2000, &none);
+                        ck_assert_uint_eq(none.cnt, 0);
+                        nd_kt_recs_fini(&none);
+                }
+        } else {
+                c = nd_kt_consumer_new(actions, NULL, ND_KT_READ_COMMITTED,
+                                       errstr, sizeof(errstr));
+                nd_kt_consume(c, 7, WAIT_MS, &recs);
+                nd_kt_consume(c, 8, 3000, &recs); /* nothing more may come */
+        }
         if (recs.cnt != 7)
                 nd_proc_dump(&p);
-        n_live = decode_actions(&recs, live);
+        n_live = decode_actions(&recs, live, chan);
+        for (int i = 0; _i && i < n_live; i++)
+                ck_assert_int_eq(chan[i], chan_of[i]); /* the right topic */
         for (int i = 0; i < n_live; i++)
                 fprintf(stderr, "live: %s %s %s stage %d at %lld\n",
                         live[i].trigger, live[i].who, live[i].id, live[i].stage,
@@ -387,6 +437,8 @@ START_TEST(each_trigger_fires_on_idle_input_and_replay_agrees_with_live) {
         unlink(catpath);
         unlink(outpath);
         nd_kt_consumer_destroy(c);
+        for (int ch = 0; ch < ND_CHANNEL__CNT; ch++)
+                nd_kt_consumer_destroy(chan_c[ch]);
         nd_kt_recs_fini(&recs);
 }
 END_TEST
@@ -395,8 +447,9 @@ static Suite *triggers_suite(void) {
         Suite *s = suite_create("triggers");
         TCase *tc = tcase_create("end_to_end");
         tcase_set_timeout(tc, 300);
-        tcase_add_test(
-            tc, each_trigger_fires_on_idle_input_and_replay_agrees_with_live);
+        tcase_add_loop_test(
+            tc, each_trigger_fires_on_idle_input_and_replay_agrees_with_live, 0,
+            2);
         suite_add_tcase(s, tc);
         return s;
 }
