@@ -1,15 +1,16 @@
 /*
  * bench_restore.c — restoring state from the changelog.
  *
- * Usage: bench_restore CONFIG BOOTSTRAP N
+ * Usage: bench_restore CONFIG BOOTSTRAP N [PARTITIONS]
  *
  * Fills a task with N customers who browsed (page_viewed, product_viewed:
- * the state bench_memory measures), writes its changelog to Kafka (one
- * compacted single-partition topic per stateful trigger instance, named
- * from application.id, which the caller makes unique), then times what a
- * worker does on assignment: a group-less read_committed reader of the
+ * the state bench_memory measures), writes its changelog to Kafka (the
+ * application's compacted changelog topic, PARTITIONS partitions, default
+ * 1, records partitioned by key as the engine's producer does; named from
+ * application.id, which the caller makes unique), then times what a worker
+ * does on assignment: one group-less read_committed reader of all the
  * changelog partitions (nd_kio_table_new) feeding nd_task_restore() into a
- * fresh task until every partition is read to its end, then
+ * fresh task per partition until every partition is read to its end, then
  * nd_task_restored(). Prints one JSON line: records, customers, seconds,
  * records/s, and whether the restored task holds what was written.
  */
@@ -32,7 +33,8 @@ struct prod {
 };
 
 struct rest {
-        nd_task_t *task;
+        nd_task_t **tasks; /* per partition */
+        int parts;
         uint64_t records, bad;
         int64_t apply_ns; /* inside nd_task_restore() */
 };
@@ -60,8 +62,9 @@ static nd_err_t log_one(void *arg, const void *key, size_t klen,
 static void restore_one(void *arg, const nd_rec_t *rec) {
         struct rest *r = arg;
         int64_t t0 = nd_clock_mono_ns();
-        if (nd_task_restore(r->task, rec->key, rec->key_len, rec->value,
-                            rec->value_len, NULL) != ND_OK)
+        if (rec->partition < 0 || rec->partition >= r->parts ||
+            nd_task_restore(r->tasks[rec->partition], rec->key, rec->key_len,
+                            rec->value, rec->value_len, NULL) != ND_OK)
                 r->bad++;
         r->apply_ns += nd_clock_mono_ns() - t0;
         r->records++;
@@ -106,20 +109,26 @@ int main(int argc, char **argv) {
         struct prod p = {0};
         struct rest r = {0};
         nd_kio_client_t *tbl = NULL;
-        nd_task_t *src, *dst;
-        nd_task_stats_t s1, s2;
+        nd_task_t *src;
+        nd_task_stats_t s1, s2 = {0};
         char topic[300];
         const char *topics[1] = {topic};
         char errstr[1024];
         int64_t t0;
         double secs, fill_s, write_s;
         long n;
+        int parts = argc > 4 ? atoi(argv[4]) : 1;
 
         if (argc < 4) {
-                fprintf(stderr, "usage: bench_restore CONFIG BOOTSTRAP N\n");
+                fprintf(stderr, "usage: bench_restore CONFIG BOOTSTRAP N "
+                                "[PARTITIONS]\n");
                 return 2;
         }
         n = atol(argv[3]);
+        if (parts < 1 || parts > 64) {
+                fprintf(stderr, "bench_restore: PARTITIONS: 1 to 64\n");
+                return 2;
+        }
         if (nd_config_load(argv[1], nd_processor_find, &cfg, errstr,
                            sizeof(errstr)) != ND_OK) {
                 fprintf(stderr, "bench_restore: %s\n", errstr);
@@ -128,7 +137,7 @@ int main(int argc, char **argv) {
         tc.cfg = cfg;
         p.cfg = cfg;
         nd_task_changelog_topic(cfg, topic, sizeof(topic));
-        if (nd_kio_create_topic(cfg, argv[2], topic, 1, true, 15000, errstr,
+        if (nd_kio_create_topic(cfg, argv[2], topic, parts, true, 15000, errstr,
                                 sizeof(errstr)) != ND_OK) {
                 fprintf(stderr, "bench_restore: %s\n", errstr);
                 return 1;
@@ -158,8 +167,12 @@ int main(int argc, char **argv) {
         nd_kio_client_destroy(p.cl);
         nd_task_destroy(src);
 
-        dst = nd_task_new(&tc);
-        r.task = dst;
+        r.parts = parts;
+        r.tasks = nd_calloc((size_t)parts, sizeof(*r.tasks));
+        for (int i = 0; i < parts; i++) {
+                tc.partition = i;
+                r.tasks[i] = nd_task_new(&tc);
+        }
         t0 = nd_clock_mono_ns();
         tbl = nd_kio_table_new(cfg, argv[2], topics, 1, NULL, 0, errstr,
                                sizeof(errstr));
@@ -171,27 +184,35 @@ int main(int argc, char **argv) {
                 /* as the worker does (runtime.c restore_tasks) */
                 int64_t done, total;
                 nd_kio_table_progress(tbl, &done, &total);
-                if (total > 0)
-                        nd_task_reserve(dst, (size_t)total);
+                for (int i = 0; i < parts && total > 0; i++)
+                        nd_task_reserve(r.tasks[i], (size_t)(total / parts));
         }
         while (!nd_kio_table_loaded(tbl) &&
                nd_clock_mono_ns() - t0 < 300 * 1000000000LL)
                 nd_kio_client_read(tbl, 100000, 100, restore_one, &r);
-        nd_task_restored(dst);
+        for (int i = 0; i < parts; i++)
+                nd_task_restored(r.tasks[i]);
         secs = (double)(nd_clock_mono_ns() - t0) / 1e9;
-        nd_task_stats(dst, &s2);
+        for (int i = 0; i < parts; i++) {
+                nd_task_stats_t st;
+                nd_task_stats(r.tasks[i], &st);
+                s2.entries += st.entries;
+        }
         printf("{\"customers\":%ld,\"records\":%" PRIu64 ",\"written\":%" PRIu64
                ",\"bad\":%" PRIu64 ",\"restore_s\":%.2f,\"apply_s\":%.2f,"
                "\"records_per_s\":%.0f,\"customers_per_s\":%.0f,"
                "\"entries_before\":%zu,\"entries_after\":%zu,"
-               "\"fill_s\":%.2f,\"write_s\":%.2f}\n",
+               "\"fill_s\":%.2f,\"write_s\":%.2f,\"partitions\":%d}\n",
                n, r.records, p.records, r.bad, secs, (double)r.apply_ns / 1e9,
                (double)r.records / secs, (double)n / secs, s1.entries,
-               s2.entries, fill_s, write_s);
+               s2.entries, fill_s, write_s, parts);
         nd_kio_client_destroy(tbl);
-        if (nd_task_start(dst) != ND_OK)
-                return 1;
-        nd_task_destroy(dst);
+        for (int i = 0; i < parts; i++) {
+                if (nd_task_start(r.tasks[i]) != ND_OK)
+                        return 1;
+                nd_task_destroy(r.tasks[i]);
+        }
+        nd_free(r.tasks);
         nd_config_destroy(cfg);
         return s1.entries == s2.entries ? 0 : 1;
 }
