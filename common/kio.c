@@ -1446,7 +1446,11 @@ int nd_kio_client_read(nd_kio_client_t *cl, int max, int timeout_ms,
         int n = 0;
         /* WHY in batches for table readers: a restore reads millions of
          * records, and one rd_kafka_consumer_poll() per record takes the
-         * queue's lock and wakes the fetcher's bookkeeping each time. */
+         * queue's lock and wakes the fetcher's bookkeeping each time.
+         * WHY not for the worker's consumer (nd_kio_poll): librdkafka
+         * 2.0.0's release notes list known issues of the batch API with
+         * seek, pause, resume and rebalancing, and exactly-once rewinds
+         * seek; a table reader only assigns, once. */
         while (cl->queue && n < max) {
                 int want =
                     max - n < KIO_TABLE_BATCH ? max - n : KIO_TABLE_BATCH;
