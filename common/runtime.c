@@ -377,7 +377,7 @@ static void on_revoke(void *arg, const int32_t *parts, int cnt, bool lost) {
 static void rebuild_tasks(struct nd_worker *w) {
         nd_log_warn("runtime",
                     "worker %d: rebuilding %d tasks from their "
-                    "changelogs after an aborted commit",
+                    "changelog after an aborted commit",
                     w->idx, w->task_cnt);
         int32_t *parts =
             nd_calloc((size_t)(w->task_cap ? w->task_cap : 1), sizeof(*parts));
@@ -775,10 +775,9 @@ bool nd_runtime_healthy(const nd_runtime_t *rt) {
 static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                         nd_err_t *errp) {
         const nd_config_t *cfg = rt->cfg;
-        int cnt = 5 + cfg->trigger_cnt + ND_CHANNEL__CNT;
+        int cnt = 6 + ND_CHANNEL__CNT; /* events, actions, DLQ, changelog */
         const char **topics = nd_calloc((size_t)cnt, sizeof(*topics));
-        char(*logs)[300] =
-            nd_calloc((size_t)(cfg->trigger_cnt + 1), sizeof(*logs));
+        char log[300];
         char(*chans)[300] = nd_calloc(ND_CHANNEL__CNT, sizeof(*chans));
         int first_log;
         int *counts = nd_calloc((size_t)cnt, sizeof(*counts));
@@ -799,8 +798,8 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
         }
         first_log = n;
         if (nd_task_has_state(cfg)) {
-                nd_task_changelog_topic(cfg, logs[0], sizeof(logs[0]));
-                topics[n++] = logs[0];
+                nd_task_changelog_topic(cfg, log, sizeof(log));
+                topics[n++] = log;
         }
         rt->out_cnt = n - 3;
         rt->out_topics = nd_calloc((size_t)rt->out_cnt, sizeof(char *));
@@ -854,7 +853,6 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
         ret = counts[0];
 out:
         nd_free(topics);
-        nd_free(logs);
         nd_free(chans);
         nd_free(counts);
         return ret;
