@@ -43,7 +43,7 @@
 
 #include "nudge/processor.h"
 
-#include "../common/blob.h"
+#include "blob.h"
 
 #define MAX_SKUS  64
 #define MAX_ITEMS 32

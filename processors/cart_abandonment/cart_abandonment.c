@@ -3,8 +3,8 @@
  * §5; docs/triggers.md). OVERALL DESIGN
  *
  * One entry per customer with an open cart: the cart model of
- * ../common/cart.h (lines and the last mutation in the blob), the stage the
- * timer is armed for, and a small summary of the customer's activity for
+ * processors/lib/cart.h (lines and the last mutation in the blob), the stage
+ * the timer is armed for, and a small summary of the customer's activity for
  * the "active elsewhere" check. Every mutation that leaves the cart
  * non-empty re-arms the entry's timer at last_mutation + delays[0] (stage
  * 0); an empty cart disarms it; order_completed deletes the entry. On
@@ -32,8 +32,8 @@
 
 #include "nudge/processor.h"
 
-#include "../common/blob.h"
-#include "../common/cart.h"
+#include "blob.h"
+#include "cart.h"
 
 #define ACTIVITY_KEEP 4
 

@@ -5,7 +5,7 @@
  * docs/triggers.md). OVERALL DESIGN
  *
  * One entry per customer with an open cart: its own copy of the cart model
- * (../common/cart.h; A is the last mutation's channel and device) and, in
+ * (processors/lib/cart.h; A is the last mutation's channel and device) and, in
  * the blob after the cart, one packed record per instance, keyed by
  * (cart_id, B), B being the first B event's device_id when set, else its
  * channel name:
@@ -32,8 +32,8 @@
 
 #include "nudge/processor.h"
 
-#include "../common/blob.h"
-#include "../common/cart.h"
+#include "blob.h"
+#include "cart.h"
 
 #define MAX_RECORDS 16
 

@@ -26,7 +26,7 @@
 
 #include "nudge/processor.h"
 
-#include "../common/blob.h"
+#include "blob.h"
 
 #define KEEP_RECS 32
 #define MAX_ITEMS 32
