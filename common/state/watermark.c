@@ -1,24 +1,10 @@
 /*
  * watermark.c — see watermark.h. The rules are TRIGGERS.md §2 verbatim; the
- * only design here is saturating arithmetic, so that a timestamp of
- * INT64_MIN (or a due time of INT64_MAX) behaves as "never" instead of
+ * only design here is saturating arithmetic (nudge/time.h), so that a timestamp
+ * of INT64_MIN (or a due time of INT64_MAX) behaves as "never" instead of
  * wrapping around into the far past or future.
  */
 #include "watermark.h"
-
-int64_t nd_time_sub_sat(int64_t a, int64_t b) {
-        int64_t r;
-        if (__builtin_sub_overflow(a, b, &r))
-                return b > 0 ? INT64_MIN : INT64_MAX;
-        return r;
-}
-
-int64_t nd_time_add_sat(int64_t a, int64_t b) {
-        int64_t r;
-        if (__builtin_add_overflow(a, b, &r))
-                return b > 0 ? INT64_MAX : INT64_MIN;
-        return r;
-}
 
 void nd_watermark_init(nd_watermark_t *wm, int64_t max_out_of_orderness_ms,
                        int64_t idle_advance_after_ms) {

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nudge/time.h"
 #include "timer.h"
 
 typedef struct nd_watermark_s {
@@ -59,11 +60,6 @@ int64_t nd_watermark_idle(nd_watermark_t *wm, int64_t wall_ms,
                           int64_t idle_since_ms, bool caught_up);
 /** Replay end: W := max(W, end). Returns the new W. */
 int64_t nd_watermark_set_end(nd_watermark_t *wm, int64_t end);
-
-/** a - b, saturated to the int64 range. */
-int64_t nd_time_sub_sat(int64_t a, int64_t b);
-/** a + b, saturated to the int64 range. */
-int64_t nd_time_add_sat(int64_t a, int64_t b);
 
 /**
  * Fires a timer: called with the timer already disarmed; tmr->due is the

@@ -15,21 +15,9 @@
  */
 #include "nudge/window.h"
 
+#include "nudge/time.h"
+
 #include <string.h>
-
-static int64_t add_sat(int64_t a, int64_t b) {
-        int64_t r;
-        if (__builtin_add_overflow(a, b, &r))
-                return b > 0 ? INT64_MAX : INT64_MIN;
-        return r;
-}
-
-static int64_t sub_sat(int64_t a, int64_t b) {
-        int64_t r;
-        if (__builtin_sub_overflow(a, b, &r))
-                return b > 0 ? INT64_MIN : INT64_MAX;
-        return r;
-}
 
 static int64_t floor_div(int64_t a, int64_t b) {
         int64_t q = a / b;
@@ -61,7 +49,7 @@ int nd_window_hopping(int64_t size, int64_t advance, int64_t ts,
                 return ND_ERR_INVAL;
         /* Windows with start in (ts - size, ts], start a multiple of
          * advance. Walk down from the last one, then reverse. */
-        lo = sub_sat(ts, size); /* exclusive lower bound for start */
+        lo = nd_time_sub_sat(ts, size); /* exclusive lower bound for start */
         for (s = last; s > lo;) {
                 int64_t end;
                 if (__builtin_add_overflow(s, size, &end))
@@ -83,11 +71,11 @@ int nd_window_hopping(int64_t size, int64_t advance, int64_t ts,
 }
 
 bool nd_window_is_closed(const nd_window_t *win, int64_t grace, int64_t W) {
-        return W >= add_sat(win->end, grace < 0 ? 0 : grace);
+        return W >= nd_time_add_sat(win->end, grace < 0 ? 0 : grace);
 }
 
 int64_t nd_window_close_due(const nd_window_t *win, int64_t grace) {
-        int64_t c = add_sat(win->end, grace < 0 ? 0 : grace);
+        int64_t c = nd_time_add_sat(win->end, grace < 0 ? 0 : grace);
         /* WHY the guard: a window that closes at INT64_MIN is closed from the
          * start, and INT64_MIN - 1 would wrap. */
         return c == INT64_MIN ? INT64_MIN : c - 1;
@@ -125,7 +113,8 @@ static void extend(nd_session_t *sess, int64_t ts) {
 }
 
 static bool within(const nd_session_t *sess, int64_t ts, int64_t gap) {
-        return ts >= sub_sat(sess->start, gap) && ts <= add_sat(sess->end, gap);
+        return ts >= nd_time_sub_sat(sess->start, gap) &&
+               ts <= nd_time_add_sat(sess->end, gap);
 }
 
 nd_session_res_t nd_session_add(nd_session_t *sess, int64_t ts, int64_t gap) {
@@ -153,8 +142,8 @@ bool nd_session_is_closed(const nd_session_t *sess, int64_t gap, int64_t grace,
 
 int64_t nd_session_close_due(const nd_session_t *sess, int64_t gap,
                              int64_t grace) {
-        return add_sat(add_sat(sess->end, gap < 0 ? 0 : gap),
-                       grace < 0 ? 0 : grace);
+        return nd_time_add_sat(nd_time_add_sat(sess->end, gap < 0 ? 0 : gap),
+                               grace < 0 ? 0 : grace);
 }
 
 nd_session_res_t nd_sessions_add(nd_session_t *sess, size_t *n, size_t cap,

@@ -10,6 +10,9 @@
 #ifndef ND_ERR_H
 #define ND_ERR_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 typedef enum {
         ND_ERR_CLASS_NONE = 0,
         ND_ERR_CLASS_RETRIABLE,
@@ -53,6 +56,21 @@ typedef enum {
         ND_ERR_MAP(ND_ERR_ENUM_)
 #undef ND_ERR_ENUM_
 } nd_err_t;
+
+/**
+ * The one "printf into errstr" of setup functions (STYLE.md §4): formats
+ * the message into errstr (errstr_size bytes, always NUL-terminated and
+ * truncated to fit; nothing is written when errstr is NULL or errstr_size
+ * 0) and returns err, so that a failure path reads
+ * `return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG, "...", ...);`.
+ * Never allocates. Any thread.
+ */
+nd_err_t nd_err_fmt(char *errstr, size_t errstr_size, nd_err_t err,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/** nd_err_fmt() with a va_list (ap is consumed when errstr is written). */
+nd_err_t nd_err_vfmt(char *errstr, size_t errstr_size, nd_err_t err,
+                     const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /** Human-readable text of err, like uv_strerror(). Never NULL. */
 const char *nd_err_str(nd_err_t err);

@@ -59,6 +59,18 @@ typedef enum {
         ND_EV__CNT
 } nd_event_type_t;
 
+/**
+ * The co-partitioned event topics (TRIGGERS.md §1), in this order wherever
+ * something is kept per topic: topic names, merge queues, metrics. Loops and
+ * arrays use ND_TOPIC__CNT, never a bare 3.
+ */
+typedef enum {
+        ND_TOPIC_CLICKSTREAM = 0,
+        ND_TOPIC_CART,
+        ND_TOPIC_PURCHASE,
+        ND_TOPIC__CNT
+} nd_event_topic_t;
+
 typedef enum {
         ND_CHANNEL_WEB = 0,
         ND_CHANNEL_APP,

@@ -44,6 +44,7 @@
 #include "nudge/config.h"
 #include "nudge/err.h"
 #include "nudge/event.h"
+#include "nudge/time.h"
 
 #define ND_PROCESSOR_ABI_1 1
 

@@ -295,7 +295,7 @@ static void after_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e) {
                 return;
         }
         nd_ctx_timer_set(ctx, e,
-                         nd_blob_add_sat(s->cur.last_emit, c->cooldown));
+                         nd_time_add_sat(s->cur.last_emit, c->cooldown));
 }
 
 /* Counts a view of ev's sku; true when that added a sku to the session
@@ -343,9 +343,9 @@ static void on_view(nd_ctx_t *ctx, struct ba_state *s, const nd_event_t *ev) {
                 return;
         load(s, e);
         if (v->flags & F_SESSION) {
-                if (t < nd_blob_add_sat(v->start, -c->session_gap))
+                if (t < nd_time_add_sat(v->start, -c->session_gap))
                         return; /* older than the session: ignored */
-                if (t > nd_blob_add_sat(v->latest, c->session_gap))
+                if (t > nd_time_add_sat(v->latest, c->session_gap))
                         drop_session(v); /* a new session */
         }
         if (!(v->flags & F_SESSION)) {
@@ -371,7 +371,7 @@ static void on_view(nd_ctx_t *ctx, struct ba_state *s, const nd_event_t *ev) {
                 v->sku_cnt--;
                 (void)store(ctx, s, e);
         }
-        nd_ctx_timer_set(ctx, e, nd_blob_add_sat(t, c->delay));
+        nd_ctx_timer_set(ctx, e, nd_time_add_sat(t, c->delay));
 }
 
 static void ba_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
@@ -459,7 +459,7 @@ static void emit_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e,
         act.device_id = v->device_id;
         act.created_at = due;
         if (c->expires_after > 0) {
-                act.expires_at = nd_blob_add_sat(due, c->expires_after);
+                act.expires_at = nd_time_add_sat(due, c->expires_after);
                 act.has_expires_at = true;
         }
         act.items = s->items;
@@ -481,7 +481,7 @@ static void ba_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         }
         if (v->views >= c->min_views) {
                 bool cooling = (v->flags & F_EMITTED) &&
-                               due < nd_blob_add_sat(v->last_emit, c->cooldown);
+                               due < nd_time_add_sat(v->last_emit, c->cooldown);
                 if (!cooling) {
                         emit_session(ctx, s, e, due);
                         v->last_emit = due;

@@ -179,7 +179,7 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
                 v->stage = 0;
                 nd_ctx_timer_set(
                     ctx, e,
-                    nd_blob_add_sat(v->cart.mut_ts, s->conf->delays.ms[0]));
+                    nd_time_add_sat(v->cart.mut_ts, s->conf->delays.ms[0]));
         } else if (nd_cart_is_empty(&v->cart)) {
                 nd_ctx_timer_clear(ctx, e);
         }
@@ -213,7 +213,7 @@ static void emit_stage(nd_ctx_t *ctx, struct ca_state *s, nd_entry_t *e,
         act.stage = v->stage;
         act.created_at = due;
         if (s->conf->expires_after > 0) {
-                act.expires_at = nd_blob_add_sat(due, s->conf->expires_after);
+                act.expires_at = nd_time_add_sat(due, s->conf->expires_after);
                 act.has_expires_at = true;
         }
         act.cart_id = nd_cart_id(e, &v->cart);
@@ -242,7 +242,7 @@ static void ca_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
                         /* Active elsewhere. t + min_inactivity > due, so
                          * the check always moves forward. */
                         nd_ctx_timer_set(ctx, e,
-                                         nd_blob_add_sat(t, c->min_inactivity));
+                                         nd_time_add_sat(t, c->min_inactivity));
                         return;
                 }
         }
@@ -251,7 +251,7 @@ static void ca_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         if (v->stage < c->delays.cnt)
                 nd_ctx_timer_set(
                     ctx, e,
-                    nd_blob_add_sat(v->cart.mut_ts, c->delays.ms[v->stage]));
+                    nd_time_add_sat(v->cart.mut_ts, c->delays.ms[v->stage]));
         nd_ctx_changed(ctx, e);
 }
 

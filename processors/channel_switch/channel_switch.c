@@ -229,7 +229,7 @@ static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         strs[S_BEVENT] = ev->event_id;
         strs[S_AEVENT] = nd_cart_event_id(e, cart);
         memset(buf, 0, I_HDR);
-        nd_blob_put_i64(buf + I_DUE, nd_blob_add_sat(ev->timestamp, c->grace));
+        nd_blob_put_i64(buf + I_DUE, nd_time_add_sat(ev->timestamp, c->grace));
         nd_blob_put_i64(buf + I_OPENED, cart->opened_ts);
         nd_blob_put_i64(buf + I_GAP, gap);
         len = I_HDR;
@@ -313,7 +313,7 @@ static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         act.from_device_id = rec_str(r, S_ADEV);
         act.created_at = due;
         if (s->conf->expires_after > 0) {
-                act.expires_at = nd_blob_add_sat(due, s->conf->expires_after);
+                act.expires_at = nd_time_add_sat(due, s->conf->expires_after);
                 act.has_expires_at = true;
         }
         act.cart_id = rec_str(r, S_CART);

@@ -79,12 +79,4 @@ static inline nd_str_t nd_blob_clamp(nd_str_t s) {
         return s;
 }
 
-/** Saturating a + b for timestamps and durations. */
-static inline int64_t nd_blob_add_sat(int64_t a, int64_t b) {
-        int64_t r;
-        if (__builtin_add_overflow(a, b, &r))
-                return b > 0 ? INT64_MAX : INT64_MIN;
-        return r;
-}
-
 #endif

@@ -283,7 +283,7 @@ static void on_order(nd_ctx_t *ctx, struct pu_state *s, const nd_event_t *ev) {
                 nd_str_t strs[4] = {ev->order_id, ev->cart_id, ev->event_id,
                                     ev->device_id};
                 uint32_t len =
-                    pack(s->rec, nd_blob_add_sat(ev->timestamp, s->conf->delay),
+                    pack(s->rec, nd_time_add_sat(ev->timestamp, s->conf->delay),
                          strs, (uint8_t)ev->channel, ev->key_is_customer,
                          s->recs, n);
                 nd_err_t err =
@@ -354,7 +354,7 @@ static void emit_order(nd_ctx_t *ctx, struct pu_state *s, nd_entry_t *e,
         act.device_id = rec_str(r, S_DEVICE);
         act.created_at = due;
         if (s->conf->expires_after > 0) {
-                act.expires_at = nd_blob_add_sat(due, s->conf->expires_after);
+                act.expires_at = nd_time_add_sat(due, s->conf->expires_after);
                 act.has_expires_at = true;
         }
         act.order_id = order_id;

@@ -4,4 +4,6 @@
 #include "nudge/processor.h"
 
 int nd_fence_probe(void);
-int nd_fence_probe(void) { return (int)sizeof(nd_action_t); }
+int nd_fence_probe(void) {
+        return (int)sizeof(nd_action_t);
+}
