@@ -675,6 +675,11 @@ nd_err_t nd_ctx_emit(nd_ctx_t *ctx, const nd_action_t *act) {
         nd_task_t *task = ctx->task;
         nd_action_t a = *act;
         nd_err_t err;
+        /* WHY from the definition: a new trigger type needs no runtime
+         * edit, and no processor can emit under another's type. */
+        a.trigger = ctx->def->trigger;
+        if ((unsigned)a.trigger >= ND_TRIGGER__CNT)
+                return ND_ERR_INVAL;
         if (nd_str_is_null(a.trigger_name))
                 a.trigger_name =
                     (nd_str_t){ctx->tc->name, (uint32_t)strlen(ctx->tc->name)};

@@ -77,8 +77,10 @@ static const char *const channel_names[ND_CHANNEL__CNT] = {
 static const char *const device_type_names[ND_DEVICE__CNT] = {
     "desktop", "mobile", "tablet", "tv", "kiosk", "unknown"};
 static const char *const trigger_type_names[ND_TRIGGER__CNT] = {
-    "cart_abandonment", "browse_abandonment", "post_purchase_upsell",
-    "channel_switch"};
+#define XX(name, text) [ND_TRIGGER_##name] = text,
+    ND_TRIGGER_TYPE_MAP(XX)
+#undef XX
+};
 
 static int parse_name(const char *const *names, int cnt, const char *name,
                       size_t len) {

@@ -21,16 +21,35 @@
 
 #include "nudge/event.h"
 
+/*
+ * The trigger types, written once: XX(NAME, "name"). The enum, the names,
+ * the parser and the runtime's per-type tables derive from this list; the
+ * symbols of TriggerType in schemas/action.avsc must be these names in this
+ * order (an enum index on the wire is the C value), which serde checks when
+ * it loads the schema. A processor names the type of its actions in its
+ * definition (nd_processor_def_t.trigger), so a type missing here fails the
+ * build. Append only: a type's value is its index in every action ever
+ * written.
+ */
+#define ND_TRIGGER_TYPE_MAP(XX)                          \
+        XX(CART_ABANDONMENT, "cart_abandonment")         \
+        XX(BROWSE_ABANDONMENT, "browse_abandonment")     \
+        XX(POST_PURCHASE_UPSELL, "post_purchase_upsell") \
+        XX(CHANNEL_SWITCH, "channel_switch")
+
 typedef enum {
-        ND_TRIGGER_CART_ABANDONMENT = 0,
-        ND_TRIGGER_BROWSE_ABANDONMENT,
-        ND_TRIGGER_POST_PURCHASE_UPSELL,
-        ND_TRIGGER_CHANNEL_SWITCH,
-        ND_TRIGGER__CNT
+        /* A processor that emits no actions (passthrough forwards). */
+        ND_TRIGGER_NONE = -1,
+#define ND_TRIGGER_ENUM_(name, text) ND_TRIGGER_##name,
+        ND_TRIGGER_TYPE_MAP(ND_TRIGGER_ENUM_)
+#undef ND_TRIGGER_ENUM_
+            ND_TRIGGER__CNT
 } nd_trigger_type_t;
 
 typedef struct nd_action_s {
         nd_str_t action_id; /* required, not empty */
+        /* Filled by the runtime from the processor's definition: whatever a
+         * processor leaves here is overwritten by nd_ctx_emit(). */
         nd_trigger_type_t trigger;
         nd_str_t trigger_name; /* required, not empty */
         /* Exactly one is set (TRIGGERS.md §5): customer_id when the key came

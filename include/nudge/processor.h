@@ -66,8 +66,12 @@ typedef struct nd_rec_s {
 } nd_rec_t;
 
 typedef struct nd_processor_def_s {
-        int abi;                     /* ND_PROCESSOR_ABI_1 */
-        const char *name;            /* the trigger `type` in the config */
+        int abi;          /* ND_PROCESSOR_ABI_1 */
+        const char *name; /* the trigger `type` in the config */
+        /* The type of the actions it emits, which the runtime writes into
+         * every action (nd_ctx_emit); ND_TRIGGER_NONE when it emits none.
+         * Its name (nd_trigger_type_name) is the processor's name. */
+        nd_trigger_type_t trigger;
         const char *doc;             /* one paragraph for the docs */
         const nd_cfg_prop_t *config; /* its properties, or NULL */
         size_t config_size;          /* size of the struct config fills */

@@ -450,7 +450,6 @@ static void emit_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e,
         parts[2] = event_id;
         nd_action_id(parts, 3, id);
         act.action_id = (nd_str_t){id, 32};
-        act.trigger = ND_TRIGGER_BROWSE_ABANDONMENT;
         if (v->flags & F_CUSTOMER)
                 act.customer_id = key;
         else
@@ -495,6 +494,7 @@ static void ba_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
 const nd_processor_def_t nd_proc_browse_abandonment = {
     .abi = ND_PROCESSOR_ABI_1,
     .name = "browse_abandonment",
+    .trigger = ND_TRIGGER_BROWSE_ABANDONMENT,
     .doc = "Reminds a customer of the products viewed in a browsing session "
            "that ended without adding to cart or buying, `delay` after the "
            "last view, at most once per `cooldown` (TRIGGERS.md §3; "

@@ -203,7 +203,6 @@ static void emit_stage(nd_ctx_t *ctx, struct ca_state *s, nd_entry_t *e,
         nd_action_id(parts, 4, id);
 
         act.action_id = (nd_str_t){id, 32};
-        act.trigger = ND_TRIGGER_CART_ABANDONMENT;
         if (v->cart.flags & ND_CART_F_CUSTOMER)
                 act.customer_id = key;
         else
@@ -258,6 +257,7 @@ static void ca_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
 const nd_processor_def_t nd_proc_cart_abandonment = {
     .abi = ND_PROCESSOR_ABI_1,
     .name = "cart_abandonment",
+    .trigger = ND_TRIGGER_CART_ABANDONMENT,
     .doc = "Reminds a customer of an open, non-empty cart `delays[i]` after "
            "the last cart mutation, one action per stage, postponed while "
            "the customer is active elsewhere (TRIGGERS.md §3; "

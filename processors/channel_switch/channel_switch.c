@@ -300,7 +300,6 @@ static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         parts[3] = rec_str(r, S_B);
         nd_action_id(parts, 4, id);
         act.action_id = (nd_str_t){id, 32};
-        act.trigger = ND_TRIGGER_CHANNEL_SWITCH;
         if (r[I_FLAGS] & IF_CUSTOMER)
                 act.customer_id = key;
         else
@@ -358,6 +357,7 @@ static void cs_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
 const nd_processor_def_t nd_proc_channel_switch = {
     .abi = ND_PROCESSOR_ABI_1,
     .name = "channel_switch",
+    .trigger = ND_TRIGGER_CHANNEL_SWITCH,
     .doc = "Cross-device continuation: when a customer with an open cart "
            "shows up on another channel or device within `switch_window` of "
            "the last cart mutation, and neither changes the cart there nor "

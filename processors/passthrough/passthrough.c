@@ -104,6 +104,7 @@ static void pt_close(nd_ctx_t *ctx, void *state) {
 const nd_processor_def_t nd_proc_passthrough = {
     .abi = ND_PROCESSOR_ABI_1,
     .name = "passthrough",
+    .trigger = ND_TRIGGER_NONE,
     .doc = "Forwards every input record unchanged to the actions topic; "
            "optionally tracks when each customer goes quiet. The reference "
            "processor: a template for new ones.",

@@ -345,7 +345,6 @@ static void emit_order(nd_ctx_t *ctx, struct pu_state *s, nd_entry_t *e,
         parts[2] = order_id;
         nd_action_id(parts, 3, id);
         act.action_id = (nd_str_t){id, 32};
-        act.trigger = ND_TRIGGER_POST_PURCHASE_UPSELL;
         if (r[P_CUSTOMER])
                 act.customer_id = key;
         else
@@ -387,6 +386,7 @@ static void pu_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
 const nd_processor_def_t nd_proc_post_purchase_upsell = {
     .abi = ND_PROCESSOR_ABI_1,
     .name = "post_purchase_upsell",
+    .trigger = ND_TRIGGER_POST_PURCHASE_UPSELL,
     .doc = "Recommends in-stock complements of the ordered skus (from the "
            "catalog) `delay` after an order, unless it is refunded or "
            "cancelled or later orders bought them all (TRIGGERS.md §3; "

@@ -8,6 +8,7 @@
 #include "mem.h"
 #include "nd_test.h"
 #include "nudge/err.h"
+#include "nudge/time.h"
 
 START_TEST(err_codes_have_names_texts_and_classes) {
         ck_assert_str_eq(nd_err_name(ND_OK), "OK");
@@ -34,6 +35,30 @@ START_TEST(every_error_is_negative_and_distinct) {
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                         ck_assert_int_ne(vals[i], vals[j]);
+}
+END_TEST
+
+START_TEST(err_fmt_writes_truncates_and_returns_the_code) {
+        char buf[8];
+        ck_assert_int_eq(
+            nd_err_fmt(buf, sizeof(buf), ND_ERR_CONFIG, "key '%s'", "abc"),
+            ND_ERR_CONFIG);
+        ck_assert_str_eq(buf, "key 'ab"); /* truncated, terminated */
+        ck_assert_int_eq(nd_err_fmt(NULL, 0, ND_ERR_IO, "%d", 1), ND_ERR_IO);
+        buf[0] = 'x';
+        ck_assert_int_eq(nd_err_fmt(buf, 0, ND_ERR_INVAL, "no"), ND_ERR_INVAL);
+        ck_assert_int_eq(buf[0], 'x'); /* size 0: nothing written */
+}
+END_TEST
+
+START_TEST(time_arithmetic_saturates) {
+        ck_assert_int_eq(nd_time_add_sat(1, 2), 3);
+        ck_assert_int_eq(nd_time_add_sat(INT64_MAX - 1, 5), INT64_MAX);
+        ck_assert_int_eq(nd_time_add_sat(INT64_MIN + 1, -5), INT64_MIN);
+        ck_assert_int_eq(nd_time_add_sat(INT64_MAX, -1), INT64_MAX - 1);
+        ck_assert_int_eq(nd_time_sub_sat(5, 7), -2);
+        ck_assert_int_eq(nd_time_sub_sat(INT64_MIN + 1, 5), INT64_MIN);
+        ck_assert_int_eq(nd_time_sub_sat(INT64_MAX - 1, -5), INT64_MAX);
 }
 END_TEST
 
@@ -111,6 +136,8 @@ static Suite *base_suite(void) {
         TCase *tc = tcase_create("err");
         tcase_add_test(tc, err_codes_have_names_texts_and_classes);
         tcase_add_test(tc, every_error_is_negative_and_distinct);
+        tcase_add_test(tc, err_fmt_writes_truncates_and_returns_the_code);
+        tcase_add_test(tc, time_arithmetic_saturates);
         suite_add_tcase(s, tc);
         tc = tcase_create("mem");
         tcase_add_test(tc, trymalloc_fails_on_the_nth_call_only);
