@@ -448,12 +448,26 @@ static inline size_t hint_units(const nd_store_t *st) {
         return (st->hint + 7) / 8;
 }
 
-/* Fills a fresh allocation p of new_size(st, klen) bytes. */
-static nd_store_entry_t *entry_init(nd_store_t *st, void *p, const void *key,
-                                    size_t klen, size_t units) {
+/*
+ * The one way an entry is made: allocated with the blob hint in force,
+ * initialised (value zeroed, blob empty, never touched), not yet in the
+ * table — upsert adds it at once, a restore only once its blob is set, so
+ * that a failed restore leaves the store as it was. The size depends on the
+ * key, which comes from input (an event or a changelog record), so the
+ * allocation may fail (STYLE.md §5): *ep NULL and ND_ERR_NOMEM.
+ */
+static nd_err_t entry_new(nd_store_t *st, const void *key, size_t klen,
+                          nd_store_entry_t **ep) {
+        size_t units = hint_units(st);
         size_t koff = ENTRY_HDR + st->value_size + 1;
         size_t size = alloc_size(koff, klen, units);
-        nd_store_entry_t *e = p;
+        nd_store_entry_t *e;
+        void *p;
+        nd_err_t err;
+        *ep = NULL;
+        if ((err = nd_trymalloc(&p, size)) != ND_OK)
+                return err;
+        e = p;
         /* WHY: the slot keeps address bits 3..47 only. */
         nd_assert(((uintptr_t)e & 7) == 0 &&
                   (uint64_t)(uintptr_t)e >> (SLOT_PTR_BITS + 3) == 0);
@@ -466,7 +480,8 @@ static nd_store_entry_t *entry_init(nd_store_t *st, void *p, const void *key,
         if (klen)
                 memcpy(ekey(e), key, klen);
         st->bytes += size;
-        return e;
+        *ep = e;
+        return ND_OK;
 }
 
 static void table_add(nd_store_t *st, nd_store_entry_t *e, uint64_t hash) {
@@ -482,19 +497,17 @@ nd_err_t nd_store_upsert(nd_store_t *st, const void *key, size_t klen,
         size_t i;
         nd_store_entry_t *e;
         bool is_new = false;
-        if (klen > ND_STORE_KEY_MAX) {
-                *entryp = NULL;
+        nd_err_t err;
+        *entryp = NULL;
+        if (klen > ND_STORE_KEY_MAX)
                 return ND_ERR_INVAL;
-        }
         hash = nd_store_hash(key, klen);
         i = find_slot(st, key, klen, hash);
         if (i != SIZE_MAX) {
                 e = slot_e(st->slots[i]);
         } else {
-                size_t u = hint_units(st);
-                size_t size =
-                    alloc_size(ENTRY_HDR + st->value_size + 1, klen, u);
-                e = entry_init(st, nd_malloc(size), key, klen, u);
+                if ((err = entry_new(st, key, klen, &e)) != ND_OK)
+                        return err;
                 table_add(st, e, hash);
                 nd_store_mark_dirty(st, e);
                 is_new = true;
@@ -851,7 +864,7 @@ nd_err_t nd_store_entry_decode_into(nd_store_t *st, const void *buf, size_t len,
         int64_t touched;
         nd_store_entry_t *e = NULL;
         uint64_t hash;
-        void *ne = NULL;
+        nd_store_entry_t *ne = NULL;
         nd_err_t err;
 
         if (entryp)
@@ -893,12 +906,9 @@ nd_err_t nd_store_entry_decode_into(nd_store_t *st, const void *buf, size_t len,
         if (i != SIZE_MAX) {
                 e = slot_e(st->slots[i]);
         } else {
-                size_t u = hint_units(st);
-                size_t size =
-                    alloc_size(ENTRY_HDR + st->value_size + 1, klen, u);
-                if ((err = nd_trymalloc(&ne, size)) != ND_OK)
+                if ((err = entry_new(st, key, klen, &ne)) != ND_OK)
                         return err;
-                e = entry_init(st, ne, key, klen, u);
+                e = ne;
         }
         if ((err = nd_store_blob_set(st, e, blob, blen)) != ND_OK) {
                 if (ne)

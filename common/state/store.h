@@ -89,7 +89,8 @@ nd_store_entry_t *nd_store_get(const nd_store_t *st, const void *key,
  * The entry for key, created when absent (value zeroed, blob empty, dirty),
  * and touched at ts (see nd_store_touch). *created (may be NULL) tells which.
  * Returns ND_ERR_INVAL when klen > ND_STORE_KEY_MAX: the caller dead-letters
- * the record. Allocates only when the key is new.
+ * the record. Allocates only when the key is new; ND_ERR_NOMEM when that
+ * allocation fails (the store is unchanged). *entryp is NULL on any error.
  */
 nd_err_t nd_store_upsert(nd_store_t *st, const void *key, size_t klen,
                          int64_t ts, nd_store_entry_t **entryp, bool *created);

@@ -587,6 +587,27 @@ START_TEST(decode_rejects_every_truncation_and_corruption) {
 }
 END_TEST
 
+START_TEST(upsert_out_of_memory_changes_nothing) {
+        nd_store_t *st = nd_store_new("s", 8);
+        nd_store_entry_t *e = (nd_store_entry_t *)&e;
+        bool created = true;
+        size_t before = nd_store_bytes(st);
+        nd_mem_fail_nth(1);
+        ck_assert_int_eq(nd_store_upsert(st, "key", 3, 7, &e, &created),
+                         ND_ERR_NOMEM);
+        nd_mem_fail_nth(0);
+        ck_assert_ptr_null(e);
+        ck_assert_uint_eq(nd_store_count(st), 0);
+        ck_assert_uint_eq(nd_store_bytes(st), before);
+        ck_assert_ptr_null(nd_store_get(st, "key", 3));
+        /* The same call succeeds once memory is there. */
+        ck_assert_int_eq(nd_store_upsert(st, "key", 3, 7, &e, &created), ND_OK);
+        ck_assert(created);
+        ck_assert_ptr_eq(nd_store_get(st, "key", 3), e);
+        nd_store_destroy(st);
+}
+END_TEST
+
 START_TEST(decode_out_of_memory_changes_nothing) {
         nd_store_t *st = nd_store_new("s", 8);
         nd_store_t *dst = nd_store_new("d", 8);
@@ -648,6 +669,7 @@ static Suite *store_suite(void) {
         tcase_add_test(tc, encode_reports_the_size_a_short_buffer_needs);
         tcase_add_test(tc, decode_rejects_every_truncation_and_corruption);
         tcase_add_test(tc, decode_out_of_memory_changes_nothing);
+        tcase_add_test(tc, upsert_out_of_memory_changes_nothing);
         suite_add_tcase(s, tc);
         return s;
 }
