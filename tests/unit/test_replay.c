@@ -1,5 +1,5 @@
 /*
- * test_replay.c — `nudge replay` over several inputs (common/replay.c),
+ * test_replay.c — `nudge replay` over several inputs (common/cli/replay.c),
  * through nd_replay_run() with the passthrough processor, which forwards
  * every record as it comes: the output lists the events in the order the
  * task applied them. Checked: the merge by timestamp with ties in --input

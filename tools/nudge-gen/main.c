@@ -9,7 +9,7 @@
  * topic (key = sku) before the first event, or to --catalog-out.
  *
  * A file named *.avro becomes three Avro object container files, one per
- * event topic (a container holds one writer schema: common/ocf.h):
+ * event topic (a container holds one writer schema: common/serde/ocf.h):
  * STEM.avro -> STEM.clickstream.avro, STEM.cart.avro, STEM.purchase.avro,
  * each event appended to its topic's file in generation order. Their sync
  * markers are derived from the seed, so a seed gives the same bytes run
