@@ -214,11 +214,10 @@ static nd_err_t vfail(struct loader *ld, const char *env, int line,
         else
                 snprintf(where, sizeof(where), "%s", ld->name);
         if (key)
-                snprintf(ld->errstr, ld->errstr_size, "%s: key '%s': %s", where,
-                         key, msg);
-        else
-                snprintf(ld->errstr, ld->errstr_size, "%s: %s", where, msg);
-        return ND_ERR_CONFIG;
+                return nd_err_fmt(ld->errstr, ld->errstr_size, ND_ERR_CONFIG,
+                                  "%s: key '%s': %s", where, key, msg);
+        return nd_err_fmt(ld->errstr, ld->errstr_size, ND_ERR_CONFIG, "%s: %s",
+                          where, msg);
 }
 
 __attribute__((format(printf, 4, 5))) static nd_err_t
@@ -911,24 +910,24 @@ static nd_err_t validate(struct loader *ld) {
 static nd_err_t yaml_fail(struct loader *ld, const yaml_parser_t *parser,
                           nd_err_t err) {
         if (parser->error == YAML_READER_ERROR)
-                snprintf(ld->errstr, ld->errstr_size,
-                         "%s: invalid YAML: %s at byte %zu", ld->name,
-                         parser->problem ? parser->problem : "read error",
-                         parser->problem_offset);
-        else if (parser->context)
-                snprintf(ld->errstr, ld->errstr_size,
-                         "%s:%zu:%zu: invalid YAML: %s (%s at line %zu)",
-                         ld->name, parser->problem_mark.line + 1,
-                         parser->problem_mark.column + 1,
-                         parser->problem ? parser->problem : "error",
-                         parser->context, parser->context_mark.line + 1);
-        else
-                snprintf(ld->errstr, ld->errstr_size,
-                         "%s:%zu:%zu: invalid YAML: %s", ld->name,
-                         parser->problem_mark.line + 1,
-                         parser->problem_mark.column + 1,
-                         parser->problem ? parser->problem : "error");
-        return err;
+                return nd_err_fmt(ld->errstr, ld->errstr_size, err,
+                                  "%s: invalid YAML: %s at byte %zu", ld->name,
+                                  parser->problem ? parser->problem
+                                                  : "read error",
+                                  parser->problem_offset);
+        if (parser->context)
+                return nd_err_fmt(
+                    ld->errstr, ld->errstr_size, err,
+                    "%s:%zu:%zu: invalid YAML: %s (%s at line %zu)", ld->name,
+                    parser->problem_mark.line + 1,
+                    parser->problem_mark.column + 1,
+                    parser->problem ? parser->problem : "error",
+                    parser->context, parser->context_mark.line + 1);
+        return nd_err_fmt(ld->errstr, ld->errstr_size, err,
+                          "%s:%zu:%zu: invalid YAML: %s", ld->name,
+                          parser->problem_mark.line + 1,
+                          parser->problem_mark.column + 1,
+                          parser->problem ? parser->problem : "error");
 }
 
 /* Loads from parser (or defaults only when parser is NULL) into ld->cfg. */
@@ -999,9 +998,8 @@ static nd_err_t load_common(const char *name, FILE *fp, const char *yaml,
         if (have_parser) {
                 if (!yaml_parser_initialize(&parser)) {
                         nd_config_destroy(ld.cfg);
-                        snprintf(errstr, errstr_size, "%s: out of memory",
-                                 ld.name);
-                        return ND_ERR_NOMEM;
+                        return nd_err_fmt(errstr, errstr_size, ND_ERR_NOMEM,
+                                          "%s: out of memory", ld.name);
                 }
                 if (fp)
                         yaml_parser_set_input_file(&parser, fp);
@@ -1086,16 +1084,14 @@ nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
                 return err;
         }
         *cfgp = NULL;
-        if (!(fp = fopen(path, "r"))) {
-                snprintf(errstr, errstr_size, "%s: cannot open: %s", path,
-                         strerror(errno));
-                return ND_ERR_IO;
-        }
+        if (!(fp = fopen(path, "r")))
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                  "%s: cannot open: %s", path, strerror(errno));
         if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-                snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
-                         strerror(EISDIR));
                 fclose(fp);
-                return ND_ERR_IO;
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                  "%s: cannot read: %s", path,
+                                  strerror(EISDIR));
         }
         err = load_common(path, fp, NULL, 0, lookup, cfgp, errstr, errstr_size);
         fclose(fp);

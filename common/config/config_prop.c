@@ -237,19 +237,18 @@ void nd__config_describe(const nd_cfg_prop_t *prop, bool ranged, char *buf,
 static nd_err_t expected(const nd_cfg_prop_t *prop, int why, const char *value,
                          char *errstr, size_t errstr_size) {
         char what[320];
-        if (why == P_FRACTION) {
-                snprintf(errstr, errstr_size,
-                         "expected a whole number of %s, got '%s'",
-                         prop->type == ND_CFG_T_SIZE ? "bytes" : "milliseconds",
-                         value);
-                return ND_ERR_CONFIG;
-        }
+        if (why == P_FRACTION)
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG,
+                                  "expected a whole number of %s, got '%s'",
+                                  prop->type == ND_CFG_T_SIZE ? "bytes"
+                                                              : "milliseconds",
+                                  value);
         nd__config_describe(prop, why == P_OVERFLOW, what, sizeof(what));
-        snprintf(errstr, errstr_size, "expected %s, got '%s'%s", what, value,
-                 why == P_OVERFLOW && !nd__config_has_bounds(prop)
-                     ? " (too large)"
-                     : "");
-        return ND_ERR_CONFIG;
+        return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG,
+                          "expected %s, got '%s'%s", what, value,
+                          why == P_OVERFLOW && !nd__config_has_bounds(prop)
+                              ? " (too large)"
+                              : "");
 }
 
 /* One number-like value, range-checked. */
@@ -281,19 +280,17 @@ nd_err_t nd__config_set_list(const nd_cfg_prop_t *prop, void *base,
 
         if (prop->type == ND_CFG_T_DURATIONS) {
                 nd_cfg_durations_t d = {0};
-                if (cnt > ND_CFG_LIST_MAX) {
-                        snprintf(errstr, errstr_size,
-                                 "expected at most %d durations, got %d",
-                                 ND_CFG_LIST_MAX, cnt);
-                        return ND_ERR_CONFIG;
-                }
+                if (cnt > ND_CFG_LIST_MAX)
+                        return nd_err_fmt(
+                            errstr, errstr_size, ND_ERR_CONFIG,
+                            "expected at most %d durations, got %d",
+                            ND_CFG_LIST_MAX, cnt);
                 for (int i = 0; i < cnt; i++) {
                         if (parse_number(prop, items[i], &d.ms[i], why,
-                                         sizeof(why)) != ND_OK) {
-                                snprintf(errstr, errstr_size, "item %d: %s",
-                                         i + 1, why);
-                                return ND_ERR_CONFIG;
-                        }
+                                         sizeof(why)) != ND_OK)
+                                return nd_err_fmt(errstr, errstr_size,
+                                                  ND_ERR_CONFIG, "item %d: %s",
+                                                  i + 1, why);
                 }
                 d.cnt = cnt;
                 memcpy(field, &d, sizeof(d));
@@ -304,9 +301,9 @@ nd_err_t nd__config_set_list(const nd_cfg_prop_t *prop, void *base,
                         if (idx < 0 || idx >= 32) {
                                 expected(prop, P_SYNTAX, items[i], why,
                                          sizeof(why));
-                                snprintf(errstr, errstr_size, "item %d: %s",
-                                         i + 1, why);
-                                return ND_ERR_CONFIG;
+                                return nd_err_fmt(errstr, errstr_size,
+                                                  ND_ERR_CONFIG, "item %d: %s",
+                                                  i + 1, why);
                         }
                         bits |= 1u << idx;
                 }
@@ -358,10 +355,10 @@ static nd_err_t split_list(const nd_cfg_prop_t *prop, char *copy,
         *cntp = cnt;
         return ND_OK;
 bad:
-        snprintf(errstr, errstr_size,
-                 "expected a list such as [%s], got a malformed list",
-                 prop->type == ND_CFG_T_DURATIONS ? "1h, 24h" : "a, b");
-        return ND_ERR_CONFIG;
+        return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG,
+                          "expected a list such as [%s], got a malformed list",
+                          prop->type == ND_CFG_T_DURATIONS ? "1h, 24h"
+                                                           : "a, b");
 }
 
 nd_err_t nd_cfg_set(const nd_cfg_prop_t *prop, void *base, const char *value,
@@ -416,8 +413,8 @@ nd_err_t nd_cfg_set(const nd_cfg_prop_t *prop, void *base, const char *value,
                 break;
         }
         case ND_CFG_T_END:
-                snprintf(errstr, errstr_size, "not a property");
-                err = ND_ERR_INVAL;
+                err = nd_err_fmt(errstr, errstr_size, ND_ERR_INVAL,
+                                 "not a property");
                 break;
         }
         return err;
@@ -430,12 +427,10 @@ nd_err_t nd_cfg_defaults(const nd_cfg_prop_t *table, void *base, char *errstr,
                 if (!prop->def)
                         continue;
                 if (nd_cfg_set(prop, base, prop->def, why, sizeof(why)) !=
-                    ND_OK) {
-                        snprintf(errstr, errstr_size,
-                                 "default of '%s' is invalid: %s", prop->name,
-                                 why);
-                        return ND_ERR_CONFIG;
-                }
+                    ND_OK)
+                        return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG,
+                                          "default of '%s' is invalid: %s",
+                                          prop->name, why);
         }
         return ND_OK;
 }
