@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test.sh — the README's second command: install what is missing, build
 # (release and ASan+UBSan), start a real Apache Kafka broker (KRaft, one
-# node, loopback), run every test in both builds, run the fuzzers for a
-# bounded time, and stop the broker whatever happens.
+# node, loopback), run every test in both builds, check that the tree also
+# builds without a warning in the other configurations (Release,
+# MinSizeRel and Debian's hardening flags: scripts/build-matrix.sh), run
+# the fuzzers for a bounded time, and stop the broker whatever happens.
 #
 # Environment: ND_FUZZ_SECONDS (per fuzz target, default 20),
 #              ND_TEST_SKIP_ASAN=1 to skip the sanitizer pass (local use),
@@ -64,6 +66,9 @@ if [ "${ND_TEST_SKIP_ASAN:-0}" != 1 ]; then
     ctest --test-dir build-asan --output-on-failure --timeout 1800 2>&1 | tee "$logs/asan.log" || true
   count "$logs/asan.log"
 fi
+
+step "builds: Release, MinSizeRel, Debian hardening flags (compile and link)"
+if scripts/build-matrix.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 if [ -x scripts/fuzz.sh ]; then
   step "fuzzing (bounded)"

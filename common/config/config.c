@@ -1,6 +1,6 @@
 /*
- * config.c — the engine's configuration: YAML file, one property table,
- * environment overrides, generated docs.
+ * config.c — the loader of the engine's configuration: the YAML file, the
+ * engine's property table, triggers and environment overrides.
  *
  * OVERALL DESIGN: the file is loaded with libyaml's document API into a node
  * tree, which keeps every node's line. collect() walks a mapping and
@@ -13,11 +13,12 @@
  * the same way and applies it with that processor's own table; `kafka.*` to
  * the passthrough list; anything else to props[] below, the one table that
  * also gives the defaults, the bounds, the docs (nd_config_write_doc) and
- * the dump (nd_config_dump). Every value, whether from the file, a default or
- * the environment, goes through nd_cfg_set(), so there is one parser per
- * type. Environment overrides come after the file, and cross-field checks
- * last; to name the culprit in a cross-field error, the loader remembers
- * where each property was last set (line or environment variable).
+ * the dump (nd_config_dump), both written by config_doc.c. Every value,
+ * whether from the file, a default or the environment, goes through
+ * nd_cfg_set() (the property engine, config_prop.c), so there is one parser
+ * per type. Environment overrides come after the file, and cross-field
+ * checks last; to name the culprit in a cross-field error, the loader
+ * remembers where each property was last set (line or environment variable).
  *
  * Nothing here is on a hot path: configs are small, so lookups are linear
  * and duplicate checks quadratic. The walk is bounded in depth and in nodes
@@ -37,16 +38,13 @@
 #include <xxhash.h>
 #include <yaml.h>
 
+#include "config_int.h"
 #include "log.h"
 #include "mem.h"
 
 /* Keys visited: defeats alias bombs and keeps the duplicate check cheap. */
-#define MAX_VISITS     10000
-#define MAX_DEPTH      32 /* nesting of mappings */
-#define LIST_ITEMS_MAX 64 /* items of one list value before checking */
-#define WHY_MAX        512
-#define ND_STR_(x)     #x
-#define ND_STR(x)      ND_STR_(x)
+#define MAX_VISITS 10000
+#define MAX_DEPTH  32 /* nesting of mappings */
 
 /* ---------------------------------------------------------------------- */
 /* The table                                                               */
@@ -160,447 +158,12 @@ static const nd_cfg_prop_t props[] = {
 
 #define NPROPS (sizeof(props) / sizeof(props[0]) - 1)
 
-static const struct section {
-        const char *name;
-        const char *doc;
-} sections[] = {
-    {"application", "Identity of this deployment."},
-    {"log", "Logging to standard error."},
-    {"topics", "Topic names. They must be distinct and valid Kafka topic "
-               "names (letters, digits, `.`, `_`, `-`)."},
-    {"input", "How input records are encoded."},
-    {"schema", "Avro schemas (TRIGGERS.md §1)."},
-    {"processing", "Threads, commits and the processing guarantee."},
-    {"time", "Event time and the watermark (TRIGGERS.md §2)."},
-    {"state", "Per-customer state."},
-    {"embedded", "The embedded broker (librdkafka's mock cluster), started "
-                 "when `kafka.bootstrap.servers` is absent or empty, so a "
-                 "first run needs no Kafka."},
-    {"http", "The metrics and health HTTP endpoint."},
-    {NULL, NULL},
-};
+/* The writers (config_doc.c) walk the table through these. */
+const nd_cfg_prop_t *const nd__config_props = props;
+const size_t nd__config_nprops = NPROPS;
 
 /* ---------------------------------------------------------------------- */
-/* Values                                                                  */
-
-struct unit {
-        const char *suffix;
-        int64_t mul;
-};
-
-static const struct unit duration_units[] = {
-    {"", 1},          {"ms", 1},          {"s", 1000},
-    {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400 * 1000},
-    {NULL, 0}};
-
-static const struct unit size_units[] = {
-    {"", 1},           {"b", 1},           {"k", 1LL << 10},
-    {"kb", 1LL << 10}, {"kib", 1LL << 10}, {"m", 1LL << 20},
-    {"mb", 1LL << 20}, {"mib", 1LL << 20}, {"g", 1LL << 30},
-    {"gb", 1LL << 30}, {"gib", 1LL << 30}, {"t", 1LL << 40},
-    {"tb", 1LL << 40}, {"tib", 1LL << 40}, {NULL, 0}};
-
-enum { P_OK = 0, P_SYNTAX, P_OVERFLOW, P_FRACTION };
-
-/*
- * Parses "<digits>[.<digits>]<unit>" into a whole number of base units.
- * No sign, no spaces: a negative duration is a syntax error.
- */
-static int parse_scaled(const char *s, const struct unit *units, bool nocase,
-                        int64_t *out) {
-        const char *p = s;
-        int64_t ip = 0, fnum = 0, fden = 1, mul = -1, v;
-        const struct unit *u;
-
-        if (!isdigit((unsigned char)*p))
-                return P_SYNTAX;
-        for (; isdigit((unsigned char)*p); p++) {
-                int d = *p - '0';
-                if (ip > (INT64_MAX - d) / 10)
-                        return P_OVERFLOW;
-                ip = ip * 10 + d;
-        }
-        if (*p == '.') {
-                p++;
-                if (!isdigit((unsigned char)*p))
-                        return P_SYNTAX;
-                for (; isdigit((unsigned char)*p); p++) {
-                        /* WHY 6 digits: fnum * mul then fits in 63 bits. */
-                        if (fden >= 1000000)
-                                return P_SYNTAX;
-                        fnum = fnum * 10 + (*p - '0');
-                        fden *= 10;
-                }
-        }
-        for (u = units; u->suffix; u++)
-                if (nocase ? !strcasecmp(p, u->suffix) : !strcmp(p, u->suffix))
-                        mul = u->mul;
-        if (mul < 0)
-                return P_SYNTAX;
-        if (ip > INT64_MAX / mul)
-                return P_OVERFLOW;
-        v = ip * mul;
-        if (fnum) {
-                int64_t f = fnum * mul; /* < 1e6 * 2^40 < 2^63 */
-                if (f % fden)
-                        return P_FRACTION;
-                if (v > INT64_MAX - f / fden)
-                        return P_OVERFLOW;
-                v += f / fden;
-        }
-        *out = v;
-        return P_OK;
-}
-
-static int parse_int(const char *s, int64_t *out) {
-        char *end;
-        long long v;
-        if (!isdigit((unsigned char)s[0]) &&
-            !((s[0] == '-' || s[0] == '+') && isdigit((unsigned char)s[1])))
-                return P_SYNTAX;
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (*end)
-                return P_SYNTAX;
-        if (errno == ERANGE)
-                return P_OVERFLOW;
-        *out = v;
-        return P_OK;
-}
-
-static int parse_bool(const char *s, bool *out) {
-        static const char *const yes[] = {"true", "yes", "on", NULL};
-        static const char *const no[] = {"false", "no", "off", NULL};
-        for (int i = 0; yes[i]; i++) {
-                if (!strcasecmp(s, yes[i])) {
-                        *out = true;
-                        return P_OK;
-                }
-                if (!strcasecmp(s, no[i])) {
-                        *out = false;
-                        return P_OK;
-                }
-        }
-        return P_SYNTAX;
-}
-
-static int enum_index(const char *const *names, const char *s) {
-        for (int i = 0; names && names[i]; i++)
-                if (!strcmp(names[i], s))
-                        return i;
-        return -1;
-}
-
-/* Largest unit that divides ms exactly: 86400000 -> "1d". */
-static void fmt_scaled(int64_t v, const struct unit *units, char *buf,
-                       size_t size) {
-        const struct unit *best = NULL;
-        for (const struct unit *u = units; u->suffix; u++)
-                if (u->suffix[0] && (v == 0 ? u->mul == 1 : v % u->mul == 0) &&
-                    (!best || u->mul > best->mul))
-                        best = u;
-        snprintf(buf, size, "%lld%s", (long long)(v / best->mul), best->suffix);
-}
-
-static void fmt_duration(int64_t ms, char *buf, size_t size) {
-        fmt_scaled(ms, duration_units, buf, size);
-}
-
-static void fmt_size(int64_t bytes, char *buf, size_t size) {
-        /* WHY a table of its own: print "64k", not "64kib" or "65536b". */
-        static const struct unit short_units[] = {
-            {"", 1},          {"k", 1LL << 10}, {"M", 1LL << 20},
-            {"G", 1LL << 30}, {"T", 1LL << 40}, {NULL, 0}};
-        const struct unit *best = &short_units[0];
-        for (const struct unit *u = short_units; u->suffix; u++)
-                if (bytes % u->mul == 0 && u->mul > best->mul && bytes)
-                        best = u;
-        snprintf(buf, size, "%lld%s", (long long)(bytes / best->mul),
-                 best->suffix);
-}
-
-static bool is_list_type(nd_cfg_type_t type) {
-        return type == ND_CFG_T_DURATIONS || type == ND_CFG_T_ENUMSET;
-}
-
-static bool has_bounds(const nd_cfg_prop_t *prop) {
-        return prop->min != 0 || prop->max != 0;
-}
-
-static void join_names(const char *const *names, const char *sep, bool code,
-                       char *buf, size_t size) {
-        size_t off = 0;
-        buf[0] = '\0';
-        for (int i = 0; names && names[i] && off < size; i++)
-                off += (size_t)snprintf(buf + off, size - off, "%s%s%s%s",
-                                        i ? sep : "", code ? "`" : "", names[i],
-                                        code ? "`" : "");
-}
-
-/* What a valid value looks like, for "expected ..., got '...'". */
-static void describe(const nd_cfg_prop_t *prop, bool ranged, char *buf,
-                     size_t size) {
-        char lo[32], hi[32], names[256];
-        switch (prop->type) {
-        case ND_CFG_T_STR:
-                snprintf(buf, size, "a string");
-                break;
-        case ND_CFG_T_INT:
-                if (ranged && has_bounds(prop))
-                        snprintf(buf, size, "an integer between %lld and %lld",
-                                 (long long)prop->min, (long long)prop->max);
-                else
-                        snprintf(buf, size, "an integer");
-                break;
-        case ND_CFG_T_BOOL:
-                snprintf(buf, size, "true or false");
-                break;
-        case ND_CFG_T_DURATION:
-        case ND_CFG_T_DURATIONS:
-                if (ranged && has_bounds(prop)) {
-                        fmt_duration(prop->min, lo, sizeof(lo));
-                        fmt_duration(prop->max, hi, sizeof(hi));
-                        snprintf(buf, size, "a duration between %s and %s", lo,
-                                 hi);
-                } else {
-                        snprintf(buf, size,
-                                 "a duration such as 500ms, 5s, 10m, 1h or 3d");
-                }
-                break;
-        case ND_CFG_T_SIZE:
-                if (ranged && has_bounds(prop)) {
-                        fmt_size(prop->min, lo, sizeof(lo));
-                        fmt_size(prop->max, hi, sizeof(hi));
-                        snprintf(buf, size, "a size between %s and %s", lo, hi);
-                } else {
-                        snprintf(buf, size,
-                                 "a size such as 1048576, 64k, 512M or 2G");
-                }
-                break;
-        case ND_CFG_T_ENUM:
-        case ND_CFG_T_ENUMSET:
-                join_names(prop->names, ", ", false, names, sizeof(names));
-                snprintf(buf, size, "one of %s", names);
-                break;
-        case ND_CFG_T_END:
-                snprintf(buf, size, "nothing");
-                break;
-        }
-}
-
-static nd_err_t expected(const nd_cfg_prop_t *prop, int why, const char *value,
-                         char *errstr, size_t errstr_size) {
-        char what[320];
-        if (why == P_FRACTION) {
-                snprintf(errstr, errstr_size,
-                         "expected a whole number of %s, got '%s'",
-                         prop->type == ND_CFG_T_SIZE ? "bytes" : "milliseconds",
-                         value);
-                return ND_ERR_CONFIG;
-        }
-        describe(prop, why == P_OVERFLOW, what, sizeof(what));
-        snprintf(errstr, errstr_size, "expected %s, got '%s'%s", what, value,
-                 why == P_OVERFLOW && !has_bounds(prop) ? " (too large)" : "");
-        return ND_ERR_CONFIG;
-}
-
-/* One number-like value, range-checked. */
-static nd_err_t parse_number(const nd_cfg_prop_t *prop, const char *value,
-                             int64_t *out, char *errstr, size_t errstr_size) {
-        int why;
-        int64_t v = 0;
-        if (prop->type == ND_CFG_T_INT)
-                why = parse_int(value, &v);
-        else if (prop->type == ND_CFG_T_SIZE)
-                why = parse_scaled(value, size_units, true, &v);
-        else
-                why = parse_scaled(value, duration_units, false, &v);
-        if (why == P_OK && has_bounds(prop) && (v < prop->min || v > prop->max))
-                why = P_OVERFLOW;
-        if (why != P_OK)
-                return expected(prop, why, value, errstr, errstr_size);
-        *out = v;
-        return ND_OK;
-}
-
-/* A list value from its items; the field changes only on success. */
-static nd_err_t set_list(const nd_cfg_prop_t *prop, void *base,
-                         const char *const *items, int cnt, char *errstr,
-                         size_t errstr_size) {
-        char *field = (char *)base + prop->offset;
-        char why[WHY_MAX];
-
-        if (prop->type == ND_CFG_T_DURATIONS) {
-                nd_cfg_durations_t d = {0};
-                if (cnt > ND_CFG_LIST_MAX) {
-                        snprintf(errstr, errstr_size,
-                                 "expected at most %d durations, got %d",
-                                 ND_CFG_LIST_MAX, cnt);
-                        return ND_ERR_CONFIG;
-                }
-                for (int i = 0; i < cnt; i++) {
-                        if (parse_number(prop, items[i], &d.ms[i], why,
-                                         sizeof(why)) != ND_OK) {
-                                snprintf(errstr, errstr_size, "item %d: %s",
-                                         i + 1, why);
-                                return ND_ERR_CONFIG;
-                        }
-                }
-                d.cnt = cnt;
-                memcpy(field, &d, sizeof(d));
-        } else {
-                uint32_t bits = 0;
-                for (int i = 0; i < cnt; i++) {
-                        int idx = enum_index(prop->names, items[i]);
-                        if (idx < 0 || idx >= 32) {
-                                expected(prop, P_SYNTAX, items[i], why,
-                                         sizeof(why));
-                                snprintf(errstr, errstr_size, "item %d: %s",
-                                         i + 1, why);
-                                return ND_ERR_CONFIG;
-                        }
-                        bits |= 1u << idx;
-                }
-                memcpy(field, &bits, sizeof(bits));
-        }
-        return ND_OK;
-}
-
-static char *trim(char *s) {
-        char *e;
-        while (isspace((unsigned char)*s))
-                s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-                *--e = '\0';
-        return s;
-}
-
-/* "[1h, 24h]" or "1h,24h" or "" into items pointing into copy. */
-static nd_err_t split_list(const nd_cfg_prop_t *prop, char *copy,
-                           const char **items, int *cntp, char *errstr,
-                           size_t errstr_size) {
-        char *s = trim(copy), *item;
-        size_t len = strlen(s);
-        int cnt = 0;
-
-        if (len && s[0] == '[') {
-                if (s[len - 1] != ']')
-                        goto bad;
-                s[len - 1] = '\0';
-                s = trim(s + 1);
-        }
-        if (!*s) {
-                *cntp = 0;
-                return ND_OK;
-        }
-        for (;;) {
-                char *comma = strchr(s, ',');
-                if (comma)
-                        *comma = '\0';
-                item = trim(s);
-                if (!*item || cnt == LIST_ITEMS_MAX)
-                        goto bad;
-                items[cnt++] = item;
-                if (!comma)
-                        break;
-                s = comma + 1;
-        }
-        *cntp = cnt;
-        return ND_OK;
-bad:
-        snprintf(errstr, errstr_size,
-                 "expected a list such as [%s], got a malformed list",
-                 prop->type == ND_CFG_T_DURATIONS ? "1h, 24h" : "a, b");
-        return ND_ERR_CONFIG;
-}
-
-nd_err_t nd_cfg_set(const nd_cfg_prop_t *prop, void *base, const char *value,
-                    char *errstr, size_t errstr_size) {
-        char *field = (char *)base + prop->offset;
-        nd_err_t err = ND_OK;
-
-        switch (prop->type) {
-        case ND_CFG_T_STR: {
-                char **sp = (char **)(void *)field;
-                nd_free(*sp);
-                *sp = nd_strdup(value);
-                break;
-        }
-        case ND_CFG_T_INT:
-        case ND_CFG_T_DURATION:
-        case ND_CFG_T_SIZE: {
-                int64_t v;
-                if ((err = parse_number(prop, value, &v, errstr,
-                                        errstr_size)) == ND_OK)
-                        memcpy(field, &v, sizeof(v));
-                break;
-        }
-        case ND_CFG_T_BOOL: {
-                bool b;
-                if (parse_bool(value, &b) != P_OK)
-                        err = expected(prop, P_SYNTAX, value, errstr,
-                                       errstr_size);
-                else
-                        memcpy(field, &b, sizeof(b));
-                break;
-        }
-        case ND_CFG_T_ENUM: {
-                int idx = enum_index(prop->names, value);
-                if (idx < 0)
-                        err = expected(prop, P_SYNTAX, value, errstr,
-                                       errstr_size);
-                else
-                        memcpy(field, &idx, sizeof(idx));
-                break;
-        }
-        case ND_CFG_T_DURATIONS:
-        case ND_CFG_T_ENUMSET: {
-                const char *items[LIST_ITEMS_MAX];
-                char *copy = nd_strdup(value);
-                int cnt = 0;
-                err = split_list(prop, copy, items, &cnt, errstr, errstr_size);
-                if (err == ND_OK)
-                        err = set_list(prop, base, items, cnt, errstr,
-                                       errstr_size);
-                nd_free(copy);
-                break;
-        }
-        case ND_CFG_T_END:
-                snprintf(errstr, errstr_size, "not a property");
-                err = ND_ERR_INVAL;
-                break;
-        }
-        return err;
-}
-
-nd_err_t nd_cfg_defaults(const nd_cfg_prop_t *table, void *base, char *errstr,
-                         size_t errstr_size) {
-        char why[WHY_MAX];
-        for (const nd_cfg_prop_t *prop = table; prop && prop->name; prop++) {
-                if (!prop->def)
-                        continue;
-                if (nd_cfg_set(prop, base, prop->def, why, sizeof(why)) !=
-                    ND_OK) {
-                        snprintf(errstr, errstr_size,
-                                 "default of '%s' is invalid: %s", prop->name,
-                                 why);
-                        return ND_ERR_CONFIG;
-                }
-        }
-        return ND_OK;
-}
-
-void nd_cfg_free(const nd_cfg_prop_t *table, void *base) {
-        for (const nd_cfg_prop_t *prop = table; prop && prop->name; prop++) {
-                if (prop->type == ND_CFG_T_STR) {
-                        char **sp =
-                            (char **)(void *)((char *)base + prop->offset);
-                        nd_free(*sp);
-                        *sp = NULL;
-                }
-        }
-}
+/* Loading                                                                 */
 
 static const nd_cfg_prop_t *find_prop(const nd_cfg_prop_t *table,
                                       const char *name) {
@@ -610,8 +173,9 @@ static const nd_cfg_prop_t *find_prop(const nd_cfg_prop_t *table,
         return NULL;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Loading                                                                 */
+static bool is_list_type(nd_cfg_type_t type) {
+        return type == ND_CFG_T_DURATIONS || type == ND_CFG_T_ENUMSET;
+}
 
 struct leaf {
         char *key;        /* flattened, dotted */
@@ -640,7 +204,7 @@ struct loader {
 
 static nd_err_t vfail(struct loader *ld, const char *env, int line,
                       const char *key, const char *fmt, va_list ap) {
-        char msg[WHY_MAX + 256], where[256];
+        char msg[ND__CONFIG_WHY_MAX + 256], where[256];
         vsnprintf(msg, sizeof(msg), fmt, ap);
         if (env)
                 snprintf(where, sizeof(where), "environment %.*s",
@@ -650,11 +214,10 @@ static nd_err_t vfail(struct loader *ld, const char *env, int line,
         else
                 snprintf(where, sizeof(where), "%s", ld->name);
         if (key)
-                snprintf(ld->errstr, ld->errstr_size, "%s: key '%s': %s", where,
-                         key, msg);
-        else
-                snprintf(ld->errstr, ld->errstr_size, "%s: %s", where, msg);
-        return ND_ERR_CONFIG;
+                return nd_err_fmt(ld->errstr, ld->errstr_size, ND_ERR_CONFIG,
+                                  "%s: key '%s': %s", where, key, msg);
+        return nd_err_fmt(ld->errstr, ld->errstr_size, ND_ERR_CONFIG, "%s: %s",
+                          where, msg);
 }
 
 __attribute__((format(printf, 4, 5))) static nd_err_t
@@ -896,8 +459,8 @@ static nd_err_t unknown_key(struct loader *ld, int line, const char *key,
 static nd_err_t apply_leaf(struct loader *ld, const nd_cfg_prop_t *prop,
                            void *base, const struct leaf *lf,
                            const char *shown) {
-        char why[WHY_MAX], what[320];
-        const char *items[LIST_ITEMS_MAX];
+        char why[ND__CONFIG_WHY_MAX], what[320];
+        const char *items[ND__CONFIG_LIST_ITEMS_MAX];
         yaml_node_t *v = lf->val;
         int cnt = 0;
 
@@ -906,7 +469,7 @@ static nd_err_t apply_leaf(struct loader *ld, const nd_cfg_prop_t *prop,
                         return fail(ld, lf->line, shown, "%s", why);
                 return ND_OK;
         }
-        describe(prop, false, what, sizeof(what));
+        nd__config_describe(prop, false, what, sizeof(what));
         if (!is_list_type(prop->type))
                 return fail(ld, lf->line, shown, "expected %s, got a list",
                             what);
@@ -919,12 +482,12 @@ static nd_err_t apply_leaf(struct loader *ld, const nd_cfg_prop_t *prop,
                                     "nested %s",
                                     item->type == YAML_MAPPING_NODE ? "mapping"
                                                                     : "list");
-                if (cnt == LIST_ITEMS_MAX)
+                if (cnt == ND__CONFIG_LIST_ITEMS_MAX)
                         return fail(ld, lf->line, shown, "more than %d items",
-                                    LIST_ITEMS_MAX);
+                                    ND__CONFIG_LIST_ITEMS_MAX);
                 items[cnt++] = scalar_text(item);
         }
-        if (set_list(prop, base, items, cnt, why, sizeof(why)))
+        if (nd__config_set_list(prop, base, items, cnt, why, sizeof(why)))
                 return fail(ld, lf->line, shown, "%s", why);
         return ND_OK;
 }
@@ -1012,7 +575,7 @@ static nd_err_t load_trigger(struct loader *ld, yaml_node_t *item, int idx) {
         const struct leaf *name = NULL, *type = NULL;
         struct leaves lv = {0};
         bool *given = NULL;
-        char shown[320], why[WHY_MAX];
+        char shown[320], why[ND__CONFIG_WHY_MAX];
         int line = node_line(item), nprops = 0;
         nd_err_t err;
 
@@ -1240,7 +803,7 @@ static void env_name(const char *key, char *buf, size_t size) {
 }
 
 static nd_err_t apply_env(struct loader *ld) {
-        char name[160], why[WHY_MAX];
+        char name[160], why[ND__CONFIG_WHY_MAX];
 
         for (char **e = environ; e && *e; e++) {
                 const char *eq = strchr(*e, '=');
@@ -1330,7 +893,7 @@ static nd_err_t validate(struct loader *ld) {
         if (*listen) {
                 const char *colon = strrchr(listen, ':');
                 int64_t port;
-                if (!colon || parse_int(colon + 1, &port) != P_OK ||
+                if (!colon || nd__config_parse_int(colon + 1, &port) != ND_OK ||
                     colon[1] == '-' || colon[1] == '+' || port > 65535) {
                         for (size_t i = 0; i < NPROPS; i++)
                                 if (!strcmp(props[i].name, "http.listen"))
@@ -1347,24 +910,24 @@ static nd_err_t validate(struct loader *ld) {
 static nd_err_t yaml_fail(struct loader *ld, const yaml_parser_t *parser,
                           nd_err_t err) {
         if (parser->error == YAML_READER_ERROR)
-                snprintf(ld->errstr, ld->errstr_size,
-                         "%s: invalid YAML: %s at byte %zu", ld->name,
-                         parser->problem ? parser->problem : "read error",
-                         parser->problem_offset);
-        else if (parser->context)
-                snprintf(ld->errstr, ld->errstr_size,
-                         "%s:%zu:%zu: invalid YAML: %s (%s at line %zu)",
-                         ld->name, parser->problem_mark.line + 1,
-                         parser->problem_mark.column + 1,
-                         parser->problem ? parser->problem : "error",
-                         parser->context, parser->context_mark.line + 1);
-        else
-                snprintf(ld->errstr, ld->errstr_size,
-                         "%s:%zu:%zu: invalid YAML: %s", ld->name,
-                         parser->problem_mark.line + 1,
-                         parser->problem_mark.column + 1,
-                         parser->problem ? parser->problem : "error");
-        return err;
+                return nd_err_fmt(ld->errstr, ld->errstr_size, err,
+                                  "%s: invalid YAML: %s at byte %zu", ld->name,
+                                  parser->problem ? parser->problem
+                                                  : "read error",
+                                  parser->problem_offset);
+        if (parser->context)
+                return nd_err_fmt(
+                    ld->errstr, ld->errstr_size, err,
+                    "%s:%zu:%zu: invalid YAML: %s (%s at line %zu)", ld->name,
+                    parser->problem_mark.line + 1,
+                    parser->problem_mark.column + 1,
+                    parser->problem ? parser->problem : "error",
+                    parser->context, parser->context_mark.line + 1);
+        return nd_err_fmt(ld->errstr, ld->errstr_size, err,
+                          "%s:%zu:%zu: invalid YAML: %s", ld->name,
+                          parser->problem_mark.line + 1,
+                          parser->problem_mark.column + 1,
+                          parser->problem ? parser->problem : "error");
 }
 
 /* Loads from parser (or defaults only when parser is NULL) into ld->cfg. */
@@ -1373,7 +936,7 @@ static nd_err_t load(struct loader *ld, yaml_parser_t *parser,
         yaml_document_t doc, extra;
         yaml_node_t *root;
         nd_err_t err;
-        char why[WHY_MAX];
+        char why[ND__CONFIG_WHY_MAX];
 
         if ((err = nd_cfg_defaults(props, ld->cfg, why, sizeof(why))))
                 return fail(ld, 0, NULL, "%s", why);
@@ -1435,9 +998,8 @@ static nd_err_t load_common(const char *name, FILE *fp, const char *yaml,
         if (have_parser) {
                 if (!yaml_parser_initialize(&parser)) {
                         nd_config_destroy(ld.cfg);
-                        snprintf(errstr, errstr_size, "%s: out of memory",
-                                 ld.name);
-                        return ND_ERR_NOMEM;
+                        return nd_err_fmt(errstr, errstr_size, ND_ERR_NOMEM,
+                                          "%s: out of memory", ld.name);
                 }
                 if (fp)
                         yaml_parser_set_input_file(&parser, fp);
@@ -1522,16 +1084,14 @@ nd_err_t nd_config_load(const char *path, nd_processor_lookup_t lookup,
                 return err;
         }
         *cfgp = NULL;
-        if (!(fp = fopen(path, "r"))) {
-                snprintf(errstr, errstr_size, "%s: cannot open: %s", path,
-                         strerror(errno));
-                return ND_ERR_IO;
-        }
+        if (!(fp = fopen(path, "r")))
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                  "%s: cannot open: %s", path, strerror(errno));
         if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-                snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
-                         strerror(EISDIR));
                 fclose(fp);
-                return ND_ERR_IO;
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                  "%s: cannot read: %s", path,
+                                  strerror(EISDIR));
         }
         err = load_common(path, fp, NULL, 0, lookup, cfgp, errstr, errstr_size);
         fclose(fp);
@@ -1582,391 +1142,4 @@ bool nd_config_is_embedded(const nd_config_t *cfg) {
                 if (!isspace((unsigned char)*v))
                         return false;
         return true;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Docs and dump                                                           */
-
-static const char *type_name(nd_cfg_type_t type) {
-        switch (type) {
-        case ND_CFG_T_STR:
-                return "string";
-        case ND_CFG_T_INT:
-                return "integer";
-        case ND_CFG_T_BOOL:
-                return "boolean";
-        case ND_CFG_T_DURATION:
-                return "duration";
-        case ND_CFG_T_SIZE:
-                return "size";
-        case ND_CFG_T_ENUM:
-                return "enum";
-        case ND_CFG_T_DURATIONS:
-                return "list of durations";
-        case ND_CFG_T_ENUMSET:
-                return "list of names";
-        case ND_CFG_T_END:
-                break;
-        }
-        return "?";
-}
-
-/* Markdown table cell: no newlines, '|' escaped. */
-static void put_cell(FILE *out, const char *s) {
-        for (; *s; s++) {
-                if (*s == '|')
-                        fputs("\\|", out);
-                else if (*s == '\n')
-                        fputc(' ', out);
-                else
-                        fputc(*s, out);
-        }
-}
-
-static void range_text(const nd_cfg_prop_t *prop, char *buf, size_t size) {
-        char lo[32], hi[32];
-        buf[0] = '\0';
-        switch (prop->type) {
-        case ND_CFG_T_INT:
-                if (has_bounds(prop))
-                        snprintf(buf, size, "%lld .. %lld",
-                                 (long long)prop->min, (long long)prop->max);
-                break;
-        case ND_CFG_T_DURATION:
-        case ND_CFG_T_DURATIONS:
-                if (has_bounds(prop)) {
-                        fmt_duration(prop->min, lo, sizeof(lo));
-                        fmt_duration(prop->max, hi, sizeof(hi));
-                        snprintf(buf, size, "%s .. %s%s", lo, hi,
-                                 prop->type == ND_CFG_T_DURATIONS
-                                     ? " each, at most " ND_STR(ND_CFG_LIST_MAX)
-                                     : "");
-                } else if (prop->type == ND_CFG_T_DURATIONS) {
-                        snprintf(buf, size, "at most " ND_STR(ND_CFG_LIST_MAX));
-                }
-                break;
-        case ND_CFG_T_SIZE:
-                if (has_bounds(prop)) {
-                        fmt_size(prop->min, lo, sizeof(lo));
-                        fmt_size(prop->max, hi, sizeof(hi));
-                        snprintf(buf, size, "%s .. %s", lo, hi);
-                }
-                break;
-        case ND_CFG_T_ENUM:
-        case ND_CFG_T_ENUMSET:
-                join_names(prop->names, ", ", true, buf, size);
-                break;
-        case ND_CFG_T_BOOL:
-                snprintf(buf, size, "`true`, `false`");
-                break;
-        default:
-                break;
-        }
-}
-
-static void doc_row(FILE *out, const char *prefix, const nd_cfg_prop_t *prop) {
-        char range[512];
-        fprintf(out, "| `%s%s` | %s | ", prefix, prop->name,
-                type_name(prop->type));
-        if (prop->def && !*prop->def)
-                fputs("`\"\"`", out);
-        else if (prop->def) {
-                fputc('`', out);
-                put_cell(out, prop->def);
-                fputc('`', out);
-        } else {
-                fputs((prop->flags & ND_CFG_F_REQUIRED) ? "required" : "none",
-                      out);
-        }
-        range_text(prop, range, sizeof(range));
-        fputs(" | ", out);
-        put_cell(out, range);
-        fputs(" | ", out);
-        put_cell(out, prop->doc ? prop->doc : "");
-        fputs(" |\n", out);
-}
-
-static void doc_table_head(FILE *out) {
-        fputs("| Key | Type | Default | Range / values | Description |\n"
-              "|---|---|---|---|---|\n",
-              out);
-}
-
-void nd_config_write_doc(FILE *out, const nd_processor_def_t *const *defs) {
-        fputs("# Configuration\n"
-              "\n"
-              "<!-- Generated from the property tables in common/config.c and "
-              "processors/*/ by\n"
-              "     `nudge config-doc > docs/configuration.md`. Do not edit: "
-              "tests/unit/test_config.c\n"
-              "     fails when this file and the tables disagree. -->\n"
-              "\n"
-              "nudge reads one YAML file. Every key is optional except the "
-              "`name` and `type`\n"
-              "of each trigger; an empty file runs with the defaults below. "
-              "`nudge check-config -v`\n"
-              "prints the effective configuration.\n"
-              "\n"
-              "## Syntax\n"
-              "\n"
-              "- **Nesting and dotted keys are the same.** "
-              "`time: {max_out_of_orderness: 5s}`,\n"
-              "  `time.max_out_of_orderness: 5s` and the block form\n"
-              "  `time:` / `  max_out_of_orderness: 5s` all set one key, and "
-              "the forms may be mixed.\n"
-              "- **Durations** are an integer number of milliseconds (`1500`) "
-              "or a number with a\n"
-              "  unit: `ms`, `s`, `m`, `h`, `d` (`500ms`, `5s`, `1.5h`, `3d`). "
-              "No sign, no space.\n"
-              "- **Sizes** are a number of bytes (`1048576`) or a number with "
-              "`k`, `M`, `G` or `T`\n"
-              "  (binary: `64k` is 65536 bytes).\n"
-              "- **Booleans** are `true`/`false` (also `yes`/`no`, "
-              "`on`/`off`).\n"
-              "- **Lists** are YAML sequences, flow or block: "
-              "`delays: [1h, 24h]`.\n"
-              "- **Mistakes are errors, never ignored:** an unknown key (with "
-              "a suggestion when one\n"
-              "  is close), a key given twice (in any mix of forms), a value "
-              "out of range, a YAML\n"
-              "  syntax error. Each message names the file, the line and the "
-              "key:\n"
-              "  `nudge.yaml:7: key 'time.max_out_of_orderness': expected a "
-              "duration such as 500ms,\n"
-              "  5s, 10m, 1h or 3d, got '5 parsecs'`.\n",
-              out);
-
-        for (const struct section *sec = sections; sec->name; sec++) {
-                size_t len = strlen(sec->name);
-                fprintf(out, "\n## `%s`\n\n%s\n\n", sec->name, sec->doc);
-                doc_table_head(out);
-                for (size_t i = 0; i < NPROPS; i++)
-                        if (!strncmp(props[i].name, sec->name, len) &&
-                            props[i].name[len] == '.')
-                                doc_row(out, "", &props[i]);
-        }
-
-        fputs(
-            "\n## Kafka properties\n"
-            "\n"
-            "Every key under `kafka` is a librdkafka property, passed "
-            "through as text to the\n"
-            "Kafka clients nudge creates (see librdkafka's "
-            "CONFIGURATION.md); nudge does not\n"
-            "interpret them, except `bootstrap.servers`: when it is absent "
-            "or empty, nudge runs\n"
-            "the embedded broker (section `embedded`). Nested and dotted "
-            "forms are the same\n"
-            "(`kafka: {bootstrap.servers: k:9092}` is "
-            "`kafka.bootstrap.servers: k:9092`); a YAML\n"
-            "list becomes a comma-separated value. Numbers and booleans are "
-            "passed as written.\n"
-            "`nudge check-config -v` shows values whose key contains "
-            "`password` or `secret` as\n"
-            "`[redacted]`.\n"
-            "\n"
-            "```yaml\n"
-            "kafka:\n"
-            "  bootstrap.servers: kafka-1:9092,kafka-2:9092\n"
-            "  security.protocol: SASL_SSL\n"
-            "  sasl.mechanisms: PLAIN\n"
-            "  sasl.username: nudge\n"
-            "  sasl.password: change-me\n"
-            "```\n"
-            "\n"
-            "## Environment overrides\n"
-            "\n"
-            "Environment variables override the file (for containers):\n"
-            "\n"
-            "- `NUDGE_<KEY>`: any key of the sections above, upper-cased, "
-            "`.` written `_`:\n"
-            "  `NUDGE_TIME_MAX_OUT_OF_ORDERNESS=2s`, "
-            "`NUDGE_LOG_FORMAT=json`.\n"
-            "- `NUDGE_KAFKA_<PROPERTY>`: a Kafka property, Confluent-image "
-            "style: `_` is `.`,\n"
-            "  `__` is `_` and `___` is `-`, and the name is lower-cased:\n"
-            "  `NUDGE_KAFKA_BOOTSTRAP_SERVERS=kafka:9092` sets "
-            "`bootstrap.servers`.\n"
-            "\n"
-            "Values use the same syntax as the file; a list is written "
-            "`[1h, 24h]` or `1h,24h`.\n"
-            "Errors name the variable: `environment NUDGE_PROCESSING_THREADS: "
-            "key\n"
-            "'processing.threads': expected an integer between 1 and 64, got "
-            "'0'`. Other\n"
-            "`NUDGE_*` variables are ignored, because other tools may set "
-            "some: a misspelt\n"
-            "override is silently ignored, so check the result with "
-            "`nudge check-config -v`.\n"
-            "Triggers have no environment overrides.\n"
-            "\n"
-            "## Triggers\n"
-            "\n"
-            "`triggers` is a list. Each entry has a `name` (required, "
-            "unique, letters, digits,\n"
-            "`_`, `.`, `-`; it goes into every action as `trigger_name`), a "
-            "`type` (one of the\n"
-            "processors below) and that type's properties. A type may be "
-            "configured several\n"
-            "times under different names. Unknown keys are errors.\n"
-            "\n"
-            "```yaml\n"
-            "triggers:\n"
-            "  - name: mirror\n"
-            "    type: passthrough\n"
-            "```\n",
-            out);
-        for (int i = 0; defs && defs[i]; i++) {
-                const nd_processor_def_t *def = defs[i];
-                fprintf(out, "\n### `%s`\n\n%s\n\n", def->name,
-                        def->doc ? def->doc : "");
-                if (!def->config || !def->config->name) {
-                        fputs("No properties.\n", out);
-                        continue;
-                }
-                doc_table_head(out);
-                for (const nd_cfg_prop_t *p = def->config; p->name; p++)
-                        doc_row(out, "triggers[].", p);
-        }
-}
-
-/* A YAML double-quoted string. */
-static void put_quoted(FILE *out, const char *s) {
-        fputc('"', out);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                if (c == '"' || c == '\\')
-                        fprintf(out, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(out, "\\x%02x", c);
-                else
-                        fputc(c, out);
-        }
-        fputc('"', out);
-}
-
-/* A key as a plain scalar when it is safe, else quoted. */
-static void put_key(FILE *out, const char *s) {
-        bool plain = isalnum((unsigned char)*s);
-        for (const char *p = s; *p && plain; p++)
-                plain = isalnum((unsigned char)*p) || strchr("._-", *p);
-        if (plain)
-                fputs(s, out);
-        else
-                put_quoted(out, s);
-}
-
-static void put_value(FILE *out, const nd_cfg_prop_t *prop, const void *base) {
-        const char *field = (const char *)base + prop->offset;
-        char buf[64];
-        int64_t v;
-
-        switch (prop->type) {
-        case ND_CFG_T_STR: {
-                const char *s;
-                memcpy(&s, field, sizeof(s));
-                put_quoted(out, s ? s : "");
-                break;
-        }
-        case ND_CFG_T_INT:
-                memcpy(&v, field, sizeof(v));
-                fprintf(out, "%lld", (long long)v);
-                break;
-        case ND_CFG_T_BOOL: {
-                bool b;
-                memcpy(&b, field, sizeof(b));
-                fputs(b ? "true" : "false", out);
-                break;
-        }
-        case ND_CFG_T_DURATION:
-                memcpy(&v, field, sizeof(v));
-                fmt_duration(v, buf, sizeof(buf));
-                fputs(buf, out);
-                break;
-        case ND_CFG_T_SIZE:
-                memcpy(&v, field, sizeof(v));
-                fmt_size(v, buf, sizeof(buf));
-                fputs(buf, out);
-                break;
-        case ND_CFG_T_ENUM: {
-                int idx;
-                memcpy(&idx, field, sizeof(idx));
-                fputs(prop->names[idx], out);
-                break;
-        }
-        case ND_CFG_T_DURATIONS: {
-                nd_cfg_durations_t d;
-                memcpy(&d, field, sizeof(d));
-                fputc('[', out);
-                for (int i = 0; i < d.cnt; i++) {
-                        fmt_duration(d.ms[i], buf, sizeof(buf));
-                        fprintf(out, "%s%s", i ? ", " : "", buf);
-                }
-                fputc(']', out);
-                break;
-        }
-        case ND_CFG_T_ENUMSET: {
-                uint32_t bits;
-                bool first = true;
-                memcpy(&bits, field, sizeof(bits));
-                fputc('[', out);
-                for (int i = 0; prop->names[i] && i < 32; i++) {
-                        if (!(bits & (1u << i)))
-                                continue;
-                        fprintf(out, "%s%s", first ? "" : ", ", prop->names[i]);
-                        first = false;
-                }
-                fputc(']', out);
-                break;
-        }
-        case ND_CFG_T_END:
-                break;
-        }
-}
-
-static bool is_secret(const char *key) {
-        return strcasestr(key, "password") || strcasestr(key, "secret");
-}
-
-void nd_config_dump(FILE *out, const nd_config_t *cfg) {
-        const char *section = NULL;
-        size_t seclen = 0;
-
-        fprintf(out, "# nudge effective configuration (%s%s)\n",
-                cfg->path ? "file " : "defaults", cfg->path ? cfg->path : "");
-        for (size_t i = 0; i < NPROPS; i++) {
-                const char *name = props[i].name;
-                size_t len = strcspn(name, ".");
-                if (!section || len != seclen || strncmp(section, name, len)) {
-                        fprintf(out, "%.*s:\n", (int)len, name);
-                        section = name;
-                        seclen = len;
-                }
-                fprintf(out, "  %s: ", name + len + 1);
-                put_value(out, &props[i], cfg);
-                fputc('\n', out);
-        }
-        fputs(cfg->kafka_cnt ? "kafka:\n" : "kafka: {}\n", out);
-        for (int i = 0; i < cfg->kafka_cnt; i++) {
-                fputs("  ", out);
-                put_key(out, cfg->kafka[i].key);
-                fputs(": ", out);
-                put_quoted(out, is_secret(cfg->kafka[i].key)
-                                    ? "[redacted]"
-                                    : cfg->kafka[i].value);
-                fputc('\n', out);
-        }
-        fputs(cfg->trigger_cnt ? "triggers:\n" : "triggers: []\n", out);
-        for (int i = 0; i < cfg->trigger_cnt; i++) {
-                const nd_trigger_conf_t *t = &cfg->triggers[i];
-                fputs("  - name: ", out);
-                put_quoted(out, t->name);
-                fprintf(out, "\n    type: %s\n", t->def->name);
-                for (const nd_cfg_prop_t *p = t->def->config; p && p->name;
-                     p++) {
-                        fprintf(out, "    %s: ", p->name);
-                        put_value(out, p, t->conf);
-                        fputc('\n', out);
-                }
-        }
 }
