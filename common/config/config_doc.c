@@ -154,7 +154,7 @@ static void doc_table_head(FILE *out) {
 void nd_config_write_doc(FILE *out, const nd_processor_def_t *const *defs) {
         fputs("# Configuration\n"
               "\n"
-              "<!-- Generated from the property tables in common/config.c and "
+              "<!-- Generated from the property tables in common/config/ and "
               "processors/*/ by\n"
               "     `nudge config-doc > docs/configuration.md`. Do not edit: "
               "tests/unit/test_config.c\n"

@@ -37,5 +37,21 @@ if "$src/scripts/style-check.sh" true "$tmp/plain.c" >"$out" 2>&1; then
 else
   cat "$out"; echo "FAIL: style check refused a plain #include"; fail=1
 fi
-[ $fail = 0 ] && echo "fence: 4 passed, 0 failed"
+# The module map's system-header rules: librdkafka in common/kio only.
+mkdir -p "$tmp/common/state" "$tmp/common/kio"
+printf '#include <librdkafka/rdkafka.h>\n' >"$tmp/common/state/x.c"
+cp "$tmp/common/state/x.c" "$tmp/common/kio/x.c"
+if "$src/scripts/style-check.sh" true "$tmp/common/state/x.c" >"$out" 2>&1; then
+  cat "$out"; echo "FAIL: style check let common/state include librdkafka"; fail=1
+elif grep -q 'only common/kio/ includes librdkafka' "$out"; then
+  echo "ok: style check refuses librdkafka outside common/kio"
+else
+  cat "$out"; echo "FAIL: style check failed for another reason"; fail=1
+fi
+if "$src/scripts/style-check.sh" true "$tmp/common/kio/x.c" >"$out" 2>&1; then
+  echo "ok: style check lets common/kio include librdkafka"
+else
+  cat "$out"; echo "FAIL: style check refused librdkafka in common/kio"; fail=1
+fi
+[ $fail = 0 ] && echo "fence: 6 passed, 0 failed"
 exit $fail
