@@ -2,9 +2,12 @@
  * kio — Kafka I/O. The only module that includes rdkafka.h (STYLE.md §2).
  *
  * A worker thread owns one nd_kio_t: a consumer in the application's group
- * (cooperative-sticky assignment, offsets never auto-committed) and a
- * producer that is transactional under exactly-once and idempotent under
- * at-least-once. The worker loop is
+ * (offsets never auto-committed) and a producer that is transactional
+ * under exactly-once and idempotent under at-least-once. The consumer uses
+ * the range assignor, forced: it gives partition p of every event topic to
+ * the same consumer, so a customer's clickstream, cart and purchase
+ * records reach one task (the sticky assignors do not; docs/design.md
+ * "Range assignment, not cooperative-sticky"). The worker loop is
  *
  *     n = nd_kio_poll(kio, recs, max, timeout)   a batch of what is there
  *     ... process recs[0..n), nd_kio_produce() outputs ...
