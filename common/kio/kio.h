@@ -184,7 +184,8 @@ nd_err_t nd_kio_close(nd_kio_t *kio, int timeout_ms);
 void nd_kio_destroy(nd_kio_t *kio);
 
 /* ------------------------------------------------------------------ */
-/* Simple clients for tools and the demo (not on the engine's path).   */
+/* Standalone clients: simple ones for tools and the demo (not on the  */
+/* engine's path), and the table readers of restore and the catalog.   */
 
 /** A plain producer (idempotent, linger 5 ms). */
 nd_kio_client_t *nd_kio_producer_new(const nd_config_t *cfg,
