@@ -58,17 +58,19 @@ void nd__kio_log_cb(const rd_kafka_t *rk, int level, const char *fac,
         nd_log(lvl, "rdkafka", "%s: [%s] %s", rd_kafka_name(rk), fac, buf);
 }
 
-static bool conf_put(rd_kafka_conf_t *kc, const char *key, const char *value,
-                     char *errstr, size_t errstr_size) {
+/* Sets key; a refused property is ND_ERR_CONFIG with errstr naming it. */
+static nd_err_t conf_put(rd_kafka_conf_t *kc, const char *key,
+                         const char *value, char *errstr, size_t errstr_size) {
         char why[256];
         if (rd_kafka_conf_set(kc, key, value, why, sizeof(why)) ==
             RD_KAFKA_CONF_OK)
-                return true;
-        snprintf(errstr, errstr_size, "key 'kafka.%s': %s", key, why);
-        return false;
+                return ND_OK;
+        return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG,
+                          "key 'kafka.%s': %s", key, why);
 }
 
-/* True when the user set key (for this role) in the kafka section. */
+/* The user's value of key for this role in the kafka section (role.key
+ * first, then key), or NULL. */
 static const char *user_prop(const nd_config_t *cfg, const char *role,
                              const char *key) {
         char scoped[256];
@@ -90,19 +92,21 @@ rd_kafka_conf_t *nd__kio_build_conf(const nd_config_t *cfg, const char *role,
                 const char *k = cfg->kafka[i].key;
                 if (!strncmp(k, "consumer.", 9) || !strncmp(k, "producer.", 9))
                         continue;
-                if (!conf_put(kc, k, cfg->kafka[i].value, errstr, errstr_size))
+                if (conf_put(kc, k, cfg->kafka[i].value, errstr, errstr_size) !=
+                    ND_OK)
                         goto fail;
         }
         for (int i = 0; cfg && i < cfg->kafka_cnt; i++) {
                 const char *k = cfg->kafka[i].key;
                 if (strncmp(k, role, rlen) || k[rlen] != '.')
                         continue;
-                if (!conf_put(kc, k + rlen + 1, cfg->kafka[i].value, errstr,
-                              errstr_size))
+                if (conf_put(kc, k + rlen + 1, cfg->kafka[i].value, errstr,
+                             errstr_size) != ND_OK)
                         goto fail;
         }
         if (bootstrap && *bootstrap &&
-            !conf_put(kc, "bootstrap.servers", bootstrap, errstr, errstr_size))
+            conf_put(kc, "bootstrap.servers", bootstrap, errstr, errstr_size) !=
+                ND_OK)
                 goto fail;
         /* WHY: the mock cluster answers a fetch only when fetch.wait.max.ms
          * has passed, not when data arrives (measured: input in 500 ms
@@ -118,9 +122,9 @@ rd_kafka_conf_t *nd__kio_build_conf(const nd_config_t *cfg, const char *role,
          * second per broker instead of 2. */
         if (cfg && !strcmp(role, "consumer") &&
             !user_prop(cfg, role, "fetch.wait.max.ms") &&
-            !conf_put(kc, "fetch.wait.max.ms",
-                      nd_config_is_embedded(cfg) ? "10" : KIO_FETCH_WAIT_MS,
-                      errstr, errstr_size))
+            conf_put(kc, "fetch.wait.max.ms",
+                     nd_config_is_embedded(cfg) ? "10" : KIO_FETCH_WAIT_MS,
+                     errstr, errstr_size) != ND_OK)
                 goto fail;
         return kc;
 fail:
@@ -129,11 +133,12 @@ fail:
 }
 
 /* Sets key unless the user did. */
-static bool conf_default(rd_kafka_conf_t *kc, const nd_config_t *cfg,
-                         const char *role, const char *key, const char *value,
-                         char *errstr, size_t errstr_size) {
+static nd_err_t conf_default(rd_kafka_conf_t *kc, const nd_config_t *cfg,
+                             const char *role, const char *key,
+                             const char *value, char *errstr,
+                             size_t errstr_size) {
         if (user_prop(cfg, role, key))
-                return true;
+                return ND_OK;
         return conf_put(kc, key, value, errstr, errstr_size);
 }
 
@@ -177,14 +182,18 @@ static void log_latency_conf(nd_kio_t *kio) {
                     kio->conf.thread, fw, lg);
 }
 
-nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
-                     size_t errstr_size) {
+nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
+                    size_t errstr_size) {
         const nd_config_t *cfg = conf->cfg;
         nd_kio_t *kio = nd_calloc(1, sizeof(*kio));
         rd_kafka_conf_t *cc = NULL, *pc = NULL;
         char buf[256], host[128];
         const char *strategy;
+        /* What a failure of librdkafka is; a property refused by kio's own
+         * checks or by librdkafka is ND_ERR_CONFIG (bad_conf). */
+        nd_err_t err = ND_ERR_KAFKA;
 
+        *kiop = NULL;
         kio->conf = *conf;
         kio->cfg = cfg;
         kio->eos = cfg->guarantee == ND_GUARANTEE_EXACTLY_ONCE;
@@ -198,7 +207,7 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
                          "topic must go to the same instance, which only the "
                          "range assignor guarantees",
                          strategy);
-                goto fail;
+                goto bad_conf;
         }
         if (kio->eos) {
                 const char *ac =
@@ -208,29 +217,30 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
                                  "key 'kafka.enable.auto.commit': must be "
                                  "false under exactly_once (offsets commit "
                                  "inside the transaction)");
-                        goto fail;
+                        goto bad_conf;
                 }
         }
 
         /* Consumer */
         if (!(cc = nd__kio_build_conf(cfg, "consumer", conf->bootstrap, errstr,
                                       errstr_size)))
-                goto fail;
+                goto bad_conf;
         snprintf(buf, sizeof(buf), "%s-%d", cfg->application_id, conf->thread);
-        if (!conf_default(cc, cfg, "consumer", "client.id", buf, errstr,
-                          errstr_size) ||
-            !conf_default(cc, cfg, "consumer", "group.id", cfg->application_id,
-                          errstr, errstr_size) ||
-            !conf_put(cc, "enable.auto.commit", "false", errstr, errstr_size) ||
-            !conf_put(cc, "enable.auto.offset.store", "false", errstr,
-                      errstr_size) ||
-            !conf_put(cc, "partition.assignment.strategy", "range", errstr,
-                      errstr_size) ||
-            !conf_default(cc, cfg, "consumer", "isolation.level",
-                          "read_committed", errstr, errstr_size) ||
-            !conf_default(cc, cfg, "consumer", "auto.offset.reset", "earliest",
-                          errstr, errstr_size))
-                goto fail;
+        if (conf_default(cc, cfg, "consumer", "client.id", buf, errstr,
+                         errstr_size) != ND_OK ||
+            conf_default(cc, cfg, "consumer", "group.id", cfg->application_id,
+                         errstr, errstr_size) != ND_OK ||
+            conf_put(cc, "enable.auto.commit", "false", errstr, errstr_size) !=
+                ND_OK ||
+            conf_put(cc, "enable.auto.offset.store", "false", errstr,
+                     errstr_size) != ND_OK ||
+            conf_put(cc, "partition.assignment.strategy", "range", errstr,
+                     errstr_size) != ND_OK ||
+            conf_default(cc, cfg, "consumer", "isolation.level",
+                         "read_committed", errstr, errstr_size) != ND_OK ||
+            conf_default(cc, cfg, "consumer", "auto.offset.reset", "earliest",
+                         errstr, errstr_size) != ND_OK)
+                goto bad_conf;
         /* group.instance.id is per process: with several threads each
          * consumer needs its own. */
         if (user_prop(cfg, "consumer", "group.instance.id") &&
@@ -238,9 +248,9 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
                 snprintf(buf, sizeof(buf), "%s-%d",
                          user_prop(cfg, "consumer", "group.instance.id"),
                          conf->thread);
-                if (!conf_put(cc, "group.instance.id", buf, errstr,
-                              errstr_size))
-                        goto fail;
+                if (conf_put(cc, "group.instance.id", buf, errstr,
+                             errstr_size) != ND_OK)
+                        goto bad_conf;
         }
         rd_kafka_conf_set_rebalance_cb(cc, nd__kio_rebalance_cb);
         rd_kafka_conf_set_opaque(cc, kio);
@@ -254,17 +264,18 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
         /* Producer */
         if (!(pc = nd__kio_build_conf(cfg, "producer", conf->bootstrap, errstr,
                                       errstr_size)))
-                goto fail;
+                goto bad_conf;
         snprintf(buf, sizeof(buf), "%s-%d-producer", cfg->application_id,
                  conf->thread);
-        if (!conf_default(pc, cfg, "producer", "client.id", buf, errstr,
-                          errstr_size) ||
-            !conf_put(pc, "enable.idempotence", "true", errstr, errstr_size) ||
-            !conf_default(pc, cfg, "producer", "partitioner", "murmur2_random",
-                          errstr, errstr_size) ||
-            !conf_default(pc, cfg, "producer", "linger.ms", "5", errstr,
-                          errstr_size))
-                goto fail;
+        if (conf_default(pc, cfg, "producer", "client.id", buf, errstr,
+                         errstr_size) != ND_OK ||
+            conf_put(pc, "enable.idempotence", "true", errstr, errstr_size) !=
+                ND_OK ||
+            conf_default(pc, cfg, "producer", "partitioner", "murmur2_random",
+                         errstr, errstr_size) != ND_OK ||
+            conf_default(pc, cfg, "producer", "linger.ms", "5", errstr,
+                         errstr_size) != ND_OK)
+                goto bad_conf;
         if (kio->eos) {
                 /* WHY a stable id (not a random one): a restarted instance
                  * then fences its predecessor's open transaction at once,
@@ -278,8 +289,9 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
                         snprintf(
                             buf, sizeof(buf), "%s-%s-%d", cfg->application_id,
                             instance_id(cfg, host, sizeof(host)), conf->thread);
-                if (!conf_put(pc, "transactional.id", buf, errstr, errstr_size))
-                        goto fail;
+                if (conf_put(pc, "transactional.id", buf, errstr,
+                             errstr_size) != ND_OK)
+                        goto bad_conf;
         }
         rd_kafka_conf_set_dr_msg_cb(pc, worker_dr_cb);
         rd_kafka_conf_set_opaque(pc, kio);
@@ -308,14 +320,17 @@ nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
         kio->batch_cap = (int)cfg->batch_size;
         kio->batch = nd_calloc((size_t)kio->batch_cap, sizeof(*kio->batch));
         log_latency_conf(kio);
-        return kio;
+        *kiop = kio;
+        return ND_OK;
+bad_conf:
+        err = ND_ERR_CONFIG;
 fail:
         if (cc)
                 rd_kafka_conf_destroy(cc);
         if (pc)
                 rd_kafka_conf_destroy(pc);
         nd_kio_destroy(kio);
-        return NULL;
+        return err;
 }
 
 void nd_kio_destroy(nd_kio_t *kio) {

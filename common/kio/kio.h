@@ -118,10 +118,17 @@ typedef struct nd_kio_conf_s {
 /**
  * Creates the consumer and producer of one worker and, under exactly-once,
  * initialises transactions (fencing any older producer with the same
- * transactional.id). Returns NULL with errstr on failure.
+ * transactional.id) and begins the first one. conf is copied. Returns ND_OK
+ * and *kiop (the caller destroys it), or with *kiop NULL and errstr:
+ * ND_ERR_CONFIG when a property is refused, by kio's own checks
+ * (partition.assignment.strategy other than range, enable.auto.commit under
+ * exactly-once) or by librdkafka (errstr names the key), and ND_ERR_KAFKA
+ * when librdkafka cannot create a client or initialise transactions.
+ * Called from the thread that starts the workers; the nd_kio_t then
+ * belongs to its worker thread.
  */
-nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
-                     size_t errstr_size);
+nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
+                    size_t errstr_size);
 
 /**
  * Prepares the producer for the topics it will write (actions, dead
