@@ -152,6 +152,14 @@ static const char *instance_id(const nd_config_t *cfg, char *buf, size_t size) {
         return buf;
 }
 
+rd_kafka_t *nd__kio_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *kc,
+                               char *errstr, size_t errstr_size) {
+        rd_kafka_t *rk = rd_kafka_new(type, kc, errstr, errstr_size);
+        if (!rk)
+                rd_kafka_conf_destroy(kc);
+        return rk;
+}
+
 /* ------------------------------------------------------------------ */
 /* Worker clients                                                      */
 
@@ -182,50 +190,14 @@ static void log_latency_conf(nd_kio_t *kio) {
                     kio->conf.thread, fw, lg);
 }
 
-nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
-                    size_t errstr_size) {
-        const nd_config_t *cfg = conf->cfg;
-        nd_kio_t *kio = nd_calloc(1, sizeof(*kio));
-        rd_kafka_conf_t *cc = NULL, *pc = NULL;
-        char buf[256], host[128];
-        const char *strategy;
-        /* What a failure of librdkafka is; a property refused by kio's own
-         * checks or by librdkafka is ND_ERR_CONFIG (bad_conf). */
-        nd_err_t err = ND_ERR_KAFKA;
-
-        *kiop = NULL;
-        kio->conf = *conf;
-        kio->cfg = cfg;
-        kio->eos = cfg->guarantee == ND_GUARANTEE_EXACTLY_ONCE;
-        kio->assignment = rd_kafka_topic_partition_list_new(16);
-
-        strategy = user_prop(cfg, "consumer", "partition.assignment.strategy");
-        if (strategy && strcmp(strategy, "range")) {
-                snprintf(errstr, errstr_size,
-                         "key 'kafka.partition.assignment.strategy': must be "
-                         "'range' (got '%s'): partition p of every event "
-                         "topic must go to the same instance, which only the "
-                         "range assignor guarantees",
-                         strategy);
-                goto bad_conf;
-        }
-        if (kio->eos) {
-                const char *ac =
-                    user_prop(cfg, "consumer", "enable.auto.commit");
-                if (ac && strcmp(ac, "false")) {
-                        snprintf(errstr, errstr_size,
-                                 "key 'kafka.enable.auto.commit': must be "
-                                 "false under exactly_once (offsets commit "
-                                 "inside the transaction)");
-                        goto bad_conf;
-                }
-        }
-
-        /* Consumer */
-        if (!(cc = nd__kio_build_conf(cfg, "consumer", conf->bootstrap, errstr,
-                                      errstr_size)))
-                goto bad_conf;
-        snprintf(buf, sizeof(buf), "%s-%d", cfg->application_id, conf->thread);
+/* The worker consumer's own properties (on top of nd__kio_build_conf's);
+ * ND_ERR_CONFIG with errstr when one is refused. */
+static nd_err_t consumer_props(const nd_kio_t *kio, rd_kafka_conf_t *cc,
+                               char *errstr, size_t errstr_size) {
+        const nd_config_t *cfg = kio->cfg;
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s-%d", cfg->application_id,
+                 kio->conf.thread);
         if (conf_default(cc, cfg, "consumer", "client.id", buf, errstr,
                          errstr_size) != ND_OK ||
             conf_default(cc, cfg, "consumer", "group.id", cfg->application_id,
@@ -240,33 +212,28 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
                          "read_committed", errstr, errstr_size) != ND_OK ||
             conf_default(cc, cfg, "consumer", "auto.offset.reset", "earliest",
                          errstr, errstr_size) != ND_OK)
-                goto bad_conf;
+                return ND_ERR_CONFIG;
         /* group.instance.id is per process: with several threads each
          * consumer needs its own. */
         if (user_prop(cfg, "consumer", "group.instance.id") &&
             cfg->threads > 1) {
                 snprintf(buf, sizeof(buf), "%s-%d",
                          user_prop(cfg, "consumer", "group.instance.id"),
-                         conf->thread);
-                if (conf_put(cc, "group.instance.id", buf, errstr,
-                             errstr_size) != ND_OK)
-                        goto bad_conf;
+                         kio->conf.thread);
+                return conf_put(cc, "group.instance.id", buf, errstr,
+                                errstr_size);
         }
-        rd_kafka_conf_set_rebalance_cb(cc, nd__kio_rebalance_cb);
-        rd_kafka_conf_set_opaque(cc, kio);
-        kio->consumer =
-            rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, errstr_size);
-        if (!kio->consumer)
-                goto fail;
-        cc = NULL;
-        rd_kafka_poll_set_consumer(kio->consumer);
+        return ND_OK;
+}
 
-        /* Producer */
-        if (!(pc = nd__kio_build_conf(cfg, "producer", conf->bootstrap, errstr,
-                                      errstr_size)))
-                goto bad_conf;
+/* The worker producer's own properties (transactional under exactly-once);
+ * ND_ERR_CONFIG with errstr when one is refused. */
+static nd_err_t producer_props(const nd_kio_t *kio, rd_kafka_conf_t *pc,
+                               char *errstr, size_t errstr_size) {
+        const nd_config_t *cfg = kio->cfg;
+        char buf[256], host[128];
         snprintf(buf, sizeof(buf), "%s-%d-producer", cfg->application_id,
-                 conf->thread);
+                 kio->conf.thread);
         if (conf_default(pc, cfg, "producer", "client.id", buf, errstr,
                          errstr_size) != ND_OK ||
             conf_put(pc, "enable.idempotence", "true", errstr, errstr_size) !=
@@ -275,7 +242,7 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
                          errstr, errstr_size) != ND_OK ||
             conf_default(pc, cfg, "producer", "linger.ms", "5", errstr,
                          errstr_size) != ND_OK)
-                goto bad_conf;
+                return ND_ERR_CONFIG;
         if (kio->eos) {
                 /* WHY a stable id (not a random one): a restarted instance
                  * then fences its predecessor's open transaction at once,
@@ -284,36 +251,107 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
                 const char *tid =
                     user_prop(cfg, "producer", "transactional.id");
                 if (tid)
-                        snprintf(buf, sizeof(buf), "%s-%d", tid, conf->thread);
+                        snprintf(buf, sizeof(buf), "%s-%d", tid,
+                                 kio->conf.thread);
                 else
-                        snprintf(
-                            buf, sizeof(buf), "%s-%s-%d", cfg->application_id,
-                            instance_id(cfg, host, sizeof(host)), conf->thread);
-                if (conf_put(pc, "transactional.id", buf, errstr,
-                             errstr_size) != ND_OK)
-                        goto bad_conf;
+                        snprintf(buf, sizeof(buf), "%s-%s-%d",
+                                 cfg->application_id,
+                                 instance_id(cfg, host, sizeof(host)),
+                                 kio->conf.thread);
+                return conf_put(pc, "transactional.id", buf, errstr,
+                                errstr_size);
         }
-        rd_kafka_conf_set_dr_msg_cb(pc, worker_dr_cb);
-        rd_kafka_conf_set_opaque(pc, kio);
-        kio->producer =
-            rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size);
-        if (!kio->producer)
+        return ND_OK;
+}
+
+/*
+ * Creates the worker's consumer or producer (type) into *rkp: the kafka.*
+ * properties, the role's own, then its callbacks with kio as their opaque.
+ * ND_ERR_CONFIG with errstr when a property is refused, ND_ERR_KAFKA when
+ * librdkafka cannot create the client.
+ */
+static nd_err_t worker_client(nd_kio_t *kio, rd_kafka_type_t type,
+                              rd_kafka_t **rkp, char *errstr,
+                              size_t errstr_size) {
+        bool consumer = type == RD_KAFKA_CONSUMER;
+        rd_kafka_conf_t *kc =
+            nd__kio_build_conf(kio->cfg, consumer ? "consumer" : "producer",
+                               kio->conf.bootstrap, errstr, errstr_size);
+        if (!kc)
+                return ND_ERR_CONFIG;
+        if ((consumer
+                 ? consumer_props(kio, kc, errstr, errstr_size)
+                 : producer_props(kio, kc, errstr, errstr_size)) != ND_OK) {
+                rd_kafka_conf_destroy(kc);
+                return ND_ERR_CONFIG;
+        }
+        if (consumer)
+                rd_kafka_conf_set_rebalance_cb(kc, nd__kio_rebalance_cb);
+        else
+                rd_kafka_conf_set_dr_msg_cb(kc, worker_dr_cb);
+        rd_kafka_conf_set_opaque(kc, kio);
+        *rkp = nd__kio_handle_new(type, kc, errstr, errstr_size);
+        return *rkp ? ND_OK : ND_ERR_KAFKA;
+}
+
+nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
+                    size_t errstr_size) {
+        const nd_config_t *cfg = conf->cfg;
+        nd_kio_t *kio = nd_calloc(1, sizeof(*kio));
+        const char *strategy;
+        nd_err_t err;
+
+        *kiop = NULL;
+        kio->conf = *conf;
+        kio->cfg = cfg;
+        kio->eos = cfg->guarantee == ND_GUARANTEE_EXACTLY_ONCE;
+        kio->assignment = rd_kafka_topic_partition_list_new(16);
+
+        strategy = user_prop(cfg, "consumer", "partition.assignment.strategy");
+        if (strategy && strcmp(strategy, "range")) {
+                err = nd_err_fmt(
+                    errstr, errstr_size, ND_ERR_CONFIG,
+                    "key 'kafka.partition.assignment.strategy': must be "
+                    "'range' (got '%s'): partition p of every event "
+                    "topic must go to the same instance, which only the "
+                    "range assignor guarantees",
+                    strategy);
                 goto fail;
-        pc = NULL;
+        }
+        if (kio->eos) {
+                const char *ac =
+                    user_prop(cfg, "consumer", "enable.auto.commit");
+                if (ac && strcmp(ac, "false")) {
+                        err = nd_err_fmt(
+                            errstr, errstr_size, ND_ERR_CONFIG,
+                            "key 'kafka.enable.auto.commit': must be "
+                            "false under exactly_once (offsets commit "
+                            "inside the transaction)");
+                        goto fail;
+                }
+        }
+
+        if ((err = worker_client(kio, RD_KAFKA_CONSUMER, &kio->consumer, errstr,
+                                 errstr_size)) != ND_OK)
+                goto fail;
+        rd_kafka_poll_set_consumer(kio->consumer);
+        if ((err = worker_client(kio, RD_KAFKA_PRODUCER, &kio->producer, errstr,
+                                 errstr_size)) != ND_OK)
+                goto fail;
 
         if (kio->eos) {
                 rd_kafka_error_t *error = rd_kafka_init_transactions(
                     kio->producer, KIO_TXN_TIMEOUT_MS);
                 if (error) {
-                        snprintf(errstr, errstr_size,
-                                 "initialising transactions: %s",
-                                 rd_kafka_error_string(error));
+                        err = nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                         "initialising transactions: %s",
+                                         rd_kafka_error_string(error));
                         rd_kafka_error_destroy(error);
                         goto fail;
                 }
                 if (nd__kio_begin_txn(kio) != ND_OK) {
-                        snprintf(errstr, errstr_size,
-                                 "cannot begin a transaction");
+                        err = nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                         "cannot begin a transaction");
                         goto fail;
                 }
         }
@@ -322,13 +360,7 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
         log_latency_conf(kio);
         *kiop = kio;
         return ND_OK;
-bad_conf:
-        err = ND_ERR_CONFIG;
 fail:
-        if (cc)
-                rd_kafka_conf_destroy(cc);
-        if (pc)
-                rd_kafka_conf_destroy(pc);
         nd_kio_destroy(kio);
         return err;
 }
@@ -495,12 +527,24 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
 /* ------------------------------------------------------------------ */
 /* Positions and lag                                                   */
 
-bool nd_kio_caught_up(nd_kio_t *kio) {
+/*
+ * True when every assigned partition numbered `partition` (every assigned
+ * partition when partition < 0) was read up to the high watermark last
+ * reported by the broker.
+ */
+static bool assigned_caught_up(nd_kio_t *kio, int32_t partition) {
         rd_kafka_topic_partition_list_t *pos;
         bool caught_up = true;
         if (!kio->assignment || kio->assignment->cnt == 0)
                 return true;
-        pos = rd_kafka_topic_partition_list_copy(kio->assignment);
+        pos = rd_kafka_topic_partition_list_new(kio->assignment->cnt);
+        for (int i = 0; i < kio->assignment->cnt; i++) {
+                const rd_kafka_topic_partition_t *tp =
+                    &kio->assignment->elems[i];
+                if (partition < 0 || tp->partition == partition)
+                        rd_kafka_topic_partition_list_add(pos, tp->topic,
+                                                          tp->partition);
+        }
         rd_kafka_position(kio->consumer, pos);
         for (int i = 0; i < pos->cnt && caught_up; i++) {
                 int64_t lo = -1, hi = -1;
@@ -517,29 +561,12 @@ bool nd_kio_caught_up(nd_kio_t *kio) {
         return caught_up;
 }
 
+bool nd_kio_caught_up(nd_kio_t *kio) {
+        return assigned_caught_up(kio, -1);
+}
+
 bool nd_kio_partition_caught_up(nd_kio_t *kio, int32_t partition) {
-        bool caught_up = true;
-        for (int i = 0; i < kio->assignment->cnt && caught_up; i++) {
-                rd_kafka_topic_partition_t *tp = &kio->assignment->elems[i];
-                rd_kafka_topic_partition_list_t *one;
-                int64_t lo = -1, hi = -1;
-                if (tp->partition != partition)
-                        continue;
-                if (rd_kafka_get_watermark_offsets(kio->consumer, tp->topic,
-                                                   tp->partition, &lo,
-                                                   &hi) != 0 ||
-                    hi < 0)
-                        continue;
-                one = rd_kafka_topic_partition_list_new(1);
-                rd_kafka_topic_partition_list_add(one, tp->topic,
-                                                  tp->partition);
-                rd_kafka_position(kio->consumer, one);
-                if (one->elems[0].offset < 0 ? hi > lo
-                                             : one->elems[0].offset < hi)
-                        caught_up = false;
-                rd_kafka_topic_partition_list_destroy(one);
-        }
-        return caught_up;
+        return assigned_caught_up(kio, partition);
 }
 
 void nd_kio_lag_foreach(nd_kio_t *kio,

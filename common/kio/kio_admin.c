@@ -35,11 +35,9 @@ nd_err_t nd_kio_cluster_new(int brokers, nd_kio_cluster_t **out, char *errstr,
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         rd_kafka_conf_set_log_cb(kc, nd__kio_log_cb);
         rd_kafka_conf_set(kc, "client.id", "nudge-embedded", NULL, 0);
-        c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
-        if (!c->rk) {
-                rd_kafka_conf_destroy(kc);
+        c->rk = nd__kio_handle_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
+        if (!c->rk)
                 goto fail;
-        }
         c->mc = rd_kafka_mock_cluster_new(c->rk, brokers);
         if (!c->mc) {
                 snprintf(errstr, errstr_size,
@@ -87,14 +85,10 @@ static rd_kafka_t *admin_handle(const nd_config_t *cfg, const char *bootstrap,
                                 char *errstr, size_t errstr_size) {
         rd_kafka_conf_t *kc =
             nd__kio_build_conf(cfg, "producer", bootstrap, errstr, errstr_size);
-        rd_kafka_t *rk;
         if (!kc)
                 return NULL;
         rd_kafka_conf_set(kc, "client.id", "nudge-admin", NULL, 0);
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
-        if (!rk)
-                rd_kafka_conf_destroy(kc);
-        return rk;
+        return nd__kio_handle_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
 }
 
 nd_err_t nd_kio_partition_counts(const nd_config_t *cfg, const char *bootstrap,

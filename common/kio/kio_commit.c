@@ -42,6 +42,15 @@ static nd_err_t fatal_from(rd_kafka_error_t *error) {
         return ND_ERR_KAFKA_FATAL;
 }
 
+/* A transactional call failed for good: logs it, takes error and returns
+ * ND_ERR_FENCED or ND_ERR_KAFKA_FATAL. */
+static nd_err_t txn_fail(const char *what, rd_kafka_error_t *error) {
+        nd_err_t err = fatal_from(error);
+        log_txn_error(what, error);
+        rd_kafka_error_destroy(error);
+        return err;
+}
+
 /* Seeks every assigned partition back to its committed offset. */
 static void rewind_to_committed(nd_kio_t *kio) {
         rd_kafka_topic_partition_list_t *parts;
@@ -100,12 +109,8 @@ static rd_kafka_topic_partition_list_t *positions(nd_kio_t *kio) {
 
 nd_err_t nd__kio_begin_txn(nd_kio_t *kio) {
         rd_kafka_error_t *error = rd_kafka_begin_transaction(kio->producer);
-        if (error) {
-                nd_err_t err = fatal_from(error);
-                log_txn_error("begin transaction", error);
-                rd_kafka_error_destroy(error);
-                return err;
-        }
+        if (error)
+                return txn_fail("begin transaction", error);
         kio->in_txn = true;
         return ND_OK;
 }
@@ -119,12 +124,8 @@ static nd_err_t abort_and_rewind(nd_kio_t *kio) {
          * the transaction is being aborted. */
         rd_kafka_flush(kio->producer, KIO_TXN_TIMEOUT_MS);
         error = rd_kafka_abort_transaction(kio->producer, KIO_TXN_TIMEOUT_MS);
-        if (error) {
-                nd_err_t err = fatal_from(error);
-                log_txn_error("abort transaction", error);
-                rd_kafka_error_destroy(error);
-                return err;
-        }
+        if (error)
+                return txn_fail("abort transaction", error);
         kio->in_txn = false;
         rewind_to_committed(kio);
         kio->pending = false;
@@ -136,7 +137,6 @@ static nd_err_t abort_and_rewind(nd_kio_t *kio) {
 static nd_err_t commit_eos(nd_kio_t *kio) {
         rd_kafka_topic_partition_list_t *pos = positions(kio);
         rd_kafka_error_t *error = NULL;
-        nd_err_t err;
 
         if (pos) {
                 rd_kafka_consumer_group_metadata_t *cgmd =
@@ -161,15 +161,12 @@ static nd_err_t commit_eos(nd_kio_t *kio) {
                 error = NULL;
         }
         if (error) {
+                if (!rd_kafka_error_txn_requires_abort(error) &&
+                    !rd_kafka_error_is_retriable(error))
+                        return txn_fail("commit transaction", error);
                 log_txn_error("commit transaction", error);
-                if (rd_kafka_error_txn_requires_abort(error) ||
-                    rd_kafka_error_is_retriable(error)) {
-                        rd_kafka_error_destroy(error);
-                        return abort_and_rewind(kio);
-                }
-                err = fatal_from(error);
                 rd_kafka_error_destroy(error);
-                return err;
+                return abort_and_rewind(kio);
         }
         kio->in_txn = false;
         kio->pending = false;
@@ -187,6 +184,21 @@ void nd__kio_snaps_clear(nd_kio_t *kio) {
                         rd_kafka_topic_partition_list_destroy(kio->snap[i]);
                 kio->snap[i] = NULL;
         }
+}
+
+/* Commits the offsets of parts (async or not) and frees parts; a failure
+ * is logged and returned ("no offset" is not one). */
+static rd_kafka_resp_err_t
+commit_offsets(nd_kio_t *kio, rd_kafka_topic_partition_list_t *parts,
+               int async) {
+        rd_kafka_resp_err_t rerr = rd_kafka_commit(kio->consumer, parts, async);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (rerr == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (rerr)
+                nd_log_warn("kio", "offset commit failed: %s",
+                            rd_kafka_err2str(rerr));
+        return rerr;
 }
 
 /*
@@ -207,14 +219,8 @@ void nd__kio_alos_try_commit(nd_kio_t *kio) {
                 kio->snap[i] = NULL;
                 kio->snap_first++;
         }
-        if (ready) {
-                rd_kafka_resp_err_t rerr;
-                rerr = rd_kafka_commit(kio->consumer, ready, 1);
-                if (rerr && rerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
-                        nd_log_warn("kio", "offset commit failed: %s",
-                                    rd_kafka_err2str(rerr));
-                rd_kafka_topic_partition_list_destroy(ready);
-        }
+        if (ready)
+                commit_offsets(kio, ready, 1);
 }
 
 static nd_err_t alos_rewind(nd_kio_t *kio, rd_kafka_resp_err_t rerr) {
@@ -253,15 +259,9 @@ static nd_err_t commit_alos(nd_kio_t *kio) {
                         return alos_rewind(kio, rerr);
                 nd__kio_snaps_clear(kio);
                 pos = positions(kio);
-                if (pos) {
-                        rerr = rd_kafka_commit(kio->consumer, pos, 0);
-                        rd_kafka_topic_partition_list_destroy(pos);
-                        if (rerr && rerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-                                nd_log_warn("kio", "offset commit failed: %s",
-                                            rd_kafka_err2str(rerr));
-                                return ND_ERR_KAFKA;
-                        }
-                }
+                if (pos &&
+                    commit_offsets(kio, pos, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                        return ND_ERR_KAFKA;
                 kio->pending = false;
                 return ND_OK;
         }

@@ -92,6 +92,14 @@ rd_kafka_conf_t *nd__kio_build_conf(const nd_config_t *cfg, const char *role,
                                     const char *bootstrap, char *errstr,
                                     size_t errstr_size);
 
+/**
+ * rd_kafka_new() that always takes kc: librdkafka frees the conf only on
+ * success, this frees it on failure too (STYLE.md §5.2), so callers NULL
+ * their pointer right after the call. Returns NULL with errstr on failure.
+ */
+rd_kafka_t *nd__kio_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *kc,
+                               char *errstr, size_t errstr_size);
+
 /* ------------------------------------------------------------------ */
 /* kio_commit.c: for the worker's clients in kio.c                      */
 

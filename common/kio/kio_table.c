@@ -52,11 +52,9 @@ nd_kio_client_t *nd_kio_producer_new(const nd_config_t *cfg,
         rd_kafka_conf_set(kc, "client.id", "nudge-client", NULL, 0);
         rd_kafka_conf_set_dr_msg_cb(kc, client_dr_cb);
         rd_kafka_conf_set_opaque(kc, cl);
-        cl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
-        if (!cl->rk) {
-                rd_kafka_conf_destroy(kc);
+        cl->rk = nd__kio_handle_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
+        if (!cl->rk)
                 goto fail;
-        }
         return cl;
 fail:
         nd_free(cl);
@@ -84,11 +82,9 @@ nd_kio_client_t *nd_kio_reader_new(const nd_config_t *cfg,
             kc, "isolation.level",
             read_committed ? "read_committed" : "read_uncommitted", NULL, 0);
         cl->consumer = true;
-        cl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
-        if (!cl->rk) {
-                rd_kafka_conf_destroy(kc);
+        cl->rk = nd__kio_handle_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
+        if (!cl->rk)
                 goto fail;
-        }
         rd_kafka_poll_set_consumer(cl->rk);
         sub = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
@@ -177,11 +173,9 @@ nd_kio_client_t *nd_kio_table_new(const nd_config_t *cfg, const char *bootstrap,
         /* A consumer handle needs a group id to exist; it never joins. */
         rd_kafka_conf_set(kc, "group.id", "nudge-table-reader", NULL, 0);
         cl->consumer = true;
-        cl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
-        if (!cl->rk) {
-                rd_kafka_conf_destroy(kc);
+        cl->rk = nd__kio_handle_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
+        if (!cl->rk)
                 goto fail;
-        }
         rd_kafka_poll_set_consumer(cl->rk);
         cl->queue = rd_kafka_queue_get_consumer(cl->rk);
         cl->batch = nd_calloc(KIO_TABLE_BATCH, sizeof(*cl->batch));
