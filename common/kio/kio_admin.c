@@ -104,11 +104,10 @@ nd_err_t nd_kio_partition_counts(const nd_config_t *cfg, const char *bootstrap,
          * with auto.create.topics.enable create it. */
         err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
         if (err) {
-                snprintf(errstr, errstr_size,
-                         "cannot read cluster metadata: %s",
-                         rd_kafka_err2str(err));
                 rd_kafka_destroy(rk);
-                return ND_ERR_KAFKA;
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                  "cannot read cluster metadata: %s",
+                                  rd_kafka_err2str(err));
         }
         for (int i = 0; i < cnt; i++) {
                 counts[i] = -1;
@@ -137,7 +136,8 @@ nd_err_t nd_kio_create_topic(const nd_config_t *cfg, const char *bootstrap,
 
         nt = rd_kafka_NewTopic_new(topic, partitions, -1, why, sizeof(why));
         if (!nt) {
-                snprintf(errstr, errstr_size, "topic %s: %s", topic, why);
+                ret = nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                 "topic %s: %s", topic, why);
                 goto out;
         }
         if (compact)
@@ -148,14 +148,14 @@ nd_err_t nd_kio_create_topic(const nd_config_t *cfg, const char *bootstrap,
         rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
         ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
         if (!ev) {
-                snprintf(errstr, errstr_size, "creating topic %s: timed out",
-                         topic);
-                ret = ND_ERR_TIMEOUT;
+                ret = nd_err_fmt(errstr, errstr_size, ND_ERR_TIMEOUT,
+                                 "creating topic %s: timed out", topic);
                 goto out;
         }
         if (rd_kafka_event_error(ev)) {
-                snprintf(errstr, errstr_size, "creating topic %s: %s", topic,
-                         rd_kafka_event_error_string(ev));
+                ret = nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                 "creating topic %s: %s", topic,
+                                 rd_kafka_event_error_string(ev));
                 goto out;
         } else {
                 const rd_kafka_CreateTopics_result_t *res =
@@ -167,9 +167,10 @@ nd_err_t nd_kio_create_topic(const nd_config_t *cfg, const char *bootstrap,
                     n ? rd_kafka_topic_result_error(tr[0])
                       : RD_KAFKA_RESP_ERR_NO_ERROR;
                 if (terr && terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                        snprintf(errstr, errstr_size, "creating topic %s: %s",
-                                 topic,
-                                 rd_kafka_topic_result_error_string(tr[0]));
+                        ret = nd_err_fmt(
+                            errstr, errstr_size, ND_ERR_KAFKA,
+                            "creating topic %s: %s", topic,
+                            rd_kafka_topic_result_error_string(tr[0]));
                         goto out;
                 }
         }
