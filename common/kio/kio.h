@@ -17,11 +17,14 @@
  * Under exactly-once, nd_kio_commit() sends the consumed positions to the
  * open transaction and commits it, so outputs and input offsets become
  * visible together; then it opens the next one. Under at-least-once it
- * flushes the producer, checks every delivery succeeded, then commits the
- * offsets. When the transaction must be aborted (or a delivery failed), kio
- * aborts, rewinds the consumer to the committed offsets and returns
- * ND_ERR_ABORTABLE: the caller drops what it derived from the batch since the
- * last commit and goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean stop.
+ * closes an epoch: the consumed positions are committed (asynchronously,
+ * from nd_kio_poll()) once every record produced up to then is delivered;
+ * revocation and close flush the producer and commit at once. When the
+ * transaction must be aborted (or a delivery failed), kio aborts, rewinds
+ * the consumer to the committed offsets and returns ND_ERR_ABORTABLE: the
+ * caller drops what it derived from the records since the last commit and
+ * goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean stop. The whole protocol,
+ * with the runtime's side: docs/internals/COMMIT.md.
  *
  * Rebalances are served inside nd_kio_poll(). Before partitions are taken
  * away, kio commits the open transaction (or the offsets), then calls the
@@ -167,7 +170,8 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
 
 /**
  * Commits: see the top of this file. ND_OK, ND_ERR_ABORTABLE (rewound; drop
- * derived state), ND_ERR_FENCED or ND_ERR_KAFKA_FATAL.
+ * derived state), ND_ERR_KAFKA (at-least-once: a synchronous offset commit
+ * failed; still pending), ND_ERR_FENCED or ND_ERR_KAFKA_FATAL.
  */
 nd_err_t nd_kio_commit(nd_kio_t *kio);
 
@@ -184,7 +188,12 @@ bool nd_kio_has_pending(const nd_kio_t *kio);
  */
 bool nd_kio_caught_up(nd_kio_t *kio);
 
-/** Commits what is pending, then leaves the group. Bounded by timeout. */
+/**
+ * Commits what is pending (synchronously), leaves the group and flushes the
+ * producer. timeout_ms bounds the flush; the commit's transactional calls
+ * have kio's own bound (30 s). Returns the commit's error, else
+ * ND_ERR_TIMEOUT when the flush did not finish.
+ */
 nd_err_t nd_kio_close(nd_kio_t *kio, int timeout_ms);
 
 /** nd_kio_destroy(NULL) is a no-op. Call nd_kio_close() first. */
