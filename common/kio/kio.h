@@ -2,9 +2,12 @@
  * kio — Kafka I/O. The only module that includes rdkafka.h (STYLE.md §2).
  *
  * A worker thread owns one nd_kio_t: a consumer in the application's group
- * (cooperative-sticky assignment, offsets never auto-committed) and a
- * producer that is transactional under exactly-once and idempotent under
- * at-least-once. The worker loop is
+ * (offsets never auto-committed) and a producer that is transactional
+ * under exactly-once and idempotent under at-least-once. The consumer uses
+ * the range assignor, forced: it gives partition p of every event topic to
+ * the same consumer, so a customer's clickstream, cart and purchase
+ * records reach one task (the sticky assignors do not; docs/design.md
+ * "Range assignment, not cooperative-sticky"). The worker loop is
  *
  *     n = nd_kio_poll(kio, recs, max, timeout)   a batch of what is there
  *     ... process recs[0..n), nd_kio_produce() outputs ...
@@ -14,11 +17,14 @@
  * Under exactly-once, nd_kio_commit() sends the consumed positions to the
  * open transaction and commits it, so outputs and input offsets become
  * visible together; then it opens the next one. Under at-least-once it
- * flushes the producer, checks every delivery succeeded, then commits the
- * offsets. When the transaction must be aborted (or a delivery failed), kio
- * aborts, rewinds the consumer to the committed offsets and returns
- * ND_ERR_ABORTABLE: the caller drops what it derived from the batch since the
- * last commit and goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean stop.
+ * closes an epoch: the consumed positions are committed (asynchronously,
+ * from nd_kio_poll()) once every record produced up to then is delivered;
+ * revocation and close flush the producer and commit at once. When the
+ * transaction must be aborted (or a delivery failed), kio aborts, rewinds
+ * the consumer to the committed offsets and returns ND_ERR_ABORTABLE: the
+ * caller drops what it derived from the records since the last commit and
+ * goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean stop. The whole protocol,
+ * with the runtime's side: docs/internals/COMMIT.md.
  *
  * Rebalances are served inside nd_kio_poll(). Before partitions are taken
  * away, kio commits the open transaction (or the offsets), then calls the
@@ -115,10 +121,17 @@ typedef struct nd_kio_conf_s {
 /**
  * Creates the consumer and producer of one worker and, under exactly-once,
  * initialises transactions (fencing any older producer with the same
- * transactional.id). Returns NULL with errstr on failure.
+ * transactional.id) and begins the first one. conf is copied. Returns ND_OK
+ * and *kiop (the caller destroys it), or with *kiop NULL and errstr:
+ * ND_ERR_CONFIG when a property is refused, by kio's own checks
+ * (partition.assignment.strategy other than range, enable.auto.commit under
+ * exactly-once) or by librdkafka (errstr names the key), and ND_ERR_KAFKA
+ * when librdkafka cannot create a client or initialise transactions.
+ * Called from the thread that starts the workers; the nd_kio_t then
+ * belongs to its worker thread.
  */
-nd_kio_t *nd_kio_new(const nd_kio_conf_t *conf, char *errstr,
-                     size_t errstr_size);
+nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
+                    size_t errstr_size);
 
 /**
  * Prepares the producer for the topics it will write (actions, dead
@@ -157,7 +170,8 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
 
 /**
  * Commits: see the top of this file. ND_OK, ND_ERR_ABORTABLE (rewound; drop
- * derived state), ND_ERR_FENCED or ND_ERR_KAFKA_FATAL.
+ * derived state), ND_ERR_KAFKA (at-least-once: a synchronous offset commit
+ * failed; still pending), ND_ERR_FENCED or ND_ERR_KAFKA_FATAL.
  */
 nd_err_t nd_kio_commit(nd_kio_t *kio);
 
@@ -174,14 +188,20 @@ bool nd_kio_has_pending(const nd_kio_t *kio);
  */
 bool nd_kio_caught_up(nd_kio_t *kio);
 
-/** Commits what is pending, then leaves the group. Bounded by timeout. */
+/**
+ * Commits what is pending (synchronously), leaves the group and flushes the
+ * producer. timeout_ms bounds the flush; the commit's transactional calls
+ * have kio's own bound (30 s). Returns the commit's error, else
+ * ND_ERR_TIMEOUT when the flush did not finish.
+ */
 nd_err_t nd_kio_close(nd_kio_t *kio, int timeout_ms);
 
 /** nd_kio_destroy(NULL) is a no-op. Call nd_kio_close() first. */
 void nd_kio_destroy(nd_kio_t *kio);
 
 /* ------------------------------------------------------------------ */
-/* Simple clients for tools and the demo (not on the engine's path).   */
+/* Standalone clients: simple ones for tools and the demo (not on the  */
+/* engine's path), and the table readers of restore and the catalog.   */
 
 /** A plain producer (idempotent, linger 5 ms). */
 nd_kio_client_t *nd_kio_producer_new(const nd_config_t *cfg,

@@ -895,12 +895,11 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                         rt->worker_cnt = i + 1;
                         return err;
                 }
-                w->kio = nd_kio_new(&kc, errstr, errstr_size);
-                if (!w->kio) {
+                if ((err = nd_kio_new(&kc, &w->kio, errstr, errstr_size)) !=
+                    ND_OK) {
                         rt->worker_cnt = i + 1;
                         nd_runtime_request_stop(rt);
-                        return strstr(errstr, "key '") ? ND_ERR_CONFIG
-                                                       : ND_ERR_KAFKA;
+                        return err;
                 }
                 nd_kio_warm(w->kio, (const char *const *)rt->out_topics,
                             rt->out_cnt, 5000);
