@@ -2,9 +2,9 @@
  * runtime.c — worker threads, tasks and the commit loop. OVERALL DESIGN
  *
  * Each worker thread owns an nd_kio_t (consumer + producer), an nd_serde_t,
- * a copy of the catalog, and the tasks (common/task.c) of the partition
- * numbers its consumer is assigned. Nothing is shared between workers, so
- * the hot path takes no locks. The loop:
+ * a copy of the catalog, and the tasks (task.c) of the partition numbers
+ * its consumer is assigned. Nothing is shared between workers, so the hot
+ * path takes no locks. The loop:
  *
  *   1. take a batch of what has been fetched (at most processing.batch_size,
  *      waiting at most until the next commit is due);

@@ -1,9 +1,10 @@
 /*
- * test_task.c — the task core (common/task.c) through nd_test_driver, with
- * a purpose-built processor "remind": every event arms the customer's timer
- * at timestamp + delay; on firing it emits one action and deletes the
- * entry. It is small on purpose, so that what fails is the task's order,
- * restore or clock, not the processor.
+ * test_task.c — the task core and its changelog (common/runtime/task.c,
+ * changelog.c) through nd_test_driver, with a purpose-built processor
+ * "remind": every event arms the customer's timer at timestamp + delay; on
+ * firing it emits one action and deletes the entry. It is small on purpose,
+ * so that what fails is the task's order, restore or clock, not the
+ * processor.
  */
 #include <stdio.h>
 #include <string.h>
