@@ -937,12 +937,7 @@ bool nd_runtime_stopping(const nd_runtime_t *rt) {
 }
 
 bool nd_runtime_ready(const nd_runtime_t *rt) {
-        if (rt->worker_cnt == 0 || atomic_load(&rt->stop))
-                return false;
-        for (int i = 0; i < rt->worker_cnt; i++)
-                if (!atomic_load(&rt->workers[i].ready))
-                        return false;
-        return true;
+        return nd__rt_ready(rt);
 }
 
 nd_err_t nd_runtime_wait(nd_runtime_t *rt, int timeout_ms) {

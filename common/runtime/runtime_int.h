@@ -1,6 +1,14 @@
 /*
- * runtime_int.h — the worker structure, shared by runtime.c and the
- * runtime's tests only.
+ * runtime_int.h — the worker and runtime structures, shared by the two
+ * files of the runtime's engine: runtime.c (the workers, which write them)
+ * and runtime_metrics.c (the metrics, which read them and publish
+ * snapshots). No test and no other module includes it.
+ *
+ * WHY the calls go one way: runtime.c calls runtime_metrics.c (the
+ * nd__rt_metrics_* functions below) and runtime_metrics.c calls nothing in
+ * runtime.c; what both need (readiness) is a static inline here. This
+ * header therefore does not include runtime.h, whose functions are
+ * runtime.c's; it repeats the nd_runtime_t typedef instead (allowed in C11).
  */
 #ifndef ND_RUNTIME_INT_H
 #define ND_RUNTIME_INT_H
@@ -10,10 +18,13 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "config.h"
+#include "kio.h"
 #include "metrics.h"
-#include "runtime.h"
 #include "serde.h"
 #include "task.h"
+
+typedef struct nd_runtime_s nd_runtime_t;
 
 #define ND_ACTION_BUF 65536
 #define ND_DLQ_CODES  64
@@ -113,7 +124,21 @@ struct nd_runtime_s {
         char changelog[300]; /* <application.id>-changelog */
 };
 
-/* runtime_metrics.c */
+/*
+ * Readiness (nd_runtime_ready, the nudge_ready gauge): every worker has had
+ * its assignment and restored its tasks, and no stop is under way. Any
+ * thread.
+ */
+static inline bool nd__rt_ready(const nd_runtime_t *rt) {
+        if (rt->worker_cnt == 0 || atomic_load(&rt->stop))
+                return false;
+        for (int i = 0; i < rt->worker_cnt; i++)
+                if (!atomic_load(&rt->workers[i].ready))
+                        return false;
+        return true;
+}
+
+/* runtime_metrics.c, called by runtime.c */
 void nd__rt_metrics_init(nd_runtime_t *rt);
 void nd__rt_metrics_worker_init(struct nd_worker *w);
 void nd__rt_metrics_worker_fini(struct nd_worker *w);

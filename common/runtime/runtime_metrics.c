@@ -7,6 +7,11 @@
  * by the worker into atomics or a small locked snapshot once per commit
  * interval (nd__rt_metrics_publish), and the scrape, which runs on the HTTP
  * thread, reads only those: it never touches a task or a librdkafka handle.
+ *
+ * The calls go one way: runtime.c calls the nd__rt_metrics_* functions
+ * (registry set-up, per-worker set-up, the hot-path counters, publish) and
+ * this file calls nothing in runtime.c; it only reads the structures of
+ * runtime_int.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +46,7 @@ static double inst_gauge(void *arg) {
 }
 
 static double ready_gauge(void *arg) {
-        return nd_runtime_ready(arg) ? 1 : 0;
+        return nd__rt_ready(arg) ? 1 : 0;
 }
 
 static double restore_remaining(void *arg) {
