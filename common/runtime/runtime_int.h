@@ -63,11 +63,11 @@ struct nd_worker {
         uint8_t *abuf;   /* action encoding buffer */
         int *merge_next; /* batch merge scratch (batch_size) */
         int *merge_order;
-        int (*merge_head)[3]; /* per partition and topic */
-        int (*merge_tail)[3];
+        int (*merge_head)[ND_TOPIC__CNT]; /* per partition and topic */
+        int (*merge_tail)[ND_TOPIC__CNT];
         int merge_cap;
-        const char *topic_ptr[3]; /* librdkafka's name pointers */
-        nd_err_t err;             /* why the worker ended */
+        const char *topic_ptr[ND_TOPIC__CNT]; /* librdkafka's name pointers */
+        nd_err_t err;                         /* why the worker ended */
         atomic_bool done;
         bool restoring;
         int64_t dlq_log_window; /* rate limit of DLQ log lines */
@@ -84,7 +84,7 @@ struct nd_worker {
         atomic_int tasks_alive;
         atomic_bool ready;
         /* metrics: handles (shared series) and published snapshots */
-        nd_counter_t *m_events[3][ND_EV__CNT];
+        nd_counter_t *m_events[ND_TOPIC__CNT][ND_EV__CNT];
         nd_counter_t **m_actions; /* per trigger instance */
         nd_counter_t *m_dlq[ND_DLQ_CODES];
         nd_counter_t **m_restored;  /* per trigger instance */
@@ -97,16 +97,32 @@ struct nd_worker {
         int wm_cnt, wm_cap;
 };
 
+/* The per-trigger gauges of one instance, in rt->inst_gauges. */
+enum {
+        ND_RT_GAUGE_TIMERS = 0, /* nudge_timers_pending */
+        ND_RT_GAUGE_ENTRIES,    /* nudge_state_entries */
+        ND_RT_GAUGE_BYTES,      /* nudge_state_bytes */
+        ND_RT_GAUGE__CNT
+};
+
 struct nd_inst_gauge {
         nd_runtime_t *rt;
         int inst;
-        int kind; /* 0 timers, 1 entries, 2 bytes */
+        int kind; /* ND_RT_GAUGE_* */
+};
+
+/* The kinds of nudge_rebalances_total, in rt->m_rebalance. */
+enum {
+        ND_RT_REBALANCE_ASSIGN = 0,
+        ND_RT_REBALANCE_REVOKE,
+        ND_RT_REBALANCE_LOST,
+        ND_RT_REBALANCE__CNT
 };
 
 struct nd_runtime_s {
         const nd_config_t *cfg;
         char *bootstrap;
-        const char *event_topics[3];
+        const char *event_topics[ND_TOPIC__CNT]; /* by ND_TOPIC_* */
         char **out_topics; /* actions, dead letters, changelogs */
         int out_cnt;
         struct nd_worker *workers;
@@ -117,7 +133,7 @@ struct nd_runtime_s {
         nd_histogram_t *m_commit_seconds;
         nd_counter_t *m_txn_committed;
         nd_counter_t *m_txn_aborted;
-        nd_counter_t *m_rebalance[3]; /* assign, revoke, lost */
+        nd_counter_t *m_rebalance[ND_RT_REBALANCE__CNT];
         struct nd_inst_gauge *inst_gauges;
         void (*tap)(void *arg, const nd_action_t *act);
         void *tap_arg;
