@@ -150,24 +150,8 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         nd_entry_t *e;
         int r;
 
-        if (!ev)
-                return;
-        e = nd_ctx_get(ctx, ev->key);
-        if (ev->type == ND_EV_ORDER_COMPLETED) {
-                /* Any order closes the cart: nothing is left to track. */
-                if (e)
-                        nd_ctx_delete(ctx, e);
-                return;
-        }
-        if (!e) {
-                /* Entries exist only for customers with an open cart; an
-                 * event that opens no cart needs none. */
-                if (!nd_cart_is_mutation(ev) && !(nd_cart_is_cart_event(ev) &&
-                                                  !nd_str_is_null(ev->cart_id)))
-                        return;
-                if (!(e = nd_ctx_upsert(ctx, ev->key, NULL)))
-                        return;
-        }
+        if (!ev || !(e = nd_cart_entry(ctx, ev)))
+                return; /* no cart to track, or an order closed it */
         v = nd_entry_value(e);
         activity_note(v, ev->timestamp);
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);

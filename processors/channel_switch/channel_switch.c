@@ -257,21 +257,9 @@ static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         nd_entry_t *e;
         int r;
 
-        if (!ev)
+        /* An order deletes the entry, which cancels every instance. */
+        if (!ev || !(e = nd_cart_entry(ctx, ev)))
                 return;
-        e = nd_ctx_get(ctx, ev->key);
-        if (ev->type == ND_EV_ORDER_COMPLETED) {
-                if (e)
-                        nd_ctx_delete(ctx, e); /* cancels every instance */
-                return;
-        }
-        if (!e) {
-                if (!nd_cart_is_mutation(ev) && !(nd_cart_is_cart_event(ev) &&
-                                                  !nd_str_is_null(ev->cart_id)))
-                        return;
-                if (!(e = nd_ctx_upsert(ctx, ev->key, NULL)))
-                        return;
-        }
         v = nd_entry_value(e);
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
         if (r == ND_CART_MUTATED)
