@@ -57,7 +57,6 @@ static void remind_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e,
         (void)state;
         nd_action_id(parts, 2, id);
         act.action_id = (nd_str_t){id, 32};
-        act.trigger = ND_TRIGGER_CART_ABANDONMENT;
         act.customer_id = key;
         act.channel = ND_CHANNEL_WEB;
         act.created_at = due;
@@ -69,6 +68,8 @@ static void remind_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e,
 static const nd_processor_def_t remind_def = {
     .abi = ND_PROCESSOR_ABI_1,
     .name = "remind",
+    /* Any type: the task under test does not care which. */
+    .trigger = ND_TRIGGER_CART_ABANDONMENT,
     .doc = "test processor",
     .config = remind_props,
     .config_size = sizeof(struct remind_conf),
