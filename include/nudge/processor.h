@@ -122,7 +122,8 @@ nd_entry_t *nd_ctx_get(nd_ctx_t *ctx, nd_str_t key);
  * absent; *created says which (may be NULL). Marks the entry touched at the
  * current event time (for state.ttl). NULL when the key is empty, starts
  * with a NUL byte (reserved by the runtime) or is longer than 255 bytes,
- * and when the processor keeps no entries (value_size 0).
+ * when the processor keeps no entries (value_size 0), and when memory for
+ * a new entry runs out.
  */
 nd_entry_t *nd_ctx_upsert(nd_ctx_t *ctx, nd_str_t key, bool *created);
 /** The processor's value_size bytes. */
