@@ -2,9 +2,9 @@
  * runtime.c — worker threads, tasks and the commit loop. OVERALL DESIGN
  *
  * Each worker thread owns an nd_kio_t (consumer + producer), an nd_serde_t,
- * a copy of the catalog, and the tasks (common/task.c) of the partition
- * numbers its consumer is assigned. Nothing is shared between workers, so
- * the hot path takes no locks. The loop:
+ * a copy of the catalog, and the tasks (task.c) of the partition numbers
+ * its consumer is assigned. Nothing is shared between workers, so the hot
+ * path takes no locks. The loop:
  *
  *   1. take a batch of what has been fetched (at most processing.batch_size,
  *      waiting at most until the next commit is due);
@@ -356,7 +356,7 @@ static void tasks_open(struct nd_worker *w, const int32_t *parts, int cnt) {
 static void on_assign(void *arg, const int32_t *parts, int cnt) {
         struct nd_worker *w = arg;
         atomic_fetch_add(&w->rebalances, 1);
-        nd_counter_add(w->rt->m_rebalance[0], 1);
+        nd_counter_add(w->rt->m_rebalance[ND_RT_REBALANCE_ASSIGN], 1);
         atomic_store(&w->ready, false);
         tasks_open(w, parts, cnt);
         atomic_store(&w->ready, true);
@@ -366,7 +366,9 @@ static void on_assign(void *arg, const int32_t *parts, int cnt) {
 static void on_revoke(void *arg, const int32_t *parts, int cnt, bool lost) {
         struct nd_worker *w = arg;
         atomic_fetch_add(&w->rebalances, 1);
-        nd_counter_add(w->rt->m_rebalance[lost ? 2 : 1], 1);
+        nd_counter_add(w->rt->m_rebalance[lost ? ND_RT_REBALANCE_LOST
+                                               : ND_RT_REBALANCE_REVOKE],
+                       1);
         for (int i = 0; i < cnt; i++)
                 task_close(w, parts[i]);
         nd_log_info("runtime", "worker %d: %d tasks after %s", w->idx,
@@ -484,18 +486,26 @@ static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec, nd_event_t *ev,
         }
 }
 
-/* The index (0..2) of rec's event topic; pointer compare first, as
+/* The index (ND_TOPIC_*) of rec's event topic; pointer compare first, as
  * librdkafka hands out one name pointer per topic. */
 static int topic_index(struct nd_worker *w, const nd_rec_t *rec) {
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < ND_TOPIC__CNT; i++)
                 if (rec->topic == w->topic_ptr[i])
                         return i;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < ND_TOPIC__CNT; i++)
                 if (!strcmp(rec->topic, w->rt->event_topics[i])) {
                         w->topic_ptr[i] = rec->topic;
                         return i;
                 }
         return 0;
+}
+
+/* True when no record of the batch is queued for a partition number yet. */
+static inline bool merge_empty(const int head[ND_TOPIC__CNT]) {
+        for (int t = 0; t < ND_TOPIC__CNT; t++)
+                if (head[t] >= 0)
+                        return false;
+        return true;
 }
 
 /*
@@ -518,7 +528,7 @@ static void merge_order(struct nd_worker *w, const nd_rec_t *recs, int n) {
                                (size_t)w->task_cap * sizeof(*w->merge_tail));
                 w->merge_cap = w->task_cap;
                 for (int p = 0; p < w->merge_cap; p++)
-                        for (int t = 0; t < 3; t++)
+                        for (int t = 0; t < ND_TOPIC__CNT; t++)
                                 w->merge_head[p][t] = -1;
         }
         for (int i = 0; i < n; i++) {
@@ -529,8 +539,7 @@ static void merge_order(struct nd_worker *w, const nd_rec_t *recs, int n) {
                 }
                 t = topic_index(w, &recs[i]);
                 w->merge_next[i] = -1;
-                if (w->merge_head[p][0] < 0 && w->merge_head[p][1] < 0 &&
-                    w->merge_head[p][2] < 0)
+                if (merge_empty(w->merge_head[p]))
                         seen[parts_seen++] = p;
                 if (w->merge_head[p][t] < 0)
                         w->merge_head[p][t] = i;
@@ -542,7 +551,7 @@ static void merge_order(struct nd_worker *w, const nd_rec_t *recs, int n) {
                 int p = seen[k];
                 for (;;) {
                         int best = -1, bt = -1;
-                        for (int t = 0; t < 3; t++) {
+                        for (int t = 0; t < ND_TOPIC__CNT; t++) {
                                 int h = w->merge_head[p][t];
                                 if (h >= 0 &&
                                     (best < 0 ||
@@ -673,7 +682,8 @@ static void *worker_main(void *arg) {
                 nd_kio_client_destroy(w->catalog_reader);
                 w->catalog_reader = NULL;
         }
-        if (nd_kio_subscribe(w->kio, rt->event_topics, 3) != ND_OK) {
+        if (nd_kio_subscribe(w->kio, rt->event_topics, ND_TOPIC__CNT) !=
+            ND_OK) {
                 w->err = ND_ERR_KAFKA;
                 goto out;
         }
@@ -744,9 +754,9 @@ nd_runtime_t *nd_runtime_new(const nd_config_t *cfg, const char *bootstrap) {
         nd_runtime_t *rt = nd_calloc(1, sizeof(*rt));
         rt->cfg = cfg;
         rt->bootstrap = bootstrap ? nd_strdup(bootstrap) : NULL;
-        rt->event_topics[0] = cfg->topic_clickstream;
-        rt->event_topics[1] = cfg->topic_cart;
-        rt->event_topics[2] = cfg->topic_purchase;
+        rt->event_topics[ND_TOPIC_CLICKSTREAM] = cfg->topic_clickstream;
+        rt->event_topics[ND_TOPIC_CART] = cfg->topic_cart;
+        rt->event_topics[ND_TOPIC_PURCHASE] = cfg->topic_purchase;
         nd_task_changelog_topic(cfg, rt->changelog, sizeof(rt->changelog));
         nd__rt_metrics_init(rt);
         return rt;
@@ -767,6 +777,12 @@ bool nd_runtime_healthy(const nd_runtime_t *rt) {
         return !atomic_load(&rt->fatal);
 }
 
+/* check_topics()'s list: the event topics at their ND_TOPIC_* index, then
+ * the outputs from T_ACTIONS on (actions, dead letters, actions.<channel>
+ * when actions go to one topic per channel, the changelog when some trigger
+ * keeps state). */
+enum { T_ACTIONS = ND_TOPIC__CNT, T_DEAD_LETTER, T_CHANNELS };
+
 /*
  * Co-partitioning (TRIGGERS.md §1): every event topic exists and all have
  * the same partition count. Creates the output and changelog topics that
@@ -775,21 +791,24 @@ bool nd_runtime_healthy(const nd_runtime_t *rt) {
 static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                         nd_err_t *errp) {
         const nd_config_t *cfg = rt->cfg;
-        int cnt = 6 + ND_CHANNEL__CNT; /* events, actions, DLQ, changelog */
+        int cnt = T_CHANNELS + ND_CHANNEL__CNT + 1; /* + the changelog */
         const char **topics = nd_calloc((size_t)cnt, sizeof(*topics));
         char log[300];
         char(*chans)[300] = nd_calloc(ND_CHANNEL__CNT, sizeof(*chans));
-        int first_log;
+        int first_log, parts;
         int *counts = nd_calloc((size_t)cnt, sizeof(*counts));
-        static const char *const keys[3] = {"clickstream", "cart", "purchase"};
-        int n = 5, ret = -1;
+        /* the configuration keys, topics.<key> */
+        static const char *const keys[ND_TOPIC__CNT] = {
+            [ND_TOPIC_CLICKSTREAM] = "clickstream",
+            [ND_TOPIC_CART] = "cart",
+            [ND_TOPIC_PURCHASE] = "purchase"};
+        int n = T_CHANNELS, ret = -1;
         nd_err_t err;
 
-        topics[0] = rt->event_topics[0];
-        topics[1] = rt->event_topics[1];
-        topics[2] = rt->event_topics[2];
-        topics[3] = cfg->topic_actions;
-        topics[4] = cfg->topic_dead_letter;
+        for (int i = 0; i < ND_TOPIC__CNT; i++)
+                topics[i] = rt->event_topics[i];
+        topics[T_ACTIONS] = cfg->topic_actions;
+        topics[T_DEAD_LETTER] = cfg->topic_dead_letter;
         /* actions.<channel> when actions go to one topic per channel */
         for (int c = 0; cfg->actions_per_channel && c < ND_CHANNEL__CNT; c++) {
                 snprintf(chans[c], sizeof(chans[c]), "%s.%s",
@@ -801,17 +820,17 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                 nd_task_changelog_topic(cfg, log, sizeof(log));
                 topics[n++] = log;
         }
-        rt->out_cnt = n - 3;
+        rt->out_cnt = n - T_ACTIONS;
         rt->out_topics = nd_calloc((size_t)rt->out_cnt, sizeof(char *));
-        for (int i = 3; i < n; i++)
-                rt->out_topics[i - 3] = nd_strdup(topics[i]);
+        for (int i = T_ACTIONS; i < n; i++)
+                rt->out_topics[i - T_ACTIONS] = nd_strdup(topics[i]);
         err = nd_kio_partition_counts(cfg, rt->bootstrap, topics, n, counts,
                                       TOPIC_TIMEOUT_MS, errstr, errstr_size);
         if (err != ND_OK) {
                 *errp = err;
                 goto out;
         }
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < ND_TOPIC__CNT; i++)
                 if (counts[i] < 0) {
                         snprintf(errstr, errstr_size,
                                  "event topic '%s' does not exist "
@@ -820,37 +839,41 @@ static int check_topics(nd_runtime_t *rt, char *errstr, size_t errstr_size,
                         *errp = ND_ERR_CONFIG;
                         goto out;
                 }
-        if (counts[1] != counts[0] || counts[2] != counts[0]) {
+        if (counts[ND_TOPIC_CART] != counts[ND_TOPIC_CLICKSTREAM] ||
+            counts[ND_TOPIC_PURCHASE] != counts[ND_TOPIC_CLICKSTREAM]) {
                 snprintf(errstr, errstr_size,
                          "the event topics must have the same partition count "
                          "(co-partitioning): '%s' has %d, '%s' has %d, '%s' "
                          "has %d",
-                         topics[0], counts[0], topics[1], counts[1], topics[2],
-                         counts[2]);
+                         topics[ND_TOPIC_CLICKSTREAM],
+                         counts[ND_TOPIC_CLICKSTREAM], topics[ND_TOPIC_CART],
+                         counts[ND_TOPIC_CART], topics[ND_TOPIC_PURCHASE],
+                         counts[ND_TOPIC_PURCHASE]);
                 *errp = ND_ERR_CONFIG;
                 goto out;
         }
-        for (int i = 3; i < n; i++) {
+        parts = counts[ND_TOPIC_CLICKSTREAM]; /* every event topic's */
+        for (int i = T_ACTIONS; i < n; i++) {
                 if (counts[i] >= 0) {
-                        if (i >= first_log && counts[i] != counts[0])
+                        if (i >= first_log && counts[i] != parts)
                                 nd_log_warn("runtime",
                                             "changelog %s has %d partitions, "
                                             "the event topics %d",
-                                            topics[i], counts[i], counts[0]);
+                                            topics[i], counts[i], parts);
                         continue;
                 }
                 nd_log_info("runtime", "creating topic %s (%d partitions%s)",
-                            topics[i], counts[0],
+                            topics[i], parts,
                             i >= first_log ? ", compacted" : "");
-                err = nd_kio_create_topic(
-                    cfg, rt->bootstrap, topics[i], counts[0], i >= first_log,
-                    TOPIC_TIMEOUT_MS, errstr, errstr_size);
+                err = nd_kio_create_topic(cfg, rt->bootstrap, topics[i], parts,
+                                          i >= first_log, TOPIC_TIMEOUT_MS,
+                                          errstr, errstr_size);
                 if (err != ND_OK) {
                         *errp = err;
                         goto out;
                 }
         }
-        ret = counts[0];
+        ret = parts;
 out:
         nd_free(topics);
         nd_free(chans);
@@ -867,8 +890,9 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
         if (partitions < 0)
                 return err;
         nd_log_info("runtime", "event topics %s, %s, %s: %d partitions each",
-                    rt->event_topics[0], rt->event_topics[1],
-                    rt->event_topics[2], partitions);
+                    rt->event_topics[ND_TOPIC_CLICKSTREAM],
+                    rt->event_topics[ND_TOPIC_CART],
+                    rt->event_topics[ND_TOPIC_PURCHASE], partitions);
 
         nd_serde_conf_from_config(&sc, cfg);
         rt->worker_cnt = (int)cfg->threads;
@@ -936,12 +960,7 @@ bool nd_runtime_stopping(const nd_runtime_t *rt) {
 }
 
 bool nd_runtime_ready(const nd_runtime_t *rt) {
-        if (rt->worker_cnt == 0 || atomic_load(&rt->stop))
-                return false;
-        for (int i = 0; i < rt->worker_cnt; i++)
-                if (!atomic_load(&rt->workers[i].ready))
-                        return false;
-        return true;
+        return nd__rt_ready(rt);
 }
 
 nd_err_t nd_runtime_wait(nd_runtime_t *rt, int timeout_ms) {

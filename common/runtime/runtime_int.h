@@ -1,6 +1,14 @@
 /*
- * runtime_int.h — the worker structure, shared by runtime.c and the
- * runtime's tests only.
+ * runtime_int.h — the worker and runtime structures, shared by the two
+ * files of the runtime's engine: runtime.c (the workers, which write them)
+ * and runtime_metrics.c (the metrics, which read them and publish
+ * snapshots). No test and no other module includes it.
+ *
+ * WHY the calls go one way: runtime.c calls runtime_metrics.c (the
+ * nd__rt_metrics_* functions below) and runtime_metrics.c calls nothing in
+ * runtime.c; what both need (readiness) is a static inline here. This
+ * header therefore does not include runtime.h, whose functions are
+ * runtime.c's; it repeats the nd_runtime_t typedef instead (allowed in C11).
  */
 #ifndef ND_RUNTIME_INT_H
 #define ND_RUNTIME_INT_H
@@ -10,10 +18,13 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "config.h"
+#include "kio.h"
 #include "metrics.h"
-#include "runtime.h"
 #include "serde.h"
 #include "task.h"
+
+typedef struct nd_runtime_s nd_runtime_t;
 
 #define ND_ACTION_BUF 65536
 #define ND_DLQ_CODES  64
@@ -52,11 +63,11 @@ struct nd_worker {
         uint8_t *abuf;   /* action encoding buffer */
         int *merge_next; /* batch merge scratch (batch_size) */
         int *merge_order;
-        int (*merge_head)[3]; /* per partition and topic */
-        int (*merge_tail)[3];
+        int (*merge_head)[ND_TOPIC__CNT]; /* per partition and topic */
+        int (*merge_tail)[ND_TOPIC__CNT];
         int merge_cap;
-        const char *topic_ptr[3]; /* librdkafka's name pointers */
-        nd_err_t err;             /* why the worker ended */
+        const char *topic_ptr[ND_TOPIC__CNT]; /* librdkafka's name pointers */
+        nd_err_t err;                         /* why the worker ended */
         atomic_bool done;
         bool restoring;
         int64_t dlq_log_window; /* rate limit of DLQ log lines */
@@ -73,7 +84,7 @@ struct nd_worker {
         atomic_int tasks_alive;
         atomic_bool ready;
         /* metrics: handles (shared series) and published snapshots */
-        nd_counter_t *m_events[3][ND_EV__CNT];
+        nd_counter_t *m_events[ND_TOPIC__CNT][ND_EV__CNT];
         nd_counter_t **m_actions; /* per trigger instance */
         nd_counter_t *m_dlq[ND_DLQ_CODES];
         nd_counter_t **m_restored;  /* per trigger instance */
@@ -86,16 +97,32 @@ struct nd_worker {
         int wm_cnt, wm_cap;
 };
 
+/* The per-trigger gauges of one instance, in rt->inst_gauges. */
+enum {
+        ND_RT_GAUGE_TIMERS = 0, /* nudge_timers_pending */
+        ND_RT_GAUGE_ENTRIES,    /* nudge_state_entries */
+        ND_RT_GAUGE_BYTES,      /* nudge_state_bytes */
+        ND_RT_GAUGE__CNT
+};
+
 struct nd_inst_gauge {
         nd_runtime_t *rt;
         int inst;
-        int kind; /* 0 timers, 1 entries, 2 bytes */
+        int kind; /* ND_RT_GAUGE_* */
+};
+
+/* The kinds of nudge_rebalances_total, in rt->m_rebalance. */
+enum {
+        ND_RT_REBALANCE_ASSIGN = 0,
+        ND_RT_REBALANCE_REVOKE,
+        ND_RT_REBALANCE_LOST,
+        ND_RT_REBALANCE__CNT
 };
 
 struct nd_runtime_s {
         const nd_config_t *cfg;
         char *bootstrap;
-        const char *event_topics[3];
+        const char *event_topics[ND_TOPIC__CNT]; /* by ND_TOPIC_* */
         char **out_topics; /* actions, dead letters, changelogs */
         int out_cnt;
         struct nd_worker *workers;
@@ -106,14 +133,28 @@ struct nd_runtime_s {
         nd_histogram_t *m_commit_seconds;
         nd_counter_t *m_txn_committed;
         nd_counter_t *m_txn_aborted;
-        nd_counter_t *m_rebalance[3]; /* assign, revoke, lost */
+        nd_counter_t *m_rebalance[ND_RT_REBALANCE__CNT];
         struct nd_inst_gauge *inst_gauges;
         void (*tap)(void *arg, const nd_action_t *act);
         void *tap_arg;
         char changelog[300]; /* <application.id>-changelog */
 };
 
-/* runtime_metrics.c */
+/*
+ * Readiness (nd_runtime_ready, the nudge_ready gauge): every worker has had
+ * its assignment and restored its tasks, and no stop is under way. Any
+ * thread.
+ */
+static inline bool nd__rt_ready(const nd_runtime_t *rt) {
+        if (rt->worker_cnt == 0 || atomic_load(&rt->stop))
+                return false;
+        for (int i = 0; i < rt->worker_cnt; i++)
+                if (!atomic_load(&rt->workers[i].ready))
+                        return false;
+        return true;
+}
+
+/* runtime_metrics.c, called by runtime.c */
 void nd__rt_metrics_init(nd_runtime_t *rt);
 void nd__rt_metrics_worker_init(struct nd_worker *w);
 void nd__rt_metrics_worker_fini(struct nd_worker *w);

@@ -7,6 +7,11 @@
  * by the worker into atomics or a small locked snapshot once per commit
  * interval (nd__rt_metrics_publish), and the scrape, which runs on the HTTP
  * thread, reads only those: it never touches a task or a librdkafka handle.
+ *
+ * The calls go one way: runtime.c calls the nd__rt_metrics_* functions
+ * (registry set-up, per-worker set-up, the hot-path counters, publish) and
+ * this file calls nothing in runtime.c; it only reads the structures of
+ * runtime_int.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,15 +38,16 @@ static double inst_gauge(void *arg) {
         long long sum = 0;
         for (int i = 0; i < rt->worker_cnt; i++) {
                 struct nd_inst_stats *s = &rt->workers[i].inst[g->inst];
-                sum += atomic_load(g->kind == 0   ? &s->timers
-                                   : g->kind == 1 ? &s->entries
-                                                  : &s->bytes);
+                sum +=
+                    atomic_load(g->kind == ND_RT_GAUGE_TIMERS    ? &s->timers
+                                : g->kind == ND_RT_GAUGE_ENTRIES ? &s->entries
+                                                                 : &s->bytes);
         }
         return (double)sum;
 }
 
 static double ready_gauge(void *arg) {
-        return nd_runtime_ready(arg) ? 1 : 0;
+        return nd__rt_ready(arg) ? 1 : 0;
 }
 
 static double restore_remaining(void *arg) {
@@ -112,8 +118,11 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
             reg, "nudge_transactions_total",
             "Commits, by result (aborted: rewound and restored).", 1, L_RESULT,
             (const char *[]){"aborted"});
-        for (int k = 0; k < 3; k++) {
-                static const char *const kinds[] = {"assign", "revoke", "lost"};
+        for (int k = 0; k < ND_RT_REBALANCE__CNT; k++) {
+                static const char *const kinds[ND_RT_REBALANCE__CNT] = {
+                    [ND_RT_REBALANCE_ASSIGN] = "assign",
+                    [ND_RT_REBALANCE_REVOKE] = "revoke",
+                    [ND_RT_REBALANCE_LOST] = "lost"};
                 rt->m_rebalance[k] = nd_metrics_counter(
                     reg, "nudge_rebalances_total",
                     "Partition assignments, revocations and losses.", 1, L_KIND,
@@ -134,12 +143,15 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
                              "nudge_watermark_lag_seconds",
                              "Wall clock minus the task's watermark.", 1,
                              L_PART, collect_wm, rt);
-        rt->inst_gauges = nd_calloc((size_t)(cfg->trigger_cnt * 3 + 1),
-                                    sizeof(*rt->inst_gauges));
+        rt->inst_gauges =
+            nd_calloc((size_t)(cfg->trigger_cnt * ND_RT_GAUGE__CNT + 1),
+                      sizeof(*rt->inst_gauges));
         for (int i = 0; i < cfg->trigger_cnt; i++) {
                 const char *name = cfg->triggers[i].name;
-                for (int k = 0; k < 3; k++) {
-                        struct nd_inst_gauge *g = &rt->inst_gauges[i * 3 + k];
+                struct nd_inst_gauge *gs =
+                    &rt->inst_gauges[i * ND_RT_GAUGE__CNT];
+                for (int k = 0; k < ND_RT_GAUGE__CNT; k++) {
+                        struct nd_inst_gauge *g = &gs[k];
                         g->rt = rt;
                         g->inst = i;
                         g->kind = k;
@@ -147,16 +159,16 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
                 nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE,
                                     "nudge_timers_pending",
                                     "Armed timers, per trigger.", 1, L_NAME,
-                                    &name, inst_gauge, &rt->inst_gauges[i * 3]);
+                                    &name, inst_gauge, &gs[ND_RT_GAUGE_TIMERS]);
                 nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_state_entries",
                                     "Customers in the state store.", 1, L_STORE,
                                     &name, inst_gauge,
-                                    &rt->inst_gauges[i * 3 + 1]);
+                                    &gs[ND_RT_GAUGE_ENTRIES]);
                 nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_state_bytes",
                                     "Bytes of the state store (entries, "
                                     "blobs, table).",
                                     1, L_STORE, &name, inst_gauge,
-                                    &rt->inst_gauges[i * 3 + 2]);
+                                    &gs[ND_RT_GAUGE_BYTES]);
         }
 }
 
@@ -181,9 +193,9 @@ void nd__rt_metrics_worker_init(struct nd_worker *w) {
         /* Each event type on its own topic; other pairs on first sight. */
         for (int t = 0; t < ND_EV__CNT; t++) {
                 const char *topic = nd_event_type_topic((nd_event_type_t)t);
-                int ti = !strcmp(topic, "cart")       ? 1
-                         : !strcmp(topic, "purchase") ? 2
-                                                      : 0;
+                int ti = !strcmp(topic, "cart")       ? ND_TOPIC_CART
+                         : !strcmp(topic, "purchase") ? ND_TOPIC_PURCHASE
+                                                      : ND_TOPIC_CLICKSTREAM;
                 const char *vals[2] = {rt->event_topics[ti],
                                        nd_event_type_name((nd_event_type_t)t)};
                 w->m_events[ti][t] = nd_metrics_counter(
@@ -205,9 +217,11 @@ void nd__rt_metrics_worker_fini(struct nd_worker *w) {
 void nd__rt_metrics_event(struct nd_worker *w, const nd_rec_t *rec,
                           const nd_event_t *ev) {
         nd_runtime_t *rt = w->rt;
-        int ti = rec->topic == rt->event_topics[0] ? 0 : -1;
+        int ti = rec->topic == rt->event_topics[ND_TOPIC_CLICKSTREAM]
+                     ? ND_TOPIC_CLICKSTREAM
+                     : -1;
         /* The record's topic name is librdkafka's copy: compare text. */
-        for (int i = 0; ti < 0 && i < 3; i++)
+        for (int i = 0; ti < 0 && i < ND_TOPIC__CNT; i++)
                 if (!strcmp(rec->topic, rt->event_topics[i]))
                         ti = i;
         if (ti < 0 || ev->type >= ND_EV__CNT)
@@ -255,7 +269,7 @@ static void lag_one(void *arg, const char *topic, int32_t partition,
         struct lag_arg *la = arg;
         struct nd_worker *w = la->w;
         int ti = -1;
-        for (int i = 0; i < 3 && ti < 0; i++)
+        for (int i = 0; i < ND_TOPIC__CNT && ti < 0; i++)
                 if (!strcmp(topic, w->rt->event_topics[i]))
                         ti = i;
         if (ti < 0)

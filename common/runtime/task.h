@@ -19,6 +19,10 @@
  * record per customer. The watermark travels in it under a reserved key
  * that no customer key can take (it starts with a NUL byte).
  *
+ * Files: task.c (the task core), context.c (the nd_ctx_* functions of
+ * nudge/processor.h), changelog.c (the changelog records); task_int.h holds
+ * the structures they share.
+ *
  * Thread safety: a task is used by one thread at a time.
  */
 #ifndef ND_TASK_H

@@ -19,10 +19,11 @@
  * Keyed state. Each instance has its own store of entries, one per customer
  * key, each holding value_size bytes of the processor's record (zeroed when
  * created), an optional byte blob for variable-size parts (a cart's lines),
- * and one timer. Entries, values and blobs are written to the instance's
- * changelog topic at every commit and restored from it on assignment, the
- * timer included: a processor keeps ALL its per-customer state there, never
- * in `state` (which is per task, not persisted, for caches and counters).
+ * and one timer. Entries, values and blobs are written to the application's
+ * changelog topic at every commit (one record per customer with its entries
+ * in every trigger) and restored from it on assignment, the timer included:
+ * a processor keeps ALL its per-customer state there, never in `state`
+ * (which is per task, not persisted, for caches and counters).
  * After changing a value call nd_ctx_changed(); the timer and blob calls mark
  * the entry changed themselves. Values are plain bytes: no pointers in them.
  *
@@ -119,8 +120,10 @@ nd_entry_t *nd_ctx_get(nd_ctx_t *ctx, nd_str_t key);
 /**
  * The entry of key, created (value zeroed, no blob, timer unarmed) when
  * absent; *created says which (may be NULL). Marks the entry touched at the
- * current event time (for state.ttl). NULL when the key is empty or longer
- * than 255 bytes.
+ * current event time (for state.ttl). NULL when the key is empty, starts
+ * with a NUL byte (reserved by the runtime) or is longer than 255 bytes,
+ * when the processor keeps no entries (value_size 0), and when memory for
+ * a new entry runs out.
  */
 nd_entry_t *nd_ctx_upsert(nd_ctx_t *ctx, nd_str_t key, bool *created);
 /** The processor's value_size bytes. */
@@ -157,9 +160,12 @@ int64_t nd_entry_timer_due(const nd_entry_t *e);
 /* Output and the catalog                                              */
 
 /**
- * Emits an action (encoded and produced before the call returns; the
- * runtime fills trigger_name when it is empty). In exactly-once mode it
- * commits with the state change that produced it and the input offsets.
+ * Emits an action (encoded and produced before the call returns). The
+ * runtime fills in the trigger type (from the definition's `trigger`:
+ * ND_ERR_INVAL when that is ND_TRIGGER_NONE), trigger_name when it is
+ * empty (the instance's name), and emitted_at (the wall clock when live,
+ * created_at in replay). In exactly-once mode it commits with the state
+ * change that produced it and the input offsets.
  */
 nd_err_t nd_ctx_emit(nd_ctx_t *ctx, const nd_action_t *act);
 

@@ -43,6 +43,7 @@
 
 #include "nudge/processor.h"
 
+#include "act.h"
 #include "blob.h"
 
 #define MAX_SKUS  64
@@ -125,10 +126,7 @@ static const nd_cfg_prop_t ba_props[] = {
                     ND_DAY(365),
                     "No browse action for the customer until this after the "
                     "due time of the last one; 0: none."),
-    ND_CFG_DURATION("expires_after", "12h",
-                    offsetof(struct ba_conf, expires_after), 0, ND_DAY(365),
-                    "`expires_at` = `created_at` + this; 0 leaves "
-                    "`expires_at` null."),
+    ND_ACT_CFG_EXPIRES_AFTER("12h", offsetof(struct ba_conf, expires_after)),
     ND_CFG_END};
 
 static nd_err_t ba_init(nd_ctx_t *ctx, void *state, const void *conf) {
@@ -450,17 +448,11 @@ static void emit_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e,
         parts[2] = event_id;
         nd_action_id(parts, 3, id);
         act.action_id = (nd_str_t){id, 32};
-        if (v->flags & F_CUSTOMER)
-                act.customer_id = key;
-        else
-                act.anonymous_id = key;
+        nd_act_set_key(&act, key, v->flags & F_CUSTOMER);
         act.channel = (nd_channel_t)v->channel;
         act.device_id = v->device_id;
         act.created_at = due;
-        if (c->expires_after > 0) {
-                act.expires_at = nd_time_add_sat(due, c->expires_after);
-                act.has_expires_at = true;
-        }
+        nd_act_set_expiry(&act, c->expires_after);
         act.items = s->items;
         act.item_cnt = n;
         act.source_event_ids = &event_id;

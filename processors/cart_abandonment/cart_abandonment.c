@@ -32,6 +32,7 @@
 
 #include "nudge/processor.h"
 
+#include "act.h"
 #include "blob.h"
 #include "cart.h"
 
@@ -72,10 +73,7 @@ static const nd_cfg_prop_t ca_props[] = {
                     "in (D - min_inactivity, D] moves to that event's time + "
                     "min_inactivity (\"active elsewhere\"). 0 turns the check "
                     "off."),
-    ND_CFG_DURATION("expires_after", "12h",
-                    offsetof(struct ca_conf, expires_after), 0, ND_DAY(365),
-                    "`expires_at` = `created_at` + this; 0 leaves "
-                    "`expires_at` null."),
+    ND_ACT_CFG_EXPIRES_AFTER("12h", offsetof(struct ca_conf, expires_after)),
     ND_CFG_END};
 
 static nd_err_t ca_check(const void *conf, char *errstr, size_t errstr_size) {
@@ -150,24 +148,8 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         nd_entry_t *e;
         int r;
 
-        if (!ev)
-                return;
-        e = nd_ctx_get(ctx, ev->key);
-        if (ev->type == ND_EV_ORDER_COMPLETED) {
-                /* Any order closes the cart: nothing is left to track. */
-                if (e)
-                        nd_ctx_delete(ctx, e);
-                return;
-        }
-        if (!e) {
-                /* Entries exist only for customers with an open cart; an
-                 * event that opens no cart needs none. */
-                if (!nd_cart_is_mutation(ev) && !(nd_cart_is_cart_event(ev) &&
-                                                  !nd_str_is_null(ev->cart_id)))
-                        return;
-                if (!(e = nd_ctx_upsert(ctx, ev->key, NULL)))
-                        return;
-        }
+        if (!ev || !(e = nd_cart_entry(ctx, ev)))
+                return; /* no cart to track, or an order closed it */
         v = nd_entry_value(e);
         activity_note(v, ev->timestamp);
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
@@ -203,18 +185,12 @@ static void emit_stage(nd_ctx_t *ctx, struct ca_state *s, nd_entry_t *e,
         nd_action_id(parts, 4, id);
 
         act.action_id = (nd_str_t){id, 32};
-        if (v->cart.flags & ND_CART_F_CUSTOMER)
-                act.customer_id = key;
-        else
-                act.anonymous_id = key;
+        nd_act_set_key(&act, key, v->cart.flags & ND_CART_F_CUSTOMER);
         act.channel = (nd_channel_t)v->cart.mut_channel;
         act.device_id = nd_cart_device_id(e, &v->cart);
         act.stage = v->stage;
         act.created_at = due;
-        if (s->conf->expires_after > 0) {
-                act.expires_at = nd_time_add_sat(due, s->conf->expires_after);
-                act.has_expires_at = true;
-        }
+        nd_act_set_expiry(&act, s->conf->expires_after);
         act.cart_id = nd_cart_id(e, &v->cart);
         act.item_cnt = nd_cart_items(e, &v->cart, s->items, &act.value_cents,
                                      &act.has_value);

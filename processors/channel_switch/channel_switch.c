@@ -32,6 +32,7 @@
 
 #include "nudge/processor.h"
 
+#include "act.h"
 #include "blob.h"
 #include "cart.h"
 
@@ -86,10 +87,7 @@ static const nd_cfg_prop_t cs_props[] = {
                     ND_DAY(30),
                     "The instance fires at the first B event + grace unless "
                     "the customer mutates the cart on B or orders."),
-    ND_CFG_DURATION("expires_after", "1h",
-                    offsetof(struct cs_conf, expires_after), 0, ND_DAY(365),
-                    "`expires_at` = `created_at` + this; 0 leaves "
-                    "`expires_at` null."),
+    ND_ACT_CFG_EXPIRES_AFTER("1h", offsetof(struct cs_conf, expires_after)),
     ND_CFG_END};
 
 static nd_err_t cs_init(nd_ctx_t *ctx, void *state, const void *conf) {
@@ -257,21 +255,9 @@ static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         nd_entry_t *e;
         int r;
 
-        if (!ev)
+        /* An order deletes the entry, which cancels every instance. */
+        if (!ev || !(e = nd_cart_entry(ctx, ev)))
                 return;
-        e = nd_ctx_get(ctx, ev->key);
-        if (ev->type == ND_EV_ORDER_COMPLETED) {
-                if (e)
-                        nd_ctx_delete(ctx, e); /* cancels every instance */
-                return;
-        }
-        if (!e) {
-                if (!nd_cart_is_mutation(ev) && !(nd_cart_is_cart_event(ev) &&
-                                                  !nd_str_is_null(ev->cart_id)))
-                        return;
-                if (!(e = nd_ctx_upsert(ctx, ev->key, NULL)))
-                        return;
-        }
         v = nd_entry_value(e);
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
         if (r == ND_CART_MUTATED)
@@ -300,10 +286,7 @@ static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         parts[3] = rec_str(r, S_B);
         nd_action_id(parts, 4, id);
         act.action_id = (nd_str_t){id, 32};
-        if (r[I_FLAGS] & IF_CUSTOMER)
-                act.customer_id = key;
-        else
-                act.anonymous_id = key;
+        nd_act_set_key(&act, key, r[I_FLAGS] & IF_CUSTOMER);
         act.channel = (nd_channel_t)r[I_BCH];
         if (r[I_FLAGS] & IF_B_IS_DEVICE)
                 act.device_id = rec_str(r, S_B);
@@ -311,10 +294,7 @@ static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         act.has_from_channel = true;
         act.from_device_id = rec_str(r, S_ADEV);
         act.created_at = due;
-        if (s->conf->expires_after > 0) {
-                act.expires_at = nd_time_add_sat(due, s->conf->expires_after);
-                act.has_expires_at = true;
-        }
+        nd_act_set_expiry(&act, s->conf->expires_after);
         act.cart_id = rec_str(r, S_CART);
         act.item_cnt = nd_cart_items(e, &v->cart, s->items, &act.value_cents,
                                      &act.has_value);

@@ -109,6 +109,29 @@ bool nd_cart_is_mutation(const nd_event_t *ev) {
                (ev->type == ND_EV_CART_VIEWED && ev->has_products);
 }
 
+bool nd_cart_opens(const nd_event_t *ev) {
+        return nd_cart_is_mutation(ev) ||
+               (nd_cart_is_cart_event(ev) && !nd_str_is_null(ev->cart_id));
+}
+
+nd_entry_t *nd_cart_entry(nd_ctx_t *ctx, const nd_event_t *ev) {
+        nd_entry_t *e = nd_ctx_get(ctx, ev->key);
+        if (ev->type == ND_EV_ORDER_COMPLETED) {
+                /* Any order closes the cart: nothing is left to track. */
+                if (e)
+                        nd_ctx_delete(ctx, e);
+                return NULL;
+        }
+        if (!e) {
+                /* Entries exist only for customers with an open cart; an
+                 * event that opens no cart needs none. */
+                if (!nd_cart_opens(ev))
+                        return NULL;
+                e = nd_ctx_upsert(ctx, ev->key, NULL);
+        }
+        return e;
+}
+
 /* The line of sku: its offset and length; false when absent. */
 static bool find_line(nd_entry_t *e, const nd_cart_t *cart, nd_str_t sku,
                       uint32_t *off, uint32_t *len) {

@@ -23,7 +23,8 @@
  * a non-null cart_id other than the open cart's starts a new, empty cart
  * first (also a cart_viewed without products: the new cart is then empty
  * and the event is still no mutation); a null cart_id means the open cart;
- * with no open cart, the event opens one.
+ * with no open cart, the event opens one; order_completed closes the cart
+ * (nd_cart_entry deletes the customer's entry).
  *
  * Bounds: at most ND_CART_MAX_LINES distinct skus (a new sku past that is
  * ignored; the event still counts as a mutation); strings are kept up to
@@ -78,6 +79,23 @@ bool nd_cart_is_cart_event(const nd_event_t *ev);
 
 /** true when ev is a cart mutation (§5), whatever the cart holds. */
 bool nd_cart_is_mutation(const nd_event_t *ev);
+
+/**
+ * true when ev opens a cart for a customer who has none: a cart mutation,
+ * or a cart event that names a cart_id.
+ */
+bool nd_cart_opens(const nd_event_t *ev);
+
+/**
+ * The open-cart rule, for a processor that keeps one entry per customer with
+ * an open cart (cart_abandonment, channel_switch): the customer's entry for
+ * ev (ev->key), or NULL when there is nothing to track. order_completed
+ * closes the cart: the entry is deleted (its timer with it) and NULL
+ * returned. Otherwise the existing entry; with none, a new one (value
+ * zeroed) when ev opens a cart (nd_cart_opens), else NULL. NULL too when
+ * the entry cannot be created (nd_ctx_upsert).
+ */
+nd_entry_t *nd_cart_entry(nd_ctx_t *ctx, const nd_event_t *ev);
 
 /**
  * Applies ev to the cart (events that are no cart events are ignored).

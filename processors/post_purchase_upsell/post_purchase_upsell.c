@@ -26,6 +26,7 @@
 
 #include "nudge/processor.h"
 
+#include "act.h"
 #include "blob.h"
 
 #define KEEP_RECS 32
@@ -66,10 +67,7 @@ static const nd_cfg_prop_t pu_props[] = {
                     "The action is due at the order's time + delay."),
     ND_CFG_INT("max_items", "3", offsetof(struct pu_conf, max_items), 1,
                MAX_ITEMS, "Most recommended skus in one action."),
-    ND_CFG_DURATION("expires_after", "1d",
-                    offsetof(struct pu_conf, expires_after), 0, ND_DAY(365),
-                    "`expires_at` = `created_at` + this; 0 leaves "
-                    "`expires_at` null."),
+    ND_ACT_CFG_EXPIRES_AFTER("1d", offsetof(struct pu_conf, expires_after)),
     ND_CFG_END};
 
 static nd_err_t pu_init(nd_ctx_t *ctx, void *state, const void *conf) {
@@ -345,17 +343,11 @@ static void emit_order(nd_ctx_t *ctx, struct pu_state *s, nd_entry_t *e,
         parts[2] = order_id;
         nd_action_id(parts, 3, id);
         act.action_id = (nd_str_t){id, 32};
-        if (r[P_CUSTOMER])
-                act.customer_id = key;
-        else
-                act.anonymous_id = key;
+        nd_act_set_key(&act, key, r[P_CUSTOMER]);
         act.channel = (nd_channel_t)r[P_CHANNEL];
         act.device_id = rec_str(r, S_DEVICE);
         act.created_at = due;
-        if (s->conf->expires_after > 0) {
-                act.expires_at = nd_time_add_sat(due, s->conf->expires_after);
-                act.has_expires_at = true;
-        }
+        nd_act_set_expiry(&act, s->conf->expires_after);
         act.order_id = order_id;
         act.cart_id = rec_str(r, S_CART);
         act.recommended_skus = recs;

@@ -1,9 +1,10 @@
 /*
- * test_task.c — the task core (common/task.c) through nd_test_driver, with
- * a purpose-built processor "remind": every event arms the customer's timer
- * at timestamp + delay; on firing it emits one action and deletes the
- * entry. It is small on purpose, so that what fails is the task's order,
- * restore or clock, not the processor.
+ * test_task.c — the task core and its changelog (common/runtime/task.c,
+ * changelog.c) through nd_test_driver, with a purpose-built processor
+ * "remind": every event arms the customer's timer at timestamp + delay; on
+ * firing it emits one action and deletes the entry. It is small on purpose,
+ * so that what fails is the task's order, restore or clock, not the
+ * processor.
  */
 #include <stdio.h>
 #include <string.h>
@@ -56,7 +57,6 @@ static void remind_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e,
         (void)state;
         nd_action_id(parts, 2, id);
         act.action_id = (nd_str_t){id, 32};
-        act.trigger = ND_TRIGGER_CART_ABANDONMENT;
         act.customer_id = key;
         act.channel = ND_CHANNEL_WEB;
         act.created_at = due;
@@ -68,6 +68,8 @@ static void remind_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e,
 static const nd_processor_def_t remind_def = {
     .abi = ND_PROCESSOR_ABI_1,
     .name = "remind",
+    /* Any type: the task under test does not care which. */
+    .trigger = ND_TRIGGER_CART_ABANDONMENT,
     .doc = "test processor",
     .config = remind_props,
     .config_size = sizeof(struct remind_conf),
