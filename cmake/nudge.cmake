@@ -1,7 +1,8 @@
 # Helpers shared by every CMakeLists.txt of the project.
 
 # nd_add_processor(NAME src...): one trigger operator, built into
-# nd_processors with only include/nudge on its include path.
+# nd_processors with only include/nudge and processors/lib on its include
+# path (processors/CMakeLists.txt).
 function(nd_add_processor name)
   target_sources(nd_processors PRIVATE ${ARGN})
 endfunction()

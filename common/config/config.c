@@ -607,8 +607,9 @@ static nd_err_t load_trigger(struct loader *ld, yaml_node_t *item, int idx) {
                         goto out;
                 }
                 /* The changelog tells a trigger's entries by 32 bits of
-                 * the name's XXH3-64 (task.c): two names must differ
-                 * there too (about one pair in 4 billion does not). */
+                 * the name's XXH3-64 (runtime/changelog.c,
+                 * nd_task_changelog_tag): two names must differ there too
+                 * (about one pair in 4 billion does not). */
                 if ((uint32_t)XXH3_64bits(cfg->triggers[i].name,
                                           strlen(cfg->triggers[i].name)) ==
                     (uint32_t)XXH3_64bits(scalar(name->val),

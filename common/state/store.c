@@ -809,9 +809,9 @@ nd_err_t nd_store_flush(nd_store_t *st, nd_store_flush_cb *cb, void *arg,
  *   B   blob bytes
  *
  * Version 2 has the fields of version 1; what changed is the meaning of the
- * value bytes the runtime keeps first in every value (common/task.c: a
- * 16-byte timer with a name index, where version 1 had pointers), so a
- * version 1 record is refused rather than misread.
+ * value bytes the runtime keeps first in every value
+ * (common/runtime/task_int.h: a 16-byte timer with a name index, where version
+ * 1 had pointers), so a version 1 record is refused rather than misread.
  */
 
 #define ENC_FIXED (1 + 1 + 8 + 4 + 4)
