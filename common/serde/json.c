@@ -17,7 +17,6 @@
 
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,19 +29,6 @@ void nd_json_dec_init(nd_json_dec_t *dec) {
 void nd_json_dec_fini(nd_json_dec_t *dec) {
         json_decref(dec->doc);
         dec->doc = NULL;
-}
-
-static nd_err_t jfail(char *errstr, size_t errstr_size, nd_err_t err,
-                      const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static nd_err_t jfail(char *errstr, size_t errstr_size, nd_err_t err,
-                      const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (errstr && errstr_size)
-                vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-        return err;
 }
 
 static const char *jtype(const json_t *v) {
@@ -77,19 +63,20 @@ static nd_err_t get_str(struct jctx *c, json_t *obj, const char *name,
         json_t *v = json_object_get(obj, name);
         if (!v || json_is_null(v)) {
                 if (required)
-                        return jfail(c->errstr, c->errstr_size,
-                                     ND_ERR_MISSING_FIELD, "field '%s%s' is %s",
-                                     c->prefix, name, v ? "null" : "missing");
+                        return nd_err_fmt(c->errstr, c->errstr_size,
+                                          ND_ERR_MISSING_FIELD,
+                                          "field '%s%s' is %s", c->prefix, name,
+                                          v ? "null" : "missing");
                 *out = ND_STR_NULL;
                 return ND_OK;
         }
         if (!json_is_string(v))
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be a string, not %s", c->prefix,
-                             name, jtype(v));
+                return nd_err_fmt(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
+                                  "field '%s%s' must be a string, not %s",
+                                  c->prefix, name, jtype(v));
         if (json_string_length(v) > UINT32_MAX)
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_LENGTH,
-                             "field '%s%s' is too long", c->prefix, name);
+                return nd_err_fmt(c->errstr, c->errstr_size, ND_ERR_BAD_LENGTH,
+                                  "field '%s%s' is too long", c->prefix, name);
         out->p = json_string_value(v);
         out->len = (uint32_t)json_string_length(v);
         return ND_OK;
@@ -100,17 +87,18 @@ static nd_err_t get_i64(struct jctx *c, json_t *obj, const char *name,
         json_t *v = json_object_get(obj, name);
         if (!v || json_is_null(v)) {
                 if (required)
-                        return jfail(c->errstr, c->errstr_size,
-                                     ND_ERR_MISSING_FIELD, "field '%s%s' is %s",
-                                     c->prefix, name, v ? "null" : "missing");
+                        return nd_err_fmt(c->errstr, c->errstr_size,
+                                          ND_ERR_MISSING_FIELD,
+                                          "field '%s%s' is %s", c->prefix, name,
+                                          v ? "null" : "missing");
                 if (has)
                         *has = false;
                 return ND_OK;
         }
         if (!json_is_integer(v))
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be an integer, not %s",
-                             c->prefix, name, jtype(v));
+                return nd_err_fmt(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
+                                  "field '%s%s' must be an integer, not %s",
+                                  c->prefix, name, jtype(v));
         *out = json_integer_value(v);
         if (has)
                 *has = true;
@@ -125,21 +113,22 @@ static nd_err_t get_enum(struct jctx *c, json_t *obj, const char *name,
         int e;
         if (!v || json_is_null(v)) {
                 if (dflt < 0)
-                        return jfail(c->errstr, c->errstr_size,
-                                     ND_ERR_MISSING_FIELD, "field '%s%s' is %s",
-                                     c->prefix, name, v ? "null" : "missing");
+                        return nd_err_fmt(c->errstr, c->errstr_size,
+                                          ND_ERR_MISSING_FIELD,
+                                          "field '%s%s' is %s", c->prefix, name,
+                                          v ? "null" : "missing");
                 *out = dflt;
                 return ND_OK;
         }
         if (!json_is_string(v))
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be a string, not %s", c->prefix,
-                             name, jtype(v));
+                return nd_err_fmt(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
+                                  "field '%s%s' must be a string, not %s",
+                                  c->prefix, name, jtype(v));
         e = parse(json_string_value(v), json_string_length(v));
         if (e < 0)
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_ENUM,
-                             "field '%s%s': unknown symbol '%.40s'", c->prefix,
-                             name, json_string_value(v));
+                return nd_err_fmt(c->errstr, c->errstr_size, ND_ERR_BAD_ENUM,
+                                  "field '%s%s': unknown symbol '%.40s'",
+                                  c->prefix, name, json_string_value(v));
         *out = e;
         return ND_OK;
 }
@@ -152,9 +141,9 @@ static nd_err_t get_bool(struct jctx *c, json_t *obj, const char *name,
                 return ND_OK;
         }
         if (!json_is_boolean(v))
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be a boolean, not %s",
-                             c->prefix, name, jtype(v));
+                return nd_err_fmt(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
+                                  "field '%s%s' must be a boolean, not %s",
+                                  c->prefix, name, jtype(v));
         *out = json_is_true(v);
         return ND_OK;
 }
@@ -167,13 +156,14 @@ static nd_err_t get_array(struct jctx *c, json_t *obj, const char *name,
         if (!v || json_is_null(v))
                 return ND_OK;
         if (!json_is_array(v))
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                             "field '%s%s' must be an array, not %s", c->prefix,
-                             name, jtype(v));
+                return nd_err_fmt(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
+                                  "field '%s%s' must be an array, not %s",
+                                  c->prefix, name, jtype(v));
         if (json_array_size(v) > cap)
-                return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_LENGTH,
-                             "field '%s%s': %zu items exceed the cap of %zu",
-                             c->prefix, name, json_array_size(v), cap);
+                return nd_err_fmt(
+                    c->errstr, c->errstr_size, ND_ERR_BAD_LENGTH,
+                    "field '%s%s': %zu items exceed the cap of %zu", c->prefix,
+                    name, json_array_size(v), cap);
         *out = v;
         return ND_OK;
 }
@@ -187,12 +177,13 @@ static nd_err_t parse_doc(nd_json_dec_t *dec, const void *buf, size_t len,
         dec->doc =
             json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &jerr);
         if (!dec->doc)
-                return jfail(errstr, errstr_size, ND_ERR_BAD_JSON,
-                             "JSON at byte %d: %s", jerr.position, jerr.text);
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_BAD_JSON,
+                                  "JSON at byte %d: %s", jerr.position,
+                                  jerr.text);
         if (!json_is_object((json_t *)dec->doc))
-                return jfail(errstr, errstr_size, ND_ERR_BAD_JSON,
-                             "record is %s, not a JSON object",
-                             jtype(dec->doc));
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_BAD_JSON,
+                                  "record is %s, not a JSON object",
+                                  jtype(dec->doc));
         *root = dec->doc;
         return ND_OK;
 }
@@ -216,10 +207,11 @@ static nd_err_t get_lines(struct jctx *c, nd_json_dec_t *dec, json_t *obj,
                 li->quantity = 1;
                 snprintf(prefix, sizeof(prefix), "products[%zu].", i);
                 if (!json_is_object(it))
-                        return jfail(c->errstr, c->errstr_size, ND_ERR_BAD_TYPE,
-                                     "field 'products[%zu]' must be an "
-                                     "object, not %s",
-                                     i, jtype(it));
+                        return nd_err_fmt(c->errstr, c->errstr_size,
+                                          ND_ERR_BAD_TYPE,
+                                          "field 'products[%zu]' must be an "
+                                          "object, not %s",
+                                          i, jtype(it));
                 if ((err = get_str(&ic, it, "sku", true, &li->sku)) ||
                     (err =
                          get_str(&ic, it, "category", false, &li->category)) ||
@@ -280,10 +272,10 @@ nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf, size_t len,
         if (prod && !json_is_null(prod)) {
                 struct jctx pc = {errstr, errstr_size, "product."};
                 if (!json_is_object(prod))
-                        return jfail(errstr, errstr_size, ND_ERR_BAD_TYPE,
-                                     "field 'product' must be an object, "
-                                     "not %s",
-                                     jtype(prod));
+                        return nd_err_fmt(errstr, errstr_size, ND_ERR_BAD_TYPE,
+                                          "field 'product' must be an object, "
+                                          "not %s",
+                                          jtype(prod));
                 if ((err = get_str(&pc, prod, "sku", true, &ev->product.sku)) ||
                     (err = get_str(&pc, prod, "category", false,
                                    &ev->product.category)) ||
@@ -324,11 +316,11 @@ nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf, size_t len,
         if (arr) {
                 json_array_foreach(arr, i, it) {
                         if (!json_is_string(it))
-                                return jfail(errstr, errstr_size,
-                                             ND_ERR_BAD_TYPE,
-                                             "field 'complements[%zu]' must "
-                                             "be a string, not %s",
-                                             i, jtype(it));
+                                return nd_err_fmt(
+                                    errstr, errstr_size, ND_ERR_BAD_TYPE,
+                                    "field 'complements[%zu]' must "
+                                    "be a string, not %s",
+                                    i, jtype(it));
                         dec->strs[i].p = json_string_value(it);
                         dec->strs[i].len = (uint32_t)json_string_length(it);
                 }

@@ -73,19 +73,6 @@ bool nd_ocf_has_magic(const void *buf, size_t len) {
                memcmp(buf, ND_OCF_MAGIC, ND_OCF_MAGIC_LEN) == 0;
 }
 
-static nd_err_t rfail(char *errstr, size_t errstr_size, nd_err_t err,
-                      const char *fmt, ...)
-    __attribute__((format(printf, 4, 5), cold));
-static nd_err_t rfail(char *errstr, size_t errstr_size, nd_err_t err,
-                      const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (errstr && errstr_size)
-                vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-        return err;
-}
-
 /*
  * Makes at least need bytes available at buf + pos (need <= the caps
  * above, checked by the callers). Returns ND_OK, ND_ERR_TRUNCATED when the
@@ -167,10 +154,10 @@ static nd_err_t read_meta(nd_ocf_reader_t *r, char **schemap, size_t *slenp,
                                 goto bad;
                 }
                 if (cnt > 1024)
-                        return rfail(errstr, errstr_size, ND_ERR_IO,
-                                     "header: %" PRId64
-                                     " metadata entries at byte %" PRIu64,
-                                     cnt, at(r));
+                        return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                          "header: %" PRId64
+                                          " metadata entries at byte %" PRIu64,
+                                          cnt, at(r));
                 for (int64_t i = 0; i < cnt; i++) {
                         int64_t klen, vlen;
                         char key[64];
@@ -212,22 +199,24 @@ static nd_err_t read_meta(nd_ocf_reader_t *r, char **schemap, size_t *slenp,
         else if (!strcmp(codec, "deflate"))
                 r->codec = ND_OCF_CODEC_DEFLATE;
         else
-                return rfail(errstr, errstr_size, ND_ERR_IO,
-                             "codec '%s' is not supported (null, deflate)",
-                             codec);
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                  "codec '%s' is not supported (null, deflate)",
+                                  codec);
         if (!*schemap)
-                return rfail(errstr, errstr_size, ND_ERR_IO,
-                             "header has no avro.schema");
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                  "header has no avro.schema");
         return ND_OK;
 bad_len:
-        return rfail(errstr, errstr_size, ND_ERR_IO,
-                     "header: bad metadata length at byte %" PRIu64, at(r));
+        return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                          "header: bad metadata length at byte %" PRIu64,
+                          at(r));
 bad:
         if (err == ND_ERR_NOMEM || err == ND_ERR_IO)
-                return rfail(errstr, errstr_size, err, "header: %s",
-                             nd_err_str(err));
-        return rfail(errstr, errstr_size, ND_ERR_IO,
-                     "header is truncated or corrupt at byte %" PRIu64, at(r));
+                return nd_err_fmt(errstr, errstr_size, err, "header: %s",
+                                  nd_err_str(err));
+        return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                          "header is truncated or corrupt at byte %" PRIu64,
+                          at(r));
 }
 
 nd_err_t nd_ocf_reader_open(nd_serde_t *serde, FILE *f, nd_ocf_reader_t **rp,
@@ -244,22 +233,22 @@ nd_err_t nd_ocf_reader_open(nd_serde_t *serde, FILE *f, nd_ocf_reader_t **rp,
         r->buf = nd_malloc(r->cap);
         err = fill(r, ND_OCF_MAGIC_LEN);
         if (err == ND_ERR_IO || err == ND_ERR_NOMEM) {
-                rfail(errstr, errstr_size, err, "read error: %s",
-                      strerror(errno));
+                nd_err_fmt(errstr, errstr_size, err, "read error: %s",
+                           strerror(errno));
                 goto fail;
         }
         if (!nd_ocf_has_magic(r->buf, r->len)) {
-                err = rfail(errstr, errstr_size, ND_ERR_BAD_MAGIC,
-                            "not an Avro object container file (no "
-                            "'Obj\\x01' magic)");
+                err = nd_err_fmt(errstr, errstr_size, ND_ERR_BAD_MAGIC,
+                                 "not an Avro object container file (no "
+                                 "'Obj\\x01' magic)");
                 goto fail;
         }
         r->pos = ND_OCF_MAGIC_LEN;
         if ((err = read_meta(r, &schema, &slen, errstr, errstr_size)))
                 goto fail;
         if (fill(r, SYNC_LEN)) {
-                err = rfail(errstr, errstr_size, ND_ERR_IO,
-                            "header is truncated before its sync marker");
+                err = nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                 "header is truncated before its sync marker");
                 goto fail;
         }
         memcpy(r->sync, r->buf + r->pos, SYNC_LEN);
@@ -267,18 +256,19 @@ nd_err_t nd_ocf_reader_open(nd_serde_t *serde, FILE *f, nd_ocf_reader_t **rp,
         err = nd_serde_plan_new(serde, schema, slen, &r->plan, &r->topic, text,
                                 sizeof(text));
         if (err) {
-                rfail(errstr, errstr_size, err, "%s", text);
+                nd_err_fmt(errstr, errstr_size, err, "%s", text);
                 goto fail;
         }
         if (!nd_serde_plan_is_event(r->plan)) {
-                err = rfail(errstr, errstr_size, ND_ERR_UNKNOWN_SCHEMA,
-                            "the file holds %s records, not events", r->topic);
+                err = nd_err_fmt(errstr, errstr_size, ND_ERR_UNKNOWN_SCHEMA,
+                                 "the file holds %s records, not events",
+                                 r->topic);
                 goto fail;
         }
         if (r->codec == ND_OCF_CODEC_DEFLATE) {
                 if (inflateInit2(&r->zs, -15) != Z_OK) {
-                        err = rfail(errstr, errstr_size, ND_ERR_NOMEM,
-                                    "inflateInit2 failed");
+                        err = nd_err_fmt(errstr, errstr_size, ND_ERR_NOMEM,
+                                         "inflateInit2 failed");
                         goto fail;
                 }
                 r->zs_ready = true;
@@ -335,7 +325,7 @@ static nd_err_t fatal(nd_ocf_reader_t *r, nd_err_t err, char *errstr,
         va_end(ap);
         r->fatal = err;
         r->fatal_text = nd_strdup(text);
-        return rfail(errstr, errstr_size, err, "%s", text);
+        return nd_err_fmt(errstr, errstr_size, err, "%s", text);
 }
 
 static nd_err_t inflate_block(nd_ocf_reader_t *r, const uint8_t *src, size_t n,
@@ -449,8 +439,8 @@ nd_err_t nd_ocf_reader_next(nd_ocf_reader_t *r, nd_event_t *ev, char *errstr,
         nd_err_t err;
 
         if (r->fatal)
-                return rfail(errstr, errstr_size, r->fatal, "%s",
-                             r->fatal_text);
+                return nd_err_fmt(errstr, errstr_size, r->fatal, "%s",
+                                  r->fatal_text);
         while (r->left == 0) {
                 if (r->rec != r->rec_end)
                         return fatal(r, ND_ERR_IO, errstr, errstr_size,
@@ -572,8 +562,8 @@ nd_err_t nd_ocf_writer_open(nd_serde_t *serde, FILE *f,
         if (opts)
                 o = *opts;
         if ((unsigned)topic_of >= ND_EV__CNT || (unsigned)o.codec > 1)
-                return rfail(errstr, errstr_size, ND_ERR_INVAL,
-                             "bad event type or codec");
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_INVAL,
+                                  "bad event type or codec");
         w = nd_calloc(1, sizeof(*w));
         w->serde = serde;
         w->f = f;
@@ -602,8 +592,9 @@ nd_err_t nd_ocf_writer_open(nd_serde_t *serde, FILE *f,
         if (w->io_error) {
                 nd_free(w->blk);
                 nd_free(w);
-                return rfail(errstr, errstr_size, ND_ERR_IO,
-                             "cannot write the header: %s", strerror(errno));
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_IO,
+                                  "cannot write the header: %s",
+                                  strerror(errno));
         }
         *wp = w;
         return ND_OK;

@@ -339,18 +339,6 @@ struct builder {
         size_t errstr_size;
 };
 
-static nd_err_t build_fail(struct builder *b, nd_err_t err, const char *fmt,
-                           ...) __attribute__((format(printf, 3, 4)));
-static nd_err_t build_fail(struct builder *b, nd_err_t err, const char *fmt,
-                           ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (b->errstr && b->errstr_size)
-                vsnprintf(b->errstr, b->errstr_size, fmt, ap);
-        va_end(ap);
-        return err;
-}
-
 static uint32_t emit(struct builder *b, uint8_t code, const char *path) {
         struct plan *pl = b->pl;
         struct op *op;
@@ -479,7 +467,8 @@ static nd_err_t check_dst(struct builder *b, avro_schema_t r,
                 ok = true;
         }
         if (!ok)
-                return build_fail(b, ND_ERR_INCOMPATIBLE_SCHEMA,
+                return nd_err_fmt(b->errstr, b->errstr_size,
+                                  ND_ERR_INCOMPATIBLE_SCHEMA,
                                   "reader field '%s' is %s, which nudge "
                                   "cannot store there",
                                   path, avro_schema_type_name(r));
@@ -503,7 +492,8 @@ static nd_err_t compile_default(struct builder *b, avro_schema_t rf, json_t *jd,
         avro_schema_t t = deref(rf);
         uint32_t i;
         if (!jd)
-                return build_fail(b, ND_ERR_INCOMPATIBLE_SCHEMA,
+                return nd_err_fmt(b->errstr, b->errstr_size,
+                                  ND_ERR_INCOMPATIBLE_SCHEMA,
                                   "reader field '%s' has no default and is "
                                   "not in the writer schema",
                                   path);
@@ -567,7 +557,7 @@ static nd_err_t compile_default(struct builder *b, avro_schema_t rf, json_t *jd,
         default:
                 break;
         }
-        return build_fail(b, ND_ERR_INCOMPATIBLE_SCHEMA,
+        return nd_err_fmt(b->errstr, b->errstr_size, ND_ERR_INCOMPATIBLE_SCHEMA,
                           "reader field '%s': nudge cannot apply its default",
                           path);
 }
@@ -635,8 +625,8 @@ static nd_err_t compile_array(struct builder *b, avro_schema_t w,
         avro_schema_t ri = r ? avro_schema_array_items(r) : NULL;
 
         if ((err = min_size(wi, depth, &item_min)))
-                return build_fail(b, err, "writer field '%s' nests too deep",
-                                  path);
+                return nd_err_fmt(b->errstr, b->errstr_size, err,
+                                  "writer field '%s' nests too deep", path);
         i = emit(b, OP_ARRAY, path);
         b->pl->ops[i].a = item_min;
         if (d && (d->kind == D_LINES || d->kind == D_STRS)) {
@@ -766,9 +756,9 @@ static nd_err_t compile_value(struct builder *b, avro_schema_t w,
                 return ND_OK;
         }
         default:
-                return build_fail(b, ND_ERR_UNKNOWN_SCHEMA,
-                                  "writer field '%s' has an unsupported type",
-                                  path);
+                return nd_err_fmt(
+                    b->errstr, b->errstr_size, ND_ERR_UNKNOWN_SCHEMA,
+                    "writer field '%s' has an unsupported type", path);
         }
 }
 
@@ -808,7 +798,8 @@ static nd_err_t compile(struct builder *b, avro_schema_t w, avro_schema_t r,
         w = deref(w);
         r = r ? deref(r) : NULL;
         if (depth > ND_SERDE_MAX_DEPTH)
-                return build_fail(b, ND_ERR_UNKNOWN_SCHEMA,
+                return nd_err_fmt(b->errstr, b->errstr_size,
+                                  ND_ERR_UNKNOWN_SCHEMA,
                                   "writer schema nests deeper than %d levels "
                                   "at '%s' (recursive?)",
                                   ND_SERDE_MAX_DEPTH, path);
@@ -880,7 +871,8 @@ static nd_err_t compile(struct builder *b, avro_schema_t w, avro_schema_t r,
         if (avro_typeof(r) == AVRO_UNION) {
                 avro_schema_t rb = union_pick(w, r);
                 if (!rb)
-                        return build_fail(b, ND_ERR_INCOMPATIBLE_SCHEMA,
+                        return nd_err_fmt(b->errstr, b->errstr_size,
+                                          ND_ERR_INCOMPATIBLE_SCHEMA,
                                           "field '%s': writer type %s "
                                           "matches no branch of the reader "
                                           "union",
@@ -888,11 +880,11 @@ static nd_err_t compile(struct builder *b, avro_schema_t w, avro_schema_t r,
                 return compile_value(b, w, rb, d, base, path, depth);
         }
         if (!schemas_match(w, r, false))
-                return build_fail(b, ND_ERR_INCOMPATIBLE_SCHEMA,
-                                  "field '%s': writer type %s cannot be read "
-                                  "as %s",
-                                  *path ? path : "(record)", type_name(w),
-                                  type_name(r));
+                return nd_err_fmt(
+                    b->errstr, b->errstr_size, ND_ERR_INCOMPATIBLE_SCHEMA,
+                    "field '%s': writer type %s cannot be read "
+                    "as %s",
+                    *path ? path : "(record)", type_name(w), type_name(r));
         return compile_value(b, w, r, d, base, path, depth);
 }
 
