@@ -486,7 +486,7 @@ nd_err_t nd_ocf_reader_next(nd_ocf_reader_t *r, nd_event_t *ev, char *errstr,
 struct nd_ocf_writer_s {
         nd_serde_t *serde;
         FILE *f;
-        int topic; /* 0 clickstream, 1 cart, 2 purchase */
+        nd_event_topic_t topic;
         nd_ocf_codec_t codec;
         uint8_t sync[SYNC_LEN];
         uint8_t *blk; /* encoded records of the open block */
@@ -497,10 +497,10 @@ struct nd_ocf_writer_s {
         bool io_error;
 };
 
-static int topic_index(nd_event_type_t type) {
-        return type <= ND_EV_MESSAGE_CLICKED    ? 0
-               : type <= ND_EV_CHECKOUT_STARTED ? 1
-                                                : 2;
+static nd_event_topic_t topic_index(nd_event_type_t type) {
+        return type <= ND_EV_MESSAGE_CLICKED    ? ND_TOPIC_CLICKSTREAM
+               : type <= ND_EV_CHECKOUT_STARTED ? ND_TOPIC_CART
+                                                : ND_TOPIC_PURCHASE;
 }
 
 static size_t put_long(uint8_t *out, int64_t v) {
@@ -549,8 +549,10 @@ nd_err_t nd_ocf_writer_open(nd_serde_t *serde, FILE *f,
                             const nd_ocf_writer_opts_t *opts,
                             nd_ocf_writer_t **wp, char *errstr,
                             size_t errstr_size) {
-        static const char *const topics[3] = {"clickstream", "cart",
-                                              "purchase"};
+        static const char *const topics[ND_TOPIC__CNT] = {
+            [ND_TOPIC_CLICKSTREAM] = "clickstream",
+            [ND_TOPIC_CART] = "cart",
+            [ND_TOPIC_PURCHASE] = "purchase"};
         static const char *const codecs[2] = {"null", "deflate"};
         nd_ocf_writer_opts_t o = {ND_OCF_CODEC_NULL, 0, NULL};
         nd_ocf_writer_t *w;

@@ -2862,11 +2862,11 @@ nd_err_t nd_serde_encode_action(nd_serde_t *serde, const nd_action_t *act,
 /* ------------------------------------------------------------------ */
 /* Encoding events and catalog records                                 */
 
-/* The topic of an event type: 0 clickstream, 1 cart, 2 purchase. */
-static int event_topic(nd_event_type_t type) {
-        return type <= ND_EV_MESSAGE_CLICKED    ? 0
-               : type <= ND_EV_CHECKOUT_STARTED ? 1
-                                                : 2;
+/* The topic of an event type. */
+static nd_event_topic_t event_topic(nd_event_type_t type) {
+        return type <= ND_EV_MESSAGE_CLICKED    ? ND_TOPIC_CLICKSTREAM
+               : type <= ND_EV_CHECKOUT_STARTED ? ND_TOPIC_CART
+                                                : ND_TOPIC_PURCHASE;
 }
 
 static bool fits_int(int64_t v) {
@@ -2882,7 +2882,7 @@ static bool event_encodable(const nd_event_t *ev) {
             ev->product_cnt > ND_EVENT_MAX_ITEMS ||
             (ev->product_cnt && !ev->products))
                 return false;
-        if (event_topic(ev->type) == 1 && ev->has_quantity &&
+        if (event_topic(ev->type) == ND_TOPIC_CART && ev->has_quantity &&
             !fits_int(ev->quantity))
                 return false;
         for (uint32_t i = 0; lines && i < ev->product_cnt; i++)
@@ -2923,9 +2923,11 @@ static void w_lines(struct wbuf *w, const nd_event_t *ev) {
 
 /* The body in the field order of the topic's .avsc. */
 static void w_event(struct wbuf *w, const nd_event_t *ev) {
-        static const nd_event_type_t first[3] = {
-            ND_EV_PAGE_VIEWED, ND_EV_PRODUCT_ADDED, ND_EV_ORDER_COMPLETED};
-        int topic = event_topic(ev->type);
+        static const nd_event_type_t first[ND_TOPIC__CNT] = {
+            [ND_TOPIC_CLICKSTREAM] = ND_EV_PAGE_VIEWED,
+            [ND_TOPIC_CART] = ND_EV_PRODUCT_ADDED,
+            [ND_TOPIC_PURCHASE] = ND_EV_ORDER_COMPLETED};
+        nd_event_topic_t topic = event_topic(ev->type);
 
         w_str(w, ev->event_id);
         w_small(w, (unsigned)(ev->type - first[topic]));
@@ -2937,19 +2939,19 @@ static void w_event(struct wbuf *w, const nd_event_t *ev) {
         w_small(w, ev->device_type);
         w_nstr(w, ev->session_id);
         switch (topic) {
-        case 0: /* clickstream */
+        case ND_TOPIC_CLICKSTREAM:
                 w_product(w, ev);
                 w_nstr(w, ev->campaign_id);
                 w_nstr(w, ev->action_id);
                 break;
-        case 1: /* cart */
+        case ND_TOPIC_CART:
                 w_nstr(w, ev->cart_id);
                 w_product(w, ev);
                 w_nlong(w, ev->has_quantity, ev->quantity);
                 w_lines(w, ev);
                 w_nstr(w, ev->checkout_id);
                 break;
-        default: /* purchase */
+        default: /* ND_TOPIC_PURCHASE */
                 w_str(w, ev->order_id);
                 w_nlong(w, ev->has_value, ev->value_cents);
                 w_nstr(w, ev->currency);
@@ -2988,8 +2990,10 @@ nd_err_t nd_serde_encode_event_body(const nd_event_t *ev, void *buf, size_t cap,
 nd_err_t nd_serde_encode_event(nd_serde_t *serde, const nd_event_t *ev,
                                void *buf, size_t cap, size_t *lenp) {
         struct wbuf w = {buf, (uint8_t *)buf + cap, 0};
-        const int32_t ids[3] = {serde->conf.id_clickstream, serde->conf.id_cart,
-                                serde->conf.id_purchase};
+        const int32_t ids[ND_TOPIC__CNT] = {
+            [ND_TOPIC_CLICKSTREAM] = serde->conf.id_clickstream,
+            [ND_TOPIC_CART] = serde->conf.id_cart,
+            [ND_TOPIC_PURCHASE] = serde->conf.id_purchase};
         *lenp = 0;
         if (!event_encodable(ev))
                 return ND_ERR_INVAL;
