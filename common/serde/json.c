@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "serde.h"
 
 void nd_json_dec_init(nd_json_dec_t *dec) {
         dec->doc = NULL;

@@ -5,7 +5,10 @@
  * Only serde calls the decoders (nd_serde_decode_json() and
  * nd_serde_decode_product_json() wrap them and add the contract checks);
  * the writers nd_action_write_json(), nd_event_write_json() and
- * nd_product_write_json() of serde.h are defined here.
+ * nd_product_write_json() are for everyone, through serde.h, which
+ * includes this header. The dependency is one way: json needs only the
+ * public headers (the names of nudge/event.h and nudge/action.h), never
+ * serde.h.
  *
  * Parsing uses jansson (libjansson, Debian's well-kept JSON library, which
  * avro-c itself depends on). Decoded strings point into the document the
@@ -24,6 +27,7 @@
 
 #include <stddef.h>
 
+#include "nudge/action.h"
 #include "nudge/err.h"
 #include "nudge/event.h"
 
@@ -42,5 +46,26 @@ nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf, size_t len,
 nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf, size_t len,
                                 nd_product_rec_t *prod, char *errstr,
                                 size_t errstr_size);
+
+/**
+ * Writes act as one line of JSON (the field names of §4, a trailing '\n')
+ * into buf, NUL-terminated. ND_OK and *lenp (without the NUL), or
+ * ND_ERR_INVAL when cap is too small (*lenp: the length needed).
+ */
+nd_err_t nd_action_write_json(const nd_action_t *act, char *buf, size_t cap,
+                              size_t *lenp);
+
+/**
+ * Writes ev as one JSON object (TRIGGERS.md §1 field names: the fields of
+ * its topic's schema, nulls as null, a trailing '\n') into buf,
+ * NUL-terminated; as nd_action_write_json(). nd_serde_decode_json() reads
+ * it back as the same event.
+ */
+nd_err_t nd_event_write_json(const nd_event_t *ev, char *buf, size_t cap,
+                             size_t *lenp);
+
+/** Same for a catalog record (every field of schemas/catalog.avsc). */
+nd_err_t nd_product_write_json(const nd_product_rec_t *prod, char *buf,
+                               size_t cap, size_t *lenp);
 
 #endif

@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h" /* the JSON writers; json.h does not include serde.h */
 #include "nudge/action.h"
 #include "nudge/err.h"
 #include "nudge/event.h"
@@ -153,14 +154,6 @@ nd_err_t nd_serde_encode_action(nd_serde_t *serde, const nd_action_t *act,
                                 void *buf, size_t cap, size_t *lenp);
 
 /**
- * Writes act as one line of JSON (the field names of §4, a trailing '\n')
- * into buf, NUL-terminated. ND_OK and *lenp (without the NUL), or
- * ND_ERR_INVAL when cap is too small (*lenp: the length needed).
- */
-nd_err_t nd_action_write_json(const nd_action_t *act, char *buf, size_t cap,
-                              size_t *lenp);
-
-/**
  * Encodes ev as Confluent-framed Avro with the reader schema of its topic
  * (by ev->type: schemas/{clickstream,cart,purchase}.avsc) and the configured
  * id of that schema (conf->id_clickstream/id_cart/id_purchase, 0 when not
@@ -185,18 +178,8 @@ nd_err_t nd_serde_encode_product(nd_serde_t *serde,
                                  const nd_product_rec_t *prod, void *buf,
                                  size_t cap, size_t *lenp);
 
-/**
- * Writes ev as one JSON object (TRIGGERS.md §1 field names: the fields of
- * its topic's schema, nulls as null, a trailing '\n') into buf,
- * NUL-terminated; as nd_action_write_json(). nd_serde_decode_json() reads
- * it back as the same event.
- */
-nd_err_t nd_event_write_json(const nd_event_t *ev, char *buf, size_t cap,
-                             size_t *lenp);
-
-/** Same for a catalog record (every field of schemas/catalog.avsc). */
-nd_err_t nd_product_write_json(const nd_product_rec_t *prod, char *buf,
-                               size_t cap, size_t *lenp);
+/* The JSON writers nd_action_write_json(), nd_event_write_json() and
+ * nd_product_write_json() are declared in json.h, included above. */
 
 /*
  * Writer schemas without a schema id: Avro object container files carry
