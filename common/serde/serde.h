@@ -183,7 +183,7 @@ nd_err_t nd_serde_encode_product(nd_serde_t *serde,
 
 /*
  * Writer schemas without a schema id: Avro object container files carry
- * their writer schema in the header (common/ocf.h builds on these).
+ * their writer schema in the header (common/serde/ocf.h builds on these).
  */
 
 /** A decode plan of one writer schema, owned by the caller. */

@@ -302,7 +302,8 @@ END_TEST
 
 /* The shipped schemas are the ones the specialised decoders were written
  * for: if this fails after a schema edit, update sp_<topic>() and
- * fast_sigs[] in serde.c (nd_serde_new logs the new signature). */
+ * nd__serde_fast_sigs[] in serde_fast.c (nd_serde_new logs the new
+ * signature). */
 START_TEST(shipped_schemas_take_the_specialised_decoders) {
         nd_serde_t *serde = new_serde(0);
         uint8_t buf[1024];
