@@ -191,6 +191,37 @@ static nd_err_t load_reader(nd_serde_t *serde, int i, char *errstr,
         return ND_OK;
 }
 
+/*
+ * schemas/action.avsc is not a reader schema (nudge only writes actions)
+ * and is not compiled; it is read for one check: the encoder writes
+ * act->trigger as the TriggerType index, so that enum's symbols must be
+ * the trigger types of nudge/action.h in their order.
+ */
+static nd_err_t check_action_schema(nd_serde_t *serde, char *errstr,
+                                    size_t errstr_size) {
+        char path[1024], *text = NULL;
+        size_t len = 0;
+        json_error_t jerr;
+        json_t *doc, *named;
+        nd_err_t err;
+
+        snprintf(path, sizeof(path), "%s/action.avsc", serde->schema_dir);
+        if ((err = read_file(path, &text, &len, errstr, errstr_size)))
+                return err;
+        doc = json_loadb(text, len, 0, &jerr);
+        nd_free(text);
+        if (!doc)
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG,
+                                  "%s:%d: %s", path, jerr.line, jerr.text);
+        named = json_object();
+        collect_named(doc, named);
+        err = nd__serde_check_trigger_types(
+            json_object_get(named, "TriggerType"), path, errstr, errstr_size);
+        json_decref(named);
+        json_decref(doc);
+        return err;
+}
+
 static uint64_t fnv1a(const char *s, size_t n) {
         uint64_t h = 0xcbf29ce484222325ULL;
         for (size_t i = 0; i < n; i++)
@@ -477,6 +508,8 @@ nd_err_t nd_serde_new(const nd_serde_conf_t *conf, nd_serde_t **serdep,
         for (int i = 0; i < READER_CNT; i++)
                 if ((err = load_reader(serde, i, errstr, errstr_size)))
                         goto fail;
+        if ((err = check_action_schema(serde, errstr, errstr_size)))
+                goto fail;
         if (serde->registry_url) {
                 err = nd_schema_registry_new(serde->registry_url,
                                              conf->registry_timeout_ms,

@@ -87,8 +87,10 @@ void nd_serde_conf_from_config(nd_serde_conf_t *conf,
 
 /**
  * Creates a decoder/encoder: parses the reader schemas (and in local mode
- * compiles the plans of the configured ids). Returns ND_OK, or ND_ERR_CONFIG
- * / ND_ERR_IO with errstr, *serdep NULL.
+ * compiles the plans of the configured ids), and checks that the TriggerType
+ * symbols of action.avsc in the same directory are the trigger types of
+ * nudge/action.h in their order (actions are written with that index).
+ * Returns ND_OK, or ND_ERR_CONFIG / ND_ERR_IO with errstr, *serdep NULL.
  */
 nd_err_t nd_serde_new(const nd_serde_conf_t *conf, nd_serde_t **serdep,
                       char *errstr, size_t errstr_size);

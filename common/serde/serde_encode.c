@@ -8,9 +8,9 @@
  * a bounded writer into the caller's buffer that keeps counting past its
  * end, so a short buffer says how much is needed; no allocation. Enums are
  * written as their C value, which is the symbol's index because the
- * schemas list symbols in the C enums' order. What the encoders refuse is
- * what the decoder would refuse (the contract checks of
- * nd__serde_check_event).
+ * schemas list symbols in the C enums' order (for TriggerType, nd_serde_new
+ * checks it, serde_names.c). What the encoders refuse is what the decoder
+ * would refuse (the contract checks of nd__serde_check_event).
  */
 #include <string.h>
 

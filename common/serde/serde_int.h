@@ -277,6 +277,15 @@ static inline const char *nd__serde_event_type_name(nd_event_type_t type) {
 nd_err_t nd__serde_check_names(const char *json, size_t len, const char *what,
                                char *text, size_t text_size);
 
+/*
+ * The encoder writes act->trigger as its TriggerType index, so the symbols
+ * of enum TriggerType in schemas/action.avsc (enm: its JSON, or NULL when
+ * the schema has none) must be the ND_TRIGGER_TYPE_MAP names in that order.
+ * ND_OK, or ND_ERR_CONFIG with errstr naming path, the symbol and its index.
+ */
+nd_err_t nd__serde_check_trigger_types(json_t *enm, const char *path,
+                                       char *errstr, size_t errstr_size);
+
 /* Sets ev->key and key_is_customer from the ids. Per record: inline. */
 static inline void nd__serde_event_set_key(nd_event_t *ev) {
         ev->key_is_customer = !nd_str_is_null(ev->customer_id);

@@ -7,8 +7,9 @@
  * nudge/event.h and nudge/action.h), where each reader field goes in the C
  * structs, by field name (the dst tables the plan compiler reads), the
  * reader schemas by topic and record name, and the checks made on names
- * and values: a writer schema defines each name once, and a decoded
- * event carries what its type requires (the per-record part of
+ * and values: a writer schema defines each name once, action.avsc's
+ * TriggerType symbols are ND_TRIGGER_TYPE_MAP's names in order, and a
+ * decoded event carries what its type requires (the per-record part of
  * that last check is nd__serde_check_event() in serde_int.h, inlined into
  * the decode and encode paths).
  */
@@ -229,6 +230,50 @@ nd_err_t nd__serde_check_names(const char *json, size_t len, const char *what,
         snprintf(text, text_size, "%s defines the name %.200s twice", what,
                  dup);
         return ND_ERR_UNKNOWN_SCHEMA;
+}
+
+/* ------------------------------------------------------------------ */
+/* The trigger types of schemas/action.avsc                            */
+
+nd_err_t nd__serde_check_trigger_types(json_t *enm, const char *path,
+                                       char *errstr, size_t errstr_size) {
+        json_t *syms = json_object_get(enm, "symbols");
+        size_t n;
+
+        if (!json_is_object(enm) || !json_is_array(syms))
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_CONFIG,
+                                  "%s: no enum TriggerType with symbols (the "
+                                  "type of the action's trigger field)",
+                                  path);
+        n = json_array_size(syms);
+        for (size_t i = 0; i < n || i < ND_TRIGGER__CNT; i++) {
+                const char *want =
+                    i < ND_TRIGGER__CNT ? trigger_type_names[i] : NULL;
+                const char *sym =
+                    i < n ? json_string_value(json_array_get(syms, i)) : NULL;
+                if (want && sym && strcmp(want, sym) == 0)
+                        continue;
+                if (!want)
+                        return nd_err_fmt(
+                            errstr, errstr_size, ND_ERR_CONFIG,
+                            "%s: enum TriggerType symbol '%s' at index %zu is "
+                            "not a trigger type of nudge (ND_TRIGGER_TYPE_MAP "
+                            "in nudge/action.h has %d)",
+                            path, sym ? sym : "?", i, (int)ND_TRIGGER__CNT);
+                if (!sym)
+                        return nd_err_fmt(
+                            errstr, errstr_size, ND_ERR_CONFIG,
+                            "%s: enum TriggerType has no symbol '%s' at "
+                            "index %zu (ND_TRIGGER_TYPE_MAP in nudge/action.h)",
+                            path, want, i);
+                return nd_err_fmt(
+                    errstr, errstr_size, ND_ERR_CONFIG,
+                    "%s: enum TriggerType symbol '%s' at index %zu must be "
+                    "'%s': actions are written with the index of their type "
+                    "in ND_TRIGGER_TYPE_MAP (nudge/action.h)",
+                    path, sym, i, want);
+        }
+        return ND_OK;
 }
 
 /* ------------------------------------------------------------------ */

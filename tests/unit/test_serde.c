@@ -2,7 +2,10 @@
 #include <avro.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "nd_test.h"
 #include "serde.h"
@@ -223,6 +226,74 @@ START_TEST(serde_refuses_a_missing_schema_dir) {
                          ND_ERR_IO);
         ck_assert_ptr_null(serde);
         ck_assert_ptr_nonnull(strstr(err, "/nonexistent/clickstream.avsc"));
+}
+END_TEST
+
+/* Writes file name with text into dir. */
+static void write_file(const char *dir, const char *name, const char *text,
+                       size_t len) {
+        char path[512];
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+        fclose(f);
+}
+
+/* The encoder writes act->trigger as the TriggerType index, so an
+ * action.avsc whose symbols are not ND_TRIGGER_TYPE_MAP in order would
+ * have senders read the wrong type: nd_serde_new refuses it, naming the
+ * file, the symbol and its index. */
+START_TEST(an_action_schema_with_trigger_types_out_of_order_is_refused) {
+        char dir[64], err[512], path[600];
+        nd_serde_conf_t conf = {0};
+        nd_serde_t *serde = (nd_serde_t *)1;
+        size_t len;
+        char *text, *modified;
+        json_t *doc, *trigger, *syms;
+
+        snprintf(dir, sizeof(dir), "%s", nd_test_tmp_path("serde", "schemas"));
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        for (int i = 0; i < 4; i++) { /* the reader schemas, unchanged */
+                char name[64];
+                text = slurp(schema_files[i], &len);
+                snprintf(name, sizeof(name), "%s.avsc", schema_files[i]);
+                write_file(dir, name, text, len);
+        }
+        /* browse_abandonment (1) and post_purchase_upsell (2) swapped */
+        text = slurp("action", &len);
+        doc = json_loadb(text, len, 0, NULL);
+        ck_assert_ptr_nonnull(doc);
+        trigger = json_array_get(json_object_get(doc, "fields"), 1);
+        ck_assert_str_eq(json_string_value(json_object_get(trigger, "name")),
+                         "trigger");
+        syms = json_object_get(json_object_get(trigger, "type"), "symbols");
+        ck_assert_str_eq(json_string_value(json_array_get(syms, 1)),
+                         "browse_abandonment");
+        json_array_insert(syms, 1, json_array_get(syms, 2));
+        json_array_remove(syms, 3);
+        modified = json_dumps(doc, JSON_INDENT(2));
+        write_file(dir, "action.avsc", modified, strlen(modified));
+        free(modified);
+        json_decref(doc);
+
+        conf.schema_dir = dir;
+        ck_assert_int_eq(nd_serde_new(&conf, &serde, err, sizeof(err)),
+                         ND_ERR_CONFIG);
+        ck_assert_ptr_null(serde);
+        snprintf(path, sizeof(path), "%s/action.avsc: ", dir);
+        ck_assert_msg(strstr(err, path) == err, "%s", err);
+        ck_assert_msg(strstr(err, "symbol 'post_purchase_upsell' at index 1 "
+                                  "must be 'browse_abandonment'"),
+                      "%s", err);
+
+        for (int i = 0; i < 5; i++) {
+                snprintf(path, sizeof(path), "%s/%s.avsc", dir,
+                         schema_files[i]);
+                ck_assert_int_eq(unlink(path), 0);
+        }
+        ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -1037,6 +1108,8 @@ static Suite *serde_suite(void) {
         tcase_add_loop_test(
             tc, every_field_has_a_doc_and_timestamps_are_logical, 0, 5);
         tcase_add_test(tc, serde_refuses_a_missing_schema_dir);
+        tcase_add_test(
+            tc, an_action_schema_with_trigger_types_out_of_order_is_refused);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("avro");
