@@ -229,6 +229,10 @@ static void generic_action(avro_value_t *rec) {
         avro_value_get_by_name(rec, "expires_at", &f, NULL);
         avro_value_set_branch(&f, 0, &b);
         avro_value_set_null(&b);
+        /* null: cart_abandonment has no channel-switch gap */
+        avro_value_get_by_name(rec, "gap_ms", &f, NULL);
+        avro_value_set_branch(&f, 0, &b);
+        avro_value_set_null(&b);
         set_field_str(rec, "cart_id", "cart-42", 1);
         set_field_str(rec, "order_id", NULL, 0);
         avro_value_get_by_name(rec, "items", &f, NULL);

@@ -230,7 +230,7 @@ nd_err_t nd_json_decode_event(nd_json_dec_t *dec, const void *buf, size_t len,
                               nd_event_t *ev, char *errstr,
                               size_t errstr_size) {
         struct jctx c = {errstr, errstr_size, ""};
-        json_t *root, *prod;
+        json_t *root = NULL, *prod;
         int type, channel, device;
         nd_err_t err;
 
@@ -295,7 +295,7 @@ nd_err_t nd_json_decode_product(nd_json_dec_t *dec, const void *buf, size_t len,
                                 nd_product_rec_t *prod, char *errstr,
                                 size_t errstr_size) {
         struct jctx c = {errstr, errstr_size, ""};
-        json_t *root, *arr, *it;
+        json_t *root = NULL, *arr, *it;
         size_t i;
         nd_err_t err;
 

@@ -497,12 +497,6 @@ struct nd_ocf_writer_s {
         bool io_error;
 };
 
-static nd_event_topic_t topic_index(nd_event_type_t type) {
-        return type <= ND_EV_MESSAGE_CLICKED    ? ND_TOPIC_CLICKSTREAM
-               : type <= ND_EV_CHECKOUT_STARTED ? ND_TOPIC_CART
-                                                : ND_TOPIC_PURCHASE;
-}
-
 static size_t put_long(uint8_t *out, int64_t v) {
         uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
         size_t n = 0;
@@ -569,7 +563,7 @@ nd_err_t nd_ocf_writer_open(nd_serde_t *serde, FILE *f,
         w = nd_calloc(1, sizeof(*w));
         w->serde = serde;
         w->f = f;
-        w->topic = topic_index(topic_of);
+        w->topic = nd_event_type_topic_of(topic_of);
         w->codec = o.codec;
         w->block_size = o.block_size ? o.block_size : DEFAULT_BLOCK;
         w->cap = w->block_size + 4096;
@@ -649,7 +643,7 @@ nd_err_t nd_ocf_writer_append(nd_ocf_writer_t *w, const nd_event_t *ev) {
         nd_err_t err;
 
         if ((unsigned)ev->type >= ND_EV__CNT ||
-            topic_index(ev->type) != w->topic)
+            nd_event_type_topic_of(ev->type) != w->topic)
                 return ND_ERR_INVAL;
         err = nd_serde_encode_event_body(ev, w->blk + w->len, w->cap - w->len,
                                          &n);

@@ -160,13 +160,6 @@ nd_err_t nd_serde_encode_action(nd_serde_t *serde, const nd_action_t *act,
 /* ------------------------------------------------------------------ */
 /* Encoding events and catalog records                                 */
 
-/* The topic of an event type. */
-static nd_event_topic_t event_topic(nd_event_type_t type) {
-        return type <= ND_EV_MESSAGE_CLICKED    ? ND_TOPIC_CLICKSTREAM
-               : type <= ND_EV_CHECKOUT_STARTED ? ND_TOPIC_CART
-                                                : ND_TOPIC_PURCHASE;
-}
-
 static bool fits_int(int64_t v) {
         return v >= INT32_MIN && v <= INT32_MAX;
 }
@@ -180,8 +173,8 @@ static bool event_encodable(const nd_event_t *ev) {
             ev->product_cnt > ND_EVENT_MAX_ITEMS ||
             (ev->product_cnt && !ev->products))
                 return false;
-        if (event_topic(ev->type) == ND_TOPIC_CART && ev->has_quantity &&
-            !fits_int(ev->quantity))
+        if (nd_event_type_topic_of(ev->type) == ND_TOPIC_CART &&
+            ev->has_quantity && !fits_int(ev->quantity))
                 return false;
         for (uint32_t i = 0; lines && i < ev->product_cnt; i++)
                 if (!fits_int(ev->products[i].quantity))
@@ -225,7 +218,7 @@ static void w_event(struct wbuf *w, const nd_event_t *ev) {
             [ND_TOPIC_CLICKSTREAM] = ND_EV_PAGE_VIEWED,
             [ND_TOPIC_CART] = ND_EV_PRODUCT_ADDED,
             [ND_TOPIC_PURCHASE] = ND_EV_ORDER_COMPLETED};
-        nd_event_topic_t topic = event_topic(ev->type);
+        nd_event_topic_t topic = nd_event_type_topic_of(ev->type);
 
         w_str(w, ev->event_id);
         w_small(w, (unsigned)(ev->type - first[topic]));
@@ -295,7 +288,7 @@ nd_err_t nd_serde_encode_event(nd_serde_t *serde, const nd_event_t *ev,
         *lenp = 0;
         if (!event_encodable(ev))
                 return ND_ERR_INVAL;
-        w_frame(&w, ids[event_topic(ev->type)]);
+        w_frame(&w, ids[nd_event_type_topic_of(ev->type)]);
         w_event(&w, ev);
         return w_done(&w, buf, lenp);
 }

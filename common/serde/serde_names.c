@@ -31,7 +31,12 @@ static const char *const channel_names[ND_CHANNEL__CNT] = {
 static const char *const device_type_names[ND_DEVICE__CNT] = {
     "desktop", "mobile", "tablet", "tv", "kiosk", "unknown"};
 static const char *const trigger_type_names[ND_TRIGGER__CNT] = {
-#define XX(name, text) [ND_TRIGGER_##name] = text,
+#define XX(name, text, label) [ND_TRIGGER_##name] = text,
+    ND_TRIGGER_TYPE_MAP(XX)
+#undef XX
+};
+static const char *const trigger_type_labels[ND_TRIGGER__CNT] = {
+#define XX(name, text, label) [ND_TRIGGER_##name] = label,
     ND_TRIGGER_TYPE_MAP(XX)
 #undef XX
 };
@@ -59,6 +64,11 @@ const char *nd_device_type_name(nd_device_type_t device_type) {
 const char *nd_trigger_type_name(nd_trigger_type_t trigger) {
         return (unsigned)trigger < ND_TRIGGER__CNT ? trigger_type_names[trigger]
                                                    : "?";
+}
+const char *nd_trigger_type_label(nd_trigger_type_t trigger) {
+        return (unsigned)trigger < ND_TRIGGER__CNT
+                   ? trigger_type_labels[trigger]
+                   : "?";
 }
 int nd_event_type_parse(const char *name, size_t len) {
         return parse_name(nd__serde_event_type_names, ND_EV__CNT, name, len);

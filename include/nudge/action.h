@@ -22,8 +22,9 @@
 #include "nudge/event.h"
 
 /*
- * The trigger types, written once: XX(NAME, "name"). The enum, the names,
- * the parser and the runtime's per-type tables derive from this list; the
+ * The trigger types, written once: XX(NAME, "name", "label"), the label a
+ * short word for status lines. The enum, the names, the labels, the parser
+ * and the per-type tables (demo, metrics) derive from this list; the
  * symbols of TriggerType in schemas/action.avsc must be these names in this
  * order (an enum index on the wire is the C value), which serde checks when
  * it loads the schema. A processor names the type of its actions in its
@@ -31,16 +32,16 @@
  * build. Append only: a type's value is its index in every action ever
  * written.
  */
-#define ND_TRIGGER_TYPE_MAP(XX)                          \
-        XX(CART_ABANDONMENT, "cart_abandonment")         \
-        XX(BROWSE_ABANDONMENT, "browse_abandonment")     \
-        XX(POST_PURCHASE_UPSELL, "post_purchase_upsell") \
-        XX(CHANNEL_SWITCH, "channel_switch")
+#define ND_TRIGGER_TYPE_MAP(XX)                                    \
+        XX(CART_ABANDONMENT, "cart_abandonment", "cart")           \
+        XX(BROWSE_ABANDONMENT, "browse_abandonment", "browse")     \
+        XX(POST_PURCHASE_UPSELL, "post_purchase_upsell", "upsell") \
+        XX(CHANNEL_SWITCH, "channel_switch", "switch")
 
 typedef enum {
         /* A processor that emits no actions (passthrough forwards). */
         ND_TRIGGER_NONE = -1,
-#define ND_TRIGGER_ENUM_(name, text) ND_TRIGGER_##name,
+#define ND_TRIGGER_ENUM_(name, text, label) ND_TRIGGER_##name,
         ND_TRIGGER_TYPE_MAP(ND_TRIGGER_ENUM_)
 #undef ND_TRIGGER_ENUM_
             ND_TRIGGER__CNT
@@ -83,6 +84,8 @@ typedef struct nd_action_s {
 
 /** "cart_abandonment"...; "?" for a value out of range. */
 const char *nd_trigger_type_name(nd_trigger_type_t trigger);
+/** Its short label ("cart", "browse"...); "?" for a value out of range. */
+const char *nd_trigger_type_label(nd_trigger_type_t trigger);
 /** Parses a trigger type name; -1 when unknown. */
 int nd_trigger_type_parse(const char *name, size_t len);
 

@@ -71,6 +71,13 @@ typedef enum {
         ND_TOPIC__CNT
 } nd_event_topic_t;
 
+/** The topic an event type arrives on (TRIGGERS.md §1); type < ND_EV__CNT. */
+static inline nd_event_topic_t nd_event_type_topic_of(nd_event_type_t type) {
+        return type <= ND_EV_MESSAGE_CLICKED    ? ND_TOPIC_CLICKSTREAM
+               : type <= ND_EV_CHECKOUT_STARTED ? ND_TOPIC_CART
+                                                : ND_TOPIC_PURCHASE;
+}
+
 typedef enum {
         ND_CHANNEL_WEB = 0,
         ND_CHANNEL_APP,

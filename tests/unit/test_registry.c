@@ -32,6 +32,14 @@ START_TEST(every_trigger_type_has_a_processor) {
                               name);
                 ck_assert_int_eq(def->trigger, t);
         }
+        for (int t = 0; t < ND_TRIGGER__CNT; t++)
+                for (int u = t + 1; u < ND_TRIGGER__CNT; u++)
+                        ck_assert_str_ne(
+                            nd_trigger_type_label((nd_trigger_type_t)t),
+                            nd_trigger_type_label((nd_trigger_type_t)u));
+        ck_assert_str_eq(nd_trigger_type_label(ND_TRIGGER_CART_ABANDONMENT),
+                         "cart");
+        ck_assert_str_eq(nd_trigger_type_label(ND_TRIGGER__CNT), "?");
         ck_assert_str_eq(nd_trigger_type_name(ND_TRIGGER__CNT), "?");
         ck_assert_str_eq(nd_trigger_type_name(ND_TRIGGER_NONE), "?");
 }
