@@ -365,6 +365,7 @@ class CartModel:
             self.last_order_ts = ev.ts
         self.cart = None
         self.last_mut = None
+        self.currency = None
 
     def cart_event(self, ev):
         """Applies a cart event that is not blocked: a non-null cart_id other
