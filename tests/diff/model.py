@@ -306,6 +306,10 @@ class Trigger:
     """Interface of a trigger type. Per-customer state lives in
     self.state[key]; the runtime never looks inside it."""
     TYPE = None
+    # The event types the type's rules read (§3, §5): an event of one of
+    # them touches the customer's state of the trigger (state.ttl); None:
+    # every event (activity and B events read them all).
+    USES = None
 
     def __init__(self, name, params, catalog):
         self.name = name
@@ -497,6 +501,8 @@ class CartAbandonment(Trigger):
 
 class BrowseAbandonment(Trigger):
     TYPE = "browse_abandonment"
+    USES = {"product_viewed", "product_added", "checkout_started",
+            "order_completed"}
 
     def new_state(self):
         # views: list of Events of the current session, in processing order
@@ -567,6 +573,7 @@ class BrowseAbandonment(Trigger):
 
 class PostPurchaseUpsell(Trigger):
     TYPE = "post_purchase_upsell"
+    USES = {"order_completed", "order_refunded", "order_cancelled"}
 
     def new_state(self):
         return {"orders": {}}     # order_id -> pending dict
@@ -747,10 +754,15 @@ class Runtime:
             _, ti, key, handle, D = best
             self.triggers[ti].fire(key, handle, D, self.out)
 
-    def expire(self, key):
+    def expire(self, ev):
         """state.ttl: a customer's state of one trigger that nothing touched
-        for ttl of event time is dropped, unless it holds a pending timer."""
+        for ttl of event time is dropped, unless it holds a pending timer.
+        Reading: an event touches (and is when the rule is checked) the
+        state of the triggers whose rules read its type (Trigger.USES)."""
+        key = ev.key
         for ti, t in enumerate(self.triggers):
+            if t.USES is not None and ev.type not in t.USES:
+                continue
             if key in t.state and not t.timers(key):
                 last = self.touched.get((ti, key))
                 if last is not None and self.W - last > self.cfg.ttl:
@@ -760,9 +772,11 @@ class Runtime:
         cand = ev.ts - self.cfg.bound
         self.W = cand if self.W is None else max(self.W, cand)
         self.fire_due()
-        self.expire(ev.key)
+        self.expire(ev)
         for ti, t in enumerate(self.triggers):
             t.apply(ev)
+            if t.USES is not None and ev.type not in t.USES:
+                continue
             k = (ti, ev.key)
             self.touched[k] = max(self.touched.get(k, ev.ts), ev.ts)
 
