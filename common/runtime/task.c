@@ -196,13 +196,15 @@ size_t nd_task_end(nd_task_t *task, int64_t end_time) {
         return fire_due(task);
 }
 
+/* WHY keep armed entries: state.ttl never drops state that holds a
+ * pending timer (TRIGGERS.md §5); it lives until the timer fires, and the
+ * TTL applies from its last touch after that. */
 static bool evict_cb(nd_store_t *st, nd_store_entry_t *e, void *arg) {
         struct nd_ctx_s *ctx = arg;
         struct nd__task_hdr *hdr = nd_store_value(e);
         (void)st;
         if (nd_timer_is_armed(&hdr->tmr))
-                ctx->armed--;
-        nd_timers_cancel(ctx->task->timers, &hdr->tmr);
+                return false;
         ctx->task->stats.evicted++;
         return true;
 }
