@@ -165,17 +165,26 @@ static size_t fire_due(nd_task_t *task) {
 void nd_task_process(nd_task_t *task, const nd_rec_t *rec) {
         const nd_event_t *ev = rec->ev;
         if (ev) {
-                int64_t before = nd_watermark_get(&task->wm);
+                int64_t before = nd_watermark_get(&task->wm), W;
                 if (nd_watermark_observe(&task->wm, ev->timestamp) != before)
                         task->wm_dirty = true;
                 fire_due(task);
                 task->now_ts = ev->timestamp;
+                /* state.ttl: entries touched before W - ttl expire when
+                 * this event reaches them (context.c, live_entry). */
+                W = nd_watermark_get(&task->wm);
+                if (W == INT64_MIN ||
+                    __builtin_sub_overflow(W, task->cfg->state_ttl_ms,
+                                           &task->ttl_limit))
+                        task->ttl_limit = INT64_MIN;
+                task->in_event = true;
         }
         for (int i = 0; i < task->inst_cnt; i++) {
                 struct nd_ctx_s *ctx = &task->inst[i];
                 if (ctx->inited && ctx->def->process)
                         ctx->def->process(ctx, ctx->state, rec);
         }
+        task->in_event = false;
         task->stats.events++;
 }
 

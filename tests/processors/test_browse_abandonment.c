@@ -274,6 +274,44 @@ START_TEST(cooldown_zero_keeps_no_state_after_firing) {
 }
 END_TEST
 
+
+/* state.ttl (TRIGGERS.md §5) in replay as live: an entry without a timer
+ * that nothing touched for ttl is dropped when the customer's next event
+ * reaches it, and the cooldown goes with it; an event that reaches it in
+ * time touches it. */
+START_TEST(state_ttl_drops_a_remembered_action_untouched_that_long) {
+        static const char *const cfg =
+            "time: {max_out_of_orderness: 0}\n"
+            "state: {ttl: 2h}\n"
+            "triggers: [{name: browse, type: browse_abandonment, "
+            "min_views: 1, delay: 1h, cooldown: 24h}]\n";
+        nd_test_driver_t *d = nd_test_driver_new(cfg, T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        TICK(d, HOUR + 1);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + HOUR);
+        TICK(d, 4 * HOUR);          /* untouched since 0: W - 0 > 2h */
+        PV(d, "v2", 30 * MIN, "B"); /* late: the cooldown was dropped */
+        nd_test_driver_end(d, T0 + 4 * HOUR + 1);
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, T0 + 90 * MIN);
+        items_are(d, a, "B:1");
+        nd_test_driver_destroy(d);
+
+        d = nd_test_driver_new(cfg, T0);
+        PV(d, "v1", 0, "A");
+        TICK(d, HOUR + 1);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + HOUR);
+        ADD(d, "x1", 90 * MIN, "A"); /* reaches the entry: touches it */
+        TICK(d, 3 * HOUR);           /* W - 90m <= 2h: kept */
+        PV(d, "v2", 30 * MIN, "B");  /* inside the cooldown: suppressed */
+        nd_test_driver_end(d, T0 + 3 * HOUR + 1);
+        ck_assert_ptr_null(nd_test_driver_read(d));
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- */
 /* The action, restarts, instances, defaults                          */
 
@@ -436,6 +474,8 @@ static Suite *browse_abandonment_suite(void) {
         tcase_add_test(tc, the_last_action_is_remembered_after_the_cooldown);
         tcase_add_test(tc, a_late_session_inside_a_past_cooldown_is_suppressed);
         tcase_add_test(tc, cooldown_zero_keeps_no_state_after_firing);
+        tcase_add_test(tc,
+                       state_ttl_drops_a_remembered_action_untouched_that_long);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("lifecycle");
