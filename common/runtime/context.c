@@ -70,10 +70,33 @@ void nd_ctx_log(nd_ctx_t *ctx, int level, const char *fmt, ...) {
 /* ------------------------------------------------------------------ */
 /* Keyed state                                                         */
 
+/* state.ttl (TRIGGERS.md §5), the same in replay and live: while an event
+ * is applied, an entry it reaches that nothing touched since ttl_limit
+ * (W - ttl) and that holds no pending timer is dropped first, as if it had
+ * been evicted; otherwise the event touches it. WHY at access: an entry
+ * without a timer changes only through its customer's events, so dropping
+ * it when the next one arrives is exactly dropping it when it expired;
+ * nd_task_evict's sweep only frees the memory sooner. */
+static nd_store_entry_t *live_entry(nd_ctx_t *ctx, nd_store_entry_t *e) {
+        nd_task_t *task = ctx->task;
+        if (!e || !task->in_event)
+                return e;
+        if (nd_store_touched(e) < task->ttl_limit &&
+            !nd_timer_is_armed(
+                &((struct nd__task_hdr *)nd_store_value(e))->tmr)) {
+                nd_store_delete(ctx->st, e);
+                task->stats.evicted++;
+                return NULL;
+        }
+        nd_store_touch(ctx->st, e, task->now_ts);
+        return e;
+}
+
 nd_entry_t *nd_ctx_get(nd_ctx_t *ctx, nd_str_t key) {
         if (!ctx->st || key.len == 0)
                 return NULL;
-        return (nd_entry_t *)nd_store_get(ctx->st, key.p, key.len);
+        return (nd_entry_t *)live_entry(ctx,
+                                        nd_store_get(ctx->st, key.p, key.len));
 }
 
 nd_entry_t *nd_ctx_upsert(nd_ctx_t *ctx, nd_str_t key, bool *created) {
@@ -83,6 +106,9 @@ nd_entry_t *nd_ctx_upsert(nd_ctx_t *ctx, nd_str_t key, bool *created) {
                 *created = false;
         if (!ctx->st || key.len == 0 || key.p[0] == '\0')
                 return NULL;
+        if (ctx->task->in_event &&
+            (e = live_entry(ctx, nd_store_get(ctx->st, key.p, key.len))))
+                return (nd_entry_t *)e;
         if (nd_store_upsert(ctx->st, key.p, key.len, ctx->task->now_ts, &e,
                             &made) != ND_OK)
                 return NULL;

@@ -165,17 +165,26 @@ static size_t fire_due(nd_task_t *task) {
 void nd_task_process(nd_task_t *task, const nd_rec_t *rec) {
         const nd_event_t *ev = rec->ev;
         if (ev) {
-                int64_t before = nd_watermark_get(&task->wm);
+                int64_t before = nd_watermark_get(&task->wm), W;
                 if (nd_watermark_observe(&task->wm, ev->timestamp) != before)
                         task->wm_dirty = true;
                 fire_due(task);
                 task->now_ts = ev->timestamp;
+                /* state.ttl: entries touched before W - ttl expire when
+                 * this event reaches them (context.c, live_entry). */
+                W = nd_watermark_get(&task->wm);
+                if (W == INT64_MIN ||
+                    __builtin_sub_overflow(W, task->cfg->state_ttl_ms,
+                                           &task->ttl_limit))
+                        task->ttl_limit = INT64_MIN;
+                task->in_event = true;
         }
         for (int i = 0; i < task->inst_cnt; i++) {
                 struct nd_ctx_s *ctx = &task->inst[i];
                 if (ctx->inited && ctx->def->process)
                         ctx->def->process(ctx, ctx->state, rec);
         }
+        task->in_event = false;
         task->stats.events++;
 }
 
@@ -196,13 +205,15 @@ size_t nd_task_end(nd_task_t *task, int64_t end_time) {
         return fire_due(task);
 }
 
+/* WHY keep armed entries: state.ttl never drops state that holds a
+ * pending timer (TRIGGERS.md §5); it lives until the timer fires, and the
+ * TTL applies from its last touch after that. */
 static bool evict_cb(nd_store_t *st, nd_store_entry_t *e, void *arg) {
         struct nd_ctx_s *ctx = arg;
         struct nd__task_hdr *hdr = nd_store_value(e);
         (void)st;
         if (nd_timer_is_armed(&hdr->tmr))
-                ctx->armed--;
-        nd_timers_cancel(ctx->task->timers, &hdr->tmr);
+                return false;
         ctx->task->stats.evicted++;
         return true;
 }

@@ -109,7 +109,8 @@ int64_t nd_task_watermark(const nd_task_t *task);
 /**
  * Evicts, in every store, entries whose last event is older than
  * state.ttl (W > touched + ttl), examining at most max slots per store;
- * their timers are cancelled and tombstones go to the changelog.
+ * an entry whose timer is armed is kept (TRIGGERS.md §5). Tombstones go
+ * to the changelog.
  */
 size_t nd_task_evict(nd_task_t *task, size_t max);
 

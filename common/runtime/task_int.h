@@ -67,8 +67,12 @@ struct nd_task_s {
         int inst_cnt;
         struct nd_ctx_s *inst;
         int64_t now_ts; /* event time being applied */
-        bool restored;  /* nd_task_restored() ran: no restore */
-        uint8_t *enc;   /* changelog encoding scratch */
+        /* While an event is applied (in_event): entries touched before
+         * ttl_limit = W - state.ttl and holding no timer are expired. */
+        bool in_event;
+        int64_t ttl_limit;
+        bool restored; /* nd_task_restored() ran: no restore */
+        uint8_t *enc;  /* changelog encoding scratch */
         size_t enc_cap;
         const nd_store_entry_t **rec_ents; /* one record's entries */
         uint8_t *rec_seen;   /* restore: instances in the record */

@@ -2,12 +2,13 @@
  * browse_abandonment — reminds a customer of the products they looked at
  * and left (TRIGGERS.md §3, §5; docs/triggers.md). OVERALL DESIGN
  *
- * One entry per customer while a browsing session is open or a cooldown is
- * pending, deleted otherwise. It is the only state a customer who just
- * browses has, so it is kept small (issue #6: ≤ 128 bytes per such
- * customer, table and timer included): the value is the session's latest
- * view time, and everything else is one packed record in the blob, small
- * enough for a session of a few skus to fit the store's in-place tail:
+ * One entry per customer while a browsing session is open or after a
+ * browse action was emitted (with a cooldown), deleted otherwise. It is the
+ * only state a customer who just browses has, so it is kept small (issue #6: ≤
+ * 128 bytes per such customer, table and timer included): the value is the
+ * session's latest view time, and everything else is one packed record in the
+ * blob, small enough for a session of a few skus to fit the store's in-place
+ * tail:
  *
  *     u8   flags (F_*) | channel << 3       channel: the last view's
  *     [zz  latest - last_emit]              only with F_EMITTED
@@ -32,11 +33,13 @@
  * strings), no allocation when the blob keeps its size class.
  *
  * The entry's one timer is the session's (last view + delay) while a
- * session is open; after a session ends with a cooldown pending it is
- * re-armed at the cooldown's end, and that firing deletes the entry. So a
- * customer costs nothing once both are over. (A view arriving after that,
- * older than the cooldown's end, is not suppressed: the watermark had
- * already passed the cooldown.)
+ * session is open, and there is none after it. WHY the entry outlives the
+ * cooldown: a late view may open a session whose firing D' lies before
+ * the cooldown's end however late it arrives, and it must be suppressed
+ * (TRIGGERS.md §5), so the due time of the last emitted action is kept for
+ * the life of the customer's state; state.ttl drops it once nothing has
+ * touched it that long (it holds no timer). A customer who never got an
+ * action costs nothing once the session is over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,16 +287,13 @@ static void drop_session(struct sess *v) {
         v->flags &= (uint8_t)~F_SESSION;
 }
 
-/* After a session ended: keep the entry only while a cooldown runs. */
+/* After a session ended (its timer no longer armed): keep the entry only
+ * to remember the last emitted action for the cooldown. */
 static void after_session(nd_ctx_t *ctx, struct ba_state *s, nd_entry_t *e) {
         const struct ba_conf *c = s->conf;
         if (!(s->cur.flags & F_EMITTED) || c->cooldown == 0 ||
-            store(ctx, s, e) != ND_OK) {
+            store(ctx, s, e) != ND_OK)
                 nd_ctx_delete(ctx, e);
-                return;
-        }
-        nd_ctx_timer_set(ctx, e,
-                         nd_time_add_sat(s->cur.last_emit, c->cooldown));
 }
 
 /* Counts a view of ev's sku; true when that added a sku to the session
@@ -466,10 +466,8 @@ static void ba_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         struct sess *v = &s->cur;
 
         load(s, e);
-        if (!(v->flags & F_SESSION)) {
-                nd_ctx_delete(ctx, e); /* the cooldown is over */
-                return;
-        }
+        if (!(v->flags & F_SESSION))
+                return; /* a cooldown timer of older state: nothing to do */
         if (v->views >= c->min_views) {
                 bool cooling = (v->flags & F_EMITTED) &&
                                due < nd_time_add_sat(v->last_emit, c->cooldown);

@@ -12,15 +12,15 @@
  *     [order_id][cart_id][event_id][device_id][rec: len u16, sku]...
  *
  * The entry's single timer is armed at the earliest due time; on firing,
- * every pending order due then is handled in blob order, and the timer is
- * re-armed at the next one, which keeps the global (D, key, trigger name)
- * order. Recommendations are computed on order_completed from the catalog
- * (complements of each ordered sku in catalog order, no duplicates, none
- * of the order's skus, only skus in the catalog and in stock) and kept up
- * to KEEP_RECS, untruncated, so that a later order can remove skus before
- * the truncation to max_items at firing. At firing the list is checked
- * against the catalog once more (a sku gone or out of stock since the
- * order is dropped; our choice, docs/triggers.md).
+ * every pending order due then is handled in byte order of its order_id
+ * (TRIGGERS.md §5), and the timer is re-armed at the next one, which keeps
+ * the global (D, key, trigger name) order. Recommendations are computed on
+ * order_completed from the catalog (complements of each ordered sku in catalog
+ * order, no duplicates, none of the order's skus, only skus in the catalog and
+ * in stock) and kept up to KEEP_RECS, untruncated, so that a later order can
+ * remove skus before the truncation to max_items at firing. At firing the list
+ * is checked against the catalog once more (a sku gone or out of stock since
+ * the order is dropped; our choice, docs/triggers.md).
  */
 #include <stdio.h>
 
@@ -357,20 +357,40 @@ static void emit_order(nd_ctx_t *ctx, struct pu_state *s, nd_entry_t *e,
         nd_ctx_emit(ctx, &act);
 }
 
+/* Byte order of two strings (a prefix first). */
+static int bytes_cmp(nd_str_t a, nd_str_t b) {
+        uint32_t n = a.len < b.len ? a.len : b.len;
+        int c = n ? memcmp(a.p, b.p, n) : 0;
+        if (c)
+                return c;
+        return a.len < b.len ? -1 : a.len > b.len;
+}
+
+/* The offset of the pending order due by `due` whose order_id comes first
+ * in byte order, or -1. */
+static int64_t first_due(nd_entry_t *e, int64_t due) {
+        struct pu_val *v = nd_entry_value(e);
+        const uint8_t *b = nd_blob_bytes(e);
+        int64_t best = -1;
+        uint32_t off = 0;
+        for (uint16_t i = 0; i < v->cnt; i++) {
+                const uint8_t *r = b + off;
+                if (nd_blob_get_i64(r + P_DUE) <= due &&
+                    (best < 0 || bytes_cmp(rec_str(r, S_ORDER),
+                                           rec_str(b + best, S_ORDER)) < 0))
+                        best = off;
+                off += nd_blob_get_u32(r + P_LEN);
+        }
+        return best;
+}
+
 static void pu_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         struct pu_state *s = state;
-        struct pu_val *v = nd_entry_value(e);
-        uint32_t off = 0;
-        uint16_t i = 0;
-        /* Every order due now, in the order they were armed. */
-        while (i < v->cnt) {
-                const uint8_t *r = nd_blob_bytes(e) + off;
-                if (nd_blob_get_i64(r + P_DUE) > due) {
-                        off += nd_blob_get_u32(r + P_LEN), i++;
-                        continue;
-                }
-                emit_order(ctx, s, e, r, due);
-                remove_rec(ctx, e, off);
+        int64_t at;
+        /* Every order due now, in byte order of order_id (TRIGGERS.md §5). */
+        while ((at = first_due(e, due)) >= 0) {
+                emit_order(ctx, s, e, nd_blob_bytes(e) + at, due);
+                remove_rec(ctx, e, (uint32_t)at);
         }
         settle(ctx, e);
 }

@@ -210,18 +210,47 @@ START_TEST(the_cooldown_suppresses_firings_without_extending_itself) {
 }
 END_TEST
 
-START_TEST(the_state_is_dropped_when_the_cooldown_is_over) {
+START_TEST(the_last_action_is_remembered_after_the_cooldown) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         PV(d, "v1", 0, "A");
         PV(d, "v2", MIN, "A");
         TICK(d, 2 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 1);
         ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
-        ck_assert_uint_eq(nd_test_driver_timers(d), 1);
-        TICK(d, 25 * HOUR + MIN);
-        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
-        TICK(d, 25 * HOUR + MIN + 1);
-        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 0);
         ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        TICK(d, 30 * HOUR);
+        /* No timer: state.ttl drops it; a late view can still be cooled. */
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+/* Issue 12's reproduction (browse_eager, bound 5 s, absolute times): the
+ * late view's firing at 1717459325786 lies inside the 6 h cooldown of the
+ * action at 1717446799326, though the watermark had passed the cooldown's
+ * end before the late view arrived. */
+START_TEST(a_late_session_inside_a_past_cooldown_is_suppressed) {
+        nd_test_driver_t *d = nd_test_driver_new(
+            "time: {max_out_of_orderness: 5s}\n"
+            "triggers: [{name: browse_eager, type: browse_abandonment, "
+            "min_views: 1, delay: 20m, max_items: 2, cooldown: 6h}]\n",
+            T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 1717445599326LL - T0, "S1", .cust = "a0034-br");
+        VIEW(d, "p1", 1717469792757LL - T0, .cust = "other");
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, 1717446799326LL);
+        PV(d, "v2", 1717458125786LL - T0, "S2", .cust = "a0034-br");
+        nd_test_driver_end(d, 1717490000000LL);
+        ck_assert_ptr_null(nd_test_driver_read(d));
+        /* A suppressed firing does not extend the cooldown. */
+        PV(d, "v3", 1717446799326LL + 6 * HOUR - 20 * MIN - T0, "S3",
+           .cust = "a0034-br");
+        nd_test_driver_end(d, 1717490000001LL);
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, 1717446799326LL + 6 * HOUR);
+        items_are(d, a, "S3:1");
         nd_test_driver_destroy(d);
 }
 END_TEST
@@ -241,6 +270,44 @@ START_TEST(cooldown_zero_keeps_no_state_after_firing) {
         PV(d, "v4", 3 * HOUR, "A");
         TICK(d, 5 * HOUR);
         ck_assert_int_eq(nd_test_driver_output_count(d), 2);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+
+/* state.ttl (TRIGGERS.md §5) in replay as live: an entry without a timer
+ * that nothing touched for ttl is dropped when the customer's next event
+ * reaches it, and the cooldown goes with it; an event that reaches it in
+ * time touches it. */
+START_TEST(state_ttl_drops_a_remembered_action_untouched_that_long) {
+        static const char *const cfg =
+            "time: {max_out_of_orderness: 0}\n"
+            "state: {ttl: 2h}\n"
+            "triggers: [{name: browse, type: browse_abandonment, "
+            "min_views: 1, delay: 1h, cooldown: 24h}]\n";
+        nd_test_driver_t *d = nd_test_driver_new(cfg, T0);
+        const nd_test_action_t *a;
+        PV(d, "v1", 0, "A");
+        TICK(d, HOUR + 1);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + HOUR);
+        TICK(d, 4 * HOUR);          /* untouched since 0: W - 0 > 2h */
+        PV(d, "v2", 30 * MIN, "B"); /* late: the cooldown was dropped */
+        nd_test_driver_end(d, T0 + 4 * HOUR + 1);
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, T0 + 90 * MIN);
+        items_are(d, a, "B:1");
+        nd_test_driver_destroy(d);
+
+        d = nd_test_driver_new(cfg, T0);
+        PV(d, "v1", 0, "A");
+        TICK(d, HOUR + 1);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + HOUR);
+        ADD(d, "x1", 90 * MIN, "A"); /* reaches the entry: touches it */
+        TICK(d, 3 * HOUR);           /* W - 90m <= 2h: kept */
+        PV(d, "v2", 30 * MIN, "B");  /* inside the cooldown: suppressed */
+        nd_test_driver_end(d, T0 + 3 * HOUR + 1);
+        ck_assert_ptr_null(nd_test_driver_read(d));
+        ck_assert_uint_eq(nd_test_driver_entries(d, "browse"), 1);
         nd_test_driver_destroy(d);
 }
 END_TEST
@@ -404,8 +471,11 @@ static Suite *browse_abandonment_suite(void) {
         tcase_set_timeout(tc, 30);
         tcase_add_test(
             tc, the_cooldown_suppresses_firings_without_extending_itself);
-        tcase_add_test(tc, the_state_is_dropped_when_the_cooldown_is_over);
+        tcase_add_test(tc, the_last_action_is_remembered_after_the_cooldown);
+        tcase_add_test(tc, a_late_session_inside_a_past_cooldown_is_suppressed);
         tcase_add_test(tc, cooldown_zero_keeps_no_state_after_firing);
+        tcase_add_test(tc,
+                       state_ttl_drops_a_remembered_action_untouched_that_long);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("lifecycle");

@@ -248,14 +248,20 @@ START_TEST(each_order_has_its_own_timer) {
 }
 END_TEST
 
-START_TEST(orders_due_at_the_same_time_fire_in_the_order_they_were_armed) {
+/* TRIGGERS.md §5: orders of one customer due at the same D fire in the
+ * byte order of their order_id (a prefix first), not the order armed. */
+START_TEST(orders_due_at_the_same_time_fire_in_byte_order_of_order_id) {
         nd_test_driver_t *d = driver(cfg_basic);
         ORDER(d, "o1", 0, "ord-z", "[{\"sku\":\"B\"}]");
         ORDER(d, "o2", 0, "ord-a", "[{\"sku\":\"D\"}]");
+        ORDER(d, "o3", 0, "ord", "[{\"sku\":\"B\"}]");
+        ORDER(d, "o4", 0, "ORD-Z", "[{\"sku\":\"B\"}]");
         TICK(d, 3 * DAY + 1);
-        ck_assert_int_eq(nd_test_driver_output_count(d), 2);
-        ck_assert_str_eq(S(d, next(d)->act.order_id), "ord-z");
+        ck_assert_int_eq(nd_test_driver_output_count(d), 4);
+        ck_assert_str_eq(S(d, next(d)->act.order_id), "ORD-Z");
+        ck_assert_str_eq(S(d, next(d)->act.order_id), "ord");
         ck_assert_str_eq(S(d, next(d)->act.order_id), "ord-a");
+        ck_assert_str_eq(S(d, next(d)->act.order_id), "ord-z");
         nd_test_driver_destroy(d);
 }
 END_TEST
@@ -397,7 +403,7 @@ static Suite *post_purchase_upsell_suite(void) {
         tcase_add_test(tc, a_repeated_order_id_recomputes_and_rearms);
         tcase_add_test(tc, each_order_has_its_own_timer);
         tcase_add_test(
-            tc, orders_due_at_the_same_time_fire_in_the_order_they_were_armed);
+            tc, orders_due_at_the_same_time_fire_in_byte_order_of_order_id);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("lifecycle");

@@ -359,6 +359,73 @@ START_TEST(restore_skips_removed_triggers_and_refuses_bad_records) {
 }
 END_TEST
 
+
+/* ---- state.ttl ---- */
+
+static nd_err_t count_emit(void *arg, nd_task_t *task, int inst,
+                           const nd_action_t *act) {
+        (void)task;
+        (void)inst;
+        (void)act;
+        (*(int *)arg)++;
+        return ND_OK;
+}
+
+static void remind_event(nd_task_t *task, const char *cust, int64_t ts) {
+        nd_event_t ev = {0};
+        nd_rec_t rec = {.topic = "test", .partition = 0};
+        ev.type = ND_EV_PAGE_VIEWED;
+        ev.event_id = (nd_str_t){"e", 1};
+        ev.customer_id = ev.key = (nd_str_t){cust, (uint32_t)strlen(cust)};
+        ev.key_is_customer = true;
+        ev.timestamp = ts;
+        ev.channel = ND_CHANNEL_WEB;
+        rec.key = ev.key.p;
+        rec.key_len = ev.key.len;
+        rec.timestamp = ts;
+        rec.ev = &ev;
+        nd_task_process(task, &rec);
+}
+
+/* TRIGGERS.md §5: state.ttl never drops state that holds a pending timer;
+ * it lives until the timer fires, then expires from its last touch. */
+START_TEST(ttl_keeps_an_entry_whose_timer_is_pending) {
+        static const char yaml[] =
+            "time:\n  max_out_of_orderness: 0\n  idle_advance_after: 1s\n"
+            "state:\n  ttl: 1s\n"
+            "triggers:\n  - {name: r, type: remind, delay: 1m}\n";
+        char errstr[512];
+        nd_config_t *cfg;
+        int emitted = 0;
+        nd_task_conf_t tc = {.partition = 0,
+                             .sink = {count_emit, NULL, &emitted},
+                             .live = false};
+        nd_task_t *task;
+        nd_task_stats_t st;
+
+        ck_assert_int_eq(nd_config_load_string("t.yaml", yaml, strlen(yaml),
+                                               lookup, &cfg, errstr,
+                                               sizeof(errstr)),
+                         ND_OK);
+        tc.cfg = cfg;
+        task = nd_task_new(&tc);
+        ck_assert_int_eq(nd_task_start(task), ND_OK);
+        remind_event(task, "c1", T0); /* due T0 + 60000, TTL 1 s */
+        remind_event(task, "c2", T0 + 30000);
+        /* c1 untouched for 30 s > ttl, but its timer is pending. */
+        ck_assert_uint_eq(nd_task_evict(task, 1024), 0);
+        nd_task_stats(task, &st);
+        ck_assert_uint_eq(st.entries, 2);
+        ck_assert_uint_eq(st.timers_pending, 2);
+        ck_assert_uint_eq(nd_task_end(task, T0 + 60001), 1);
+        ck_assert_int_eq(emitted, 1);
+        ck_assert_uint_eq(nd_task_end(task, T0 + 90001), 1);
+        ck_assert_int_eq(emitted, 2);
+        nd_task_destroy(task);
+        nd_config_destroy(cfg);
+}
+END_TEST
+
 static Suite *task_suite(void) {
         Suite *s = suite_create("task");
         TCase *tc = tcase_create("order");
@@ -383,6 +450,9 @@ static Suite *task_suite(void) {
         suite_add_tcase(s, tc);
         tc = tcase_create("ids");
         tcase_add_test(tc, action_ids_are_stable_and_length_prefixed);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("ttl");
+        tcase_add_test(tc, ttl_keeps_an_entry_whose_timer_is_pending);
         suite_add_tcase(s, tc);
         return s;
 }
