@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """minimize.py — delta debugging (ddmin) of a failing trace.
 
-    minimize.py TRACE_DIR OUT_DIR [--nudge PATH]
+    minimize.py TRACE_DIR OUT_DIR [--nudge PATH] [--trigger TYPE]
 
 TRACE_DIR holds config.yaml, events.jsonl, catalog.jsonl and end_time (as
 gen.py writes them). Shrinks the event list to a 1-minimal list on which
 `nudge replay` and model.py still disagree, writes it to OUT_DIR with the
-same files, and prints the command that reproduces it.
+same files, and prints the command that reproduces it. With --trigger, only
+discrepancies of that trigger type count (a trace that fails for several
+reasons shrinks to the one under study).
 """
 import argparse
 import os
@@ -67,24 +69,30 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--nudge", default=os.path.join(HERE, "..", "..",
                                                     "build", "nudge"))
+    ap.add_argument("--trigger", help="only this trigger type's discrepancies")
     a = ap.parse_args()
+
+    def pair(events):
+        return [d for d in run_pair(a.nudge, work, events)
+                if a.trigger is None or d[1] == a.trigger]
+
     work = tempfile.mkdtemp()
     try:
         for f in ("config.yaml", "catalog.jsonl", "end_time"):
             if os.path.exists(os.path.join(a.trace, f)):
                 shutil.copy(os.path.join(a.trace, f), work)
         events = open(os.path.join(a.trace, "events.jsonl")).readlines()
-        if not run_pair(a.nudge, work, events):
+        if not pair(events):
             print("minimize: the trace shows no discrepancy")
             return 1
-        small = ddmin(events, lambda ev: bool(run_pair(a.nudge, work, ev)))
+        small = ddmin(events, lambda ev: bool(pair(ev)))
         os.makedirs(a.out, exist_ok=True)
         for f in ("config.yaml", "catalog.jsonl", "end_time"):
             if os.path.exists(os.path.join(work, f)):
                 shutil.copy(os.path.join(work, f), a.out)
         with open(os.path.join(a.out, "events.jsonl"), "w") as f:
             f.write("".join(small))
-        diffs = run_pair(a.nudge, work, small)
+        diffs = pair(small)
         print("minimize: %d of %d events remain (%s):" % (
             len(small), len(events), a.out))
         sys.stdout.write("".join("  " + x for x in small))

@@ -754,6 +754,13 @@ class Runtime:
             _, ti, key, handle, D = best
             self.triggers[ti].fire(key, handle, D, self.out)
 
+    @staticmethod
+    def holds(t, key):
+        """Whether t keeps anything for key: a state equal to a fresh one is
+        no state (the model makes states lazily; the contract's state is
+        what a trigger remembers)."""
+        return key in t.state and t.state[key] != t.new_state()
+
     def expire(self, ev):
         """state.ttl: a customer's state of one trigger that nothing touched
         for ttl of event time is dropped, unless it holds a pending timer.
@@ -774,10 +781,17 @@ class Runtime:
         self.fire_due()
         self.expire(ev)
         for ti, t in enumerate(self.triggers):
+            k = (ti, ev.key)
+            existed = self.holds(t, ev.key)
             t.apply(ev)
+            if not self.holds(t, ev.key):
+                t.state.pop(ev.key, None)
+                self.touched.pop(k, None)   # nothing there to touch
+                continue
+            if not existed:
+                self.touched.pop(k, None)   # made by this event
             if t.USES is not None and ev.type not in t.USES:
                 continue
-            k = (ti, ev.key)
             self.touched[k] = max(self.touched.get(k, ev.ts), ev.ts)
 
     def end(self, end_time):
