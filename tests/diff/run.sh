@@ -6,7 +6,9 @@
 #   --seeds A-B      seeds to run (default 1-200)
 #   --time-limit S   stop starting new seeds after S seconds (default: none)
 #   --nudge PATH     the nudge binary (default build/nudge)
-#   --minimize       ddmin each failing trace (tests/diff/minimize.py)
+#   --minimize       ddmin the first 3 failing traces (tests/diff/minimize.py)
+#                    into DIR/<label>-min (DIR: --keep's, else
+#                    build/diff-failures) and print them
 #   --keep DIR       keep the traces of failing seeds under DIR/seed-N
 #   --trace DIR      run one trace directory (e.g. tests/diff/cases/*) instead
 #                    of seeds; may be repeated
@@ -34,7 +36,7 @@ py=$venv/bin/python
 [ -x "$nudge" ] || { echo "run.sh: no nudge binary at $nudge" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0 start=$SECONDS
+pass=0 fail=0 start=$SECONDS minimized=0
 
 check() {  # check DIR LABEL REPRO
   local d=$1 label=$2 repro=$3
@@ -56,9 +58,12 @@ check() {  # check DIR LABEL REPRO
     mkdir -p "$keep/$label"; cp "$d"/* "$keep/$label/"
     cp "$tmp/diff.txt" "$keep/$label/diff.txt"
   fi
-  if [ "$minimize" = 1 ]; then
-    "$py" "$here/tests/diff/minimize.py" --nudge "$nudge" "$d" \
-      "${keep:-$tmp}/$label-min" | sed 's/^/  /'
+  if [ "$minimize" = 1 ] && [ "$minimized" -lt 3 ]; then
+    minimized=$((minimized + 1))
+    local out=${keep:-$here/build/diff-failures}/$label-min
+    mkdir -p "$(dirname "$out")"
+    "$py" "$here/tests/diff/minimize.py" --nudge "$nudge" "$d" "$out" |
+      sed 's/^/  /'
   fi
   return 1
 }
