@@ -2,12 +2,14 @@
  * cart_abandonment — reminds a customer of an open cart (TRIGGERS.md §3,
  * §5; docs/triggers.md). OVERALL DESIGN
  *
- * One entry per customer with an open cart: the cart model of
- * processors/lib/cart.h (lines and the last mutation in the blob), the stage
+ * One entry per customer with an open cart or a processed order: the cart
+ * model of processors/lib/cart.h (lines, the last mutation and the last
+ * order's time in the blob), the stage
  * the timer is armed for, and a small summary of the customer's activity for
  * the "active elsewhere" check. Every mutation that leaves the cart
  * non-empty re-arms the entry's timer at last_mutation + delays[0] (stage
- * 0); an empty cart disarms it; order_completed deletes the entry. On
+ * 0); an empty cart disarms it; order_completed closes the cart and
+ * disarms (the entry stays: the cart model remembers the order's time). On
  * firing the stage either postpones (the customer was active in the
  * min_inactivity before the due time) or emits and arms the next stage at
  * last_mutation + delays[i+1].
@@ -23,8 +25,8 @@
  * only when a late mutation armed a timer far in the past) the answer is
  * unknown and we postpone to floor + min_inactivity: conservative, the
  * action then comes later than the exact rule says, never earlier. Events
- * of the customer before the cart opened are not recorded (the entry does
- * not exist yet); they are at least delays[0] - min_inactivity older than
+ * of the customer before the entry exists (no open cart, no order) are not
+ * recorded; they are at least delays[0] - min_inactivity older than
  * the first due time, unless the input is that far out of order.
  */
 #include <inttypes.h>
@@ -149,9 +151,19 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         int r;
 
         if (!ev || !(e = nd_cart_entry(ctx, ev)))
-                return; /* no cart to track, or an order closed it */
+                return; /* no cart to track */
         v = nd_entry_value(e);
         activity_note(v, ev->timestamp);
+        if (ev->type == ND_EV_ORDER_COMPLETED) {
+                /* Closes the cart, keeps its timestamp and the activity. */
+                nd_ctx_timer_clear(ctx, e);
+                if (nd_cart_order(ctx, e, &v->cart, &v->used, ev->timestamp))
+                        nd_ctx_log(ctx, ND_CTX_WARN,
+                                   "event %.*s: order not remembered",
+                                   (int)ev->event_id.len, ev->event_id.p);
+                nd_ctx_changed(ctx, e);
+                return;
+        }
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
         if (r < 0)
                 nd_ctx_log(ctx, ND_CTX_WARN, "event %.*s: cart not updated: %s",

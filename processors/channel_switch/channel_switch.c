@@ -4,8 +4,9 @@
  * a "continue where you left off" action on B (TRIGGERS.md §3, §5;
  * docs/triggers.md). OVERALL DESIGN
  *
- * One entry per customer with an open cart: its own copy of the cart model
- * (processors/lib/cart.h; A is the last mutation's channel and device) and, in
+ * One entry per customer with an open cart or a processed order: its own
+ * copy of the cart model (processors/lib/cart.h; A is the last mutation's
+ * channel and device) and, in
  * the blob after the cart, one packed record per instance, keyed by
  * (cart_id, B), B being the first B event's device_id when set, else its
  * channel name:
@@ -20,8 +21,9 @@
  * start it again. The entry's one timer is armed at the earliest pending
  * due time; on firing every instance due then is handled in record order.
  * Records are bounded by MAX_RECORDS: a new instance evicts the oldest DONE
- * record, and none starts when all are pending. order_completed deletes the
- * entry (the cart is closed and every instance cancelled).
+ * record, and none starts when all are pending. order_completed closes the
+ * cart and cancels every pending instance; the entry stays (the last
+ * order's timestamp, cart.h, and the DONE records).
  *
  * A cart without a cart_id is told apart from the customer's later carts
  * by the time it was opened: the record keeps it, and the action_id's cart
@@ -164,14 +166,14 @@ static void settle(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v) {
         nd_ctx_changed(ctx, e);
 }
 
-/* A mutation on B cancels B's pending instances. */
+/* A mutation on B cancels B's pending instances; an order (ev NULL) all. */
 static void cancel_on(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
                       const nd_event_t *ev) {
         uint32_t off = v->cart.len;
         uint16_t i = 0;
         while (i < v->rec_cnt) {
                 const uint8_t *r = nd_blob_bytes(e) + off;
-                if (r[I_STATE] == ST_PENDING && on_b(r, ev)) {
+                if (r[I_STATE] == ST_PENDING && (!ev || on_b(r, ev))) {
                         remove_rec(ctx, e, v, off);
                         continue;
                 }
@@ -255,14 +257,24 @@ static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         nd_entry_t *e;
         int r;
 
-        /* An order deletes the entry, which cancels every instance. */
         if (!ev || !(e = nd_cart_entry(ctx, ev)))
                 return;
         v = nd_entry_value(e);
+        if (ev->type == ND_EV_ORDER_COMPLETED) {
+                /* Cancels every instance and closes the cart; the entry
+                 * keeps the order's timestamp. */
+                cancel_on(ctx, e, v, NULL);
+                if (nd_cart_order(ctx, e, &v->cart, &v->used, ev->timestamp))
+                        nd_ctx_log(ctx, ND_CTX_WARN,
+                                   "event %.*s: order not remembered",
+                                   (int)ev->event_id.len, ev->event_id.p);
+                settle(ctx, e, v);
+                return;
+        }
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
         if (r == ND_CART_MUTATED)
                 cancel_on(ctx, e, v, ev); /* a mutation is never a B event */
-        else if (r >= 0)
+        else if (r >= 0 && r != ND_CART_STALE)
                 maybe_start(ctx, s, e, v, ev);
         settle(ctx, e, v);
 }

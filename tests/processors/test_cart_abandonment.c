@@ -294,14 +294,79 @@ START_TEST(viewing_another_cart_empties_the_open_one_and_disarms) {
 }
 END_TEST
 
-START_TEST(order_completed_clears_the_cart_and_the_state) {
+START_TEST(order_completed_clears_the_cart_and_keeps_its_time) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         ADD(d, "m1", 0, "A", .cart = "k1");
         EV(d, .type = "order_completed", .id = "o1", .ts = MIN,
            .order = "ord-9"); /* any order, whatever its cart */
-        ck_assert_uint_eq(nd_test_driver_entries(d, "cart"), 0);
+        /* The entry stays: it remembers the order's timestamp. */
+        ck_assert_uint_eq(nd_test_driver_entries(d, "cart"), 1);
         ck_assert_uint_eq(nd_test_driver_timers(d), 0);
         TICK(d, 30 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_mutation_stamped_before_the_last_order_is_ignored) {
+        /* A phone flushes its offline queue after the customer paid: the
+         * late add (before the order) opens no cart; one at the order's
+         * time neither; one after it does. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        ADD(d, "m1", 0, "A", .cart = "k1");
+        EV(d, .type = "order_completed", .id = "o1", .ts = 10 * MIN,
+           .order = "ord-1");
+        ADD(d, "late", 5 * MIN, "A", .cart = "k1");
+        ADD(d, "tie", 10 * MIN, "A", .cart = "k2");
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        TICK(d, 3 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        ADD(d, "m2", 3 * HOUR, "B", .cart = "k3");
+        TICK(d, 5 * HOUR);
+        ck_assert_str_eq(S(d, next(d)->act.source_event_ids[0]), "m2");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(the_last_order_is_remembered_after_the_cart_is_gone) {
+        /* An order from a customer with no cart, then one with an earlier
+         * time: the largest stays. A stale mutation still counts as
+         * activity. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        EV(d, .type = "order_completed", .id = "o1", .ts = HOUR,
+           .order = "ord-1");
+        EV(d, .type = "order_completed", .id = "o0", .ts = 30 * MIN,
+           .order = "ord-0");
+        ADD(d, "stale", 50 * MIN, "A");
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        ADD(d, "m1", 61 * MIN, "A");
+        ADD(d, "stale2", 2 * HOUR, "A", .cart = "old"); /* after: opens */
+        ck_assert_uint_eq(nd_test_driver_timers(d), 1);
+        EV(d, .type = "order_completed", .id = "o2", .ts = 3 * HOUR,
+           .order = "ord-2");
+        ADD(d, "m3", 4 * HOUR, "A");
+        ADD(d, "stale3", 2 * HOUR + 55 * MIN, "Z"); /* ignored */
+        VIEW(d, "p", 4 * HOUR + 59 * MIN);
+        TICK(d, 6 * HOUR);
+        /* due 5h, the view at 4h59m postpones to 5h09m */
+        {
+                const nd_test_action_t *a = next(d);
+                ck_assert_int_eq(a->act.created_at, T0 + 5 * HOUR + 9 * MIN);
+                ck_assert_uint_eq(a->act.item_cnt, 1);
+                ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "m3");
+        }
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(the_last_order_survives_a_restart) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        EV(d, .type = "order_completed", .id = "o1", .ts = HOUR,
+           .order = "ord-1");
+        nd_test_driver_restart(d);
+        ADD(d, "stale", 50 * MIN, "A");
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        TICK(d, 3 * HOUR);
         ck_assert_int_eq(nd_test_driver_output_count(d), 0);
         nd_test_driver_destroy(d);
 }
@@ -311,7 +376,6 @@ START_TEST(events_that_open_no_cart_create_no_state) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         VIEW(d, "p1", 0);
         EV(d, .type = "cart_viewed", .id = "v1", .ts = 1);
-        EV(d, .type = "order_completed", .id = "o1", .ts = 2, .order = "o");
         ck_assert_uint_eq(nd_test_driver_entries(d, "cart"), 0);
         nd_test_driver_destroy(d);
 }
@@ -680,7 +744,10 @@ static Suite *cart_abandonment_suite(void) {
         tcase_add_test(tc, a_null_cart_id_means_the_open_cart);
         tcase_add_test(tc,
                        viewing_another_cart_empties_the_open_one_and_disarms);
-        tcase_add_test(tc, order_completed_clears_the_cart_and_the_state);
+        tcase_add_test(tc, order_completed_clears_the_cart_and_keeps_its_time);
+        tcase_add_test(tc, a_mutation_stamped_before_the_last_order_is_ignored);
+        tcase_add_test(tc, the_last_order_is_remembered_after_the_cart_is_gone);
+        tcase_add_test(tc, the_last_order_survives_a_restart);
         tcase_add_test(tc, events_that_open_no_cart_create_no_state);
         suite_add_tcase(s, tc);
 

@@ -177,7 +177,9 @@ START_TEST(an_order_cancels_every_instance) {
         ck_assert_uint_eq(nd_test_driver_timers(d), 1);
         EV(d, .type = "order_completed", .id = "o1", .ts = 7 * MIN,
            .order = "ord1");
-        ck_assert_uint_eq(nd_test_driver_entries(d, "switch"), 0);
+        /* The entry stays (the order's time, the emitted pairs). */
+        ck_assert_uint_eq(nd_test_driver_entries(d, "switch"), 1);
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
         TICK(d, HOUR);
         ck_assert_int_eq(nd_test_driver_output_count(d), 0);
         nd_test_driver_destroy(d);
@@ -220,6 +222,26 @@ START_TEST(at_most_one_action_per_cart_and_b) {
         OPEN(d, "b4", 3 * HOUR + MIN, .channel = "app", .device = "d2");
         TICK(d, 4 * HOUR);
         ck_assert_str_eq(S(d, next(d)->act.cart_id), "k2");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        CART(d);
+        EV(d, .type = "order_completed", .id = "o1", .ts = 10 * MIN,
+           .order = "ord1");
+        ADD(d, "m2", 20 * MIN, "A", .cart = "k2", .device = "d1");
+        /* a flushed offline queue: stale, on app d2 */
+        ADD(d, "stale", 5 * MIN, "Z", .cart = "k2", .channel = "app",
+            .device = "d2");
+        OPEN(d, "b1", 21 * MIN, .channel = "app", .device = "d2");
+        TICK(d, HOUR);
+        a = next(d);
+        ck_assert_str_eq(S(d, a->act.from_device_id), "d1");
+        ck_assert_uint_eq(a->act.item_cnt, 1);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "m2");
         nd_test_driver_destroy(d);
 }
 END_TEST
@@ -425,6 +447,8 @@ static Suite *channel_switch_suite(void) {
                        an_emptied_or_replaced_cart_ends_the_instance_silently);
         tcase_add_test(tc, at_most_one_action_per_cart_and_b);
         tcase_add_test(tc, a_cart_without_id_after_an_order_is_a_new_cart);
+        tcase_add_test(
+            tc, a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b);
         tcase_add_test(tc, a_cancelled_instance_may_start_again);
         tcase_add_test(tc, instances_of_one_customer_fire_in_due_order);
         suite_add_tcase(s, tc);
