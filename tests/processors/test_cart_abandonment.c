@@ -512,19 +512,72 @@ START_TEST(min_inactivity_zero_turns_the_check_off) {
 }
 END_TEST
 
-START_TEST(a_late_mutation_after_much_activity_postpones_conservatively) {
-        /* Five later distinct timestamps overflow the kept four: the check
-         * for D = 1h cannot be answered exactly and moves to the largest
-         * dropped timestamp + min_inactivity (docs/triggers.md). */
+START_TEST(a_late_mutation_after_much_activity_fires_exactly) {
+        /* Issue 12's reproduction: delays [30m, 2h, 24h], min_inactivity
+         * 10m. Nothing was applied in (D - 10m, D] for stage 0's D: it
+         * fires at D, not after the later views. */
+        nd_test_driver_t *d = nd_test_driver_new(
+            "triggers: [{name: cart, type: cart_abandonment, "
+            "delays: [30m, 2h, 24h]}]\n",
+            T0);
+        const int64_t base = 1717266473850LL - T0;
+        const int64_t views[4] = {1717282616234LL, 1717282734862LL,
+                                  1717282885673LL, 1717283053016LL};
+        const nd_test_action_t *a;
+        EV(d, .type = "cart_viewed", .id = "cv", .cust = "c0024",
+           .ts = 1717279304967LL - T0,
+           .products = "[{\"sku\":\"S\",\"quantity\":1}]");
+        for (int i = 0; i < 4; i++)
+                EV(d, .type = "product_viewed", .id = "pv", .cust = "c0024",
+                   .ts = views[i] - T0, .sku = "S");
+        ADD(d, "late", base, "S", .cust = "c0024");
+        nd_test_driver_end(d, 1717283053016LL + 1);
+        /* the cart_viewed's own stage 0, fired when the first view moved
+         * W past it */
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, 1717279304967LL + 30 * MIN);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "cv");
+        a = next(d);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "late");
+        ck_assert_int_eq(a->act.stage, 0);
+        ck_assert_int_eq(a->act.created_at, 1717268273850LL);
+        /* stage 1 at base + 2h: the cart_viewed at 1717279304967 is in
+         * (D - 10m, D]? D = 1717273673850: no; it fires there too. */
+        a = next(d);
+        ck_assert_int_eq(a->act.stage, 1);
+        ck_assert_int_eq(a->act.created_at, T0 + base + 2 * HOUR);
+        ck_assert_ptr_null(nd_test_driver_read(d));
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(repeated_postponement_ends_at_the_end_of_the_activity_run) {
+        /* Views at 55m, 62m, 71m (each within 10m of the previous) cover
+         * [55m, 81m); a gap, then 95m. A late mutation's D = 1h moves to
+         * 81m exactly, the views having come in out of order. */
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
-        ADD(d, "m1", 100 * MIN, "A");
-        for (int i = 1; i <= 4; i++)
-                VIEW(d, "p", (100 + i) * MIN);
-        ADD(d, "m-late", 0, "A"); /* due 1h, far behind W */
-        TICK(d, 104 * MIN + 1);
-        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
-        TICK(d, 114 * MIN + 1); /* 110m: latest 104m; 114m: fires */
-        ck_assert_int_eq(next(d)->act.created_at, T0 + 114 * MIN);
+        ADD(d, "m0", 100 * MIN, "A");
+        VIEW(d, "p3", 71 * MIN);
+        VIEW(d, "p4", 95 * MIN);
+        VIEW(d, "p1", 55 * MIN);
+        VIEW(d, "p2", 62 * MIN);
+        ADD(d, "m1", 0, "A"); /* due 1h, behind W */
+        TICK(d, 3 * HOUR);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + 81 * MIN);
+        ck_assert_ptr_null(nd_test_driver_read(d));
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(activity_ending_exactly_at_the_due_time_does_not_count) {
+        /* [t, t + m) with t + m = D does not contain D. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        VIEW(d, "p0", 40 * MIN); /* no entry yet: not recorded */
+        ADD(d, "m1", 0, "A");
+        VIEW(d, "p1", 45 * MIN);
+        VIEW(d, "p2", 50 * MIN); /* [45m, 60m): ends at D */
+        TICK(d, HOUR + 1);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + HOUR);
         nd_test_driver_destroy(d);
 }
 END_TEST
@@ -766,8 +819,11 @@ static Suite *cart_abandonment_suite(void) {
             tc,
             the_next_stage_is_due_from_the_mutation_not_the_postponed_firing);
         tcase_add_test(tc, min_inactivity_zero_turns_the_check_off);
+        tcase_add_test(tc, a_late_mutation_after_much_activity_fires_exactly);
         tcase_add_test(
-            tc, a_late_mutation_after_much_activity_postpones_conservatively);
+            tc, repeated_postponement_ends_at_the_end_of_the_activity_run);
+        tcase_add_test(tc,
+                       activity_ending_exactly_at_the_due_time_does_not_count);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("action");
