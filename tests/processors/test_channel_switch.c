@@ -226,6 +226,57 @@ START_TEST(at_most_one_action_per_cart_and_b) {
 }
 END_TEST
 
+START_TEST(a_reused_cart_id_after_an_order_gets_no_second_action_for_b) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b1", 5 * MIN, .channel = "app", .device = "d2");
+        TICK(d, 20 * MIN);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 1);
+        nd_test_driver_clear(d);
+        EV(d, .type = "order_completed", .id = "o1", .ts = 30 * MIN,
+           .order = "ord1");
+        ADD(d, "m2", HOUR, "A", .cart = "k1", .device = "d1"); /* reused */
+        OPEN(d, "b2", HOUR + MIN, .channel = "app", .device = "d2");
+        OPEN(d, "b3", HOUR + MIN, .channel = "store"); /* another B */
+        nd_test_driver_restart(d);
+        TICK(d, 2 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 1);
+        ck_assert_str_eq(S(d, next(d)->act.source_event_ids[1]), "b3");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(many_emitted_pairs_are_all_remembered) {
+        /* 20 devices each get their action; after an order the reused cart
+         * gets none on any of them, the first included. */
+        nd_test_driver_t *d = nd_test_driver_new(
+            "time: {max_out_of_orderness: 0}\n"
+            "triggers: [{name: switch, type: channel_switch, "
+            "switch_window: 1d, grace: 0}]\n",
+            T0);
+        char dev[8];
+        CART(d);
+        for (int i = 0; i < 20; i++) {
+                snprintf(dev, sizeof(dev), "x%02d", i);
+                OPEN(d, "b", (i + 1) * MIN, .channel = "app", .device = dev);
+        }
+        TICK(d, 30 * MIN);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 20);
+        nd_test_driver_clear(d);
+        EV(d, .type = "order_completed", .id = "o1", .ts = 31 * MIN,
+           .order = "ord1");
+        ADD(d, "m2", HOUR, "A", .cart = "k1", .device = "d1"); /* reused */
+        for (int i = 0; i < 20; i++) {
+                snprintf(dev, sizeof(dev), "x%02d", i);
+                OPEN(d, "b", HOUR + (i + 1) * MIN, .channel = "app",
+                     .device = dev);
+        }
+        TICK(d, 3 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
 START_TEST(a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         const nd_test_action_t *a;
@@ -447,6 +498,9 @@ static Suite *channel_switch_suite(void) {
                        an_emptied_or_replaced_cart_ends_the_instance_silently);
         tcase_add_test(tc, at_most_one_action_per_cart_and_b);
         tcase_add_test(tc, a_cart_without_id_after_an_order_is_a_new_cart);
+        tcase_add_test(
+            tc, a_reused_cart_id_after_an_order_gets_no_second_action_for_b);
+        tcase_add_test(tc, many_emitted_pairs_are_all_remembered);
         tcase_add_test(
             tc, a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b);
         tcase_add_test(tc, a_cancelled_instance_may_start_again);
