@@ -25,8 +25,8 @@
  * most MAX_DONE of them (the oldest goes past that: 512 cross-device
  * actions to one customer while their state lives, not reached in
  * practice). The entry's one timer is armed at the earliest pending due
- * time; on firing every instance due then is handled in record order.
- * Pending records
+ * time; on firing, the instances due then are handled in the byte order of
+ * their reference, the cart part then B (TRIGGERS.md §5). Pending records
  * are bounded by MAX_RECORDS: none starts when all are pending.
  * order_completed closes the cart and cancels every pending instance; the
  * entry stays (the last order's timestamp, cart.h, and the emitted set).
@@ -369,28 +369,55 @@ static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         nd_ctx_emit(ctx, &act);
 }
 
+/* Byte order of two records' references: the cart part, then B. */
+static int ref_cmp(const uint8_t *x, const uint8_t *y) {
+        char bx[24], by[24];
+        nd_str_t p[2][2] = {
+            {cart_part(rec_str(x, S_CART), nd_blob_get_i64(x + I_OPENED), bx),
+             rec_str(x, S_B)},
+            {cart_part(rec_str(y, S_CART), nd_blob_get_i64(y + I_OPENED), by),
+             rec_str(y, S_B)}};
+        for (int k = 0; k < 2; k++) {
+                uint32_t n =
+                    p[0][k].len < p[1][k].len ? p[0][k].len : p[1][k].len;
+                int c = n ? memcmp(p[0][k].p, p[1][k].p, n) : 0;
+                if (c)
+                        return c;
+                if (p[0][k].len != p[1][k].len)
+                        return p[0][k].len < p[1][k].len ? -1 : 1;
+        }
+        return 0;
+}
+
 static void cs_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         struct cs_state *s = state;
         struct cs_val *v = nd_entry_value(e);
-        uint32_t off = recs_off(v);
-        uint16_t i = 0;
-        while (i < v->rec_cnt) {
-                const uint8_t *r = nd_blob_bytes(e) + off;
+        for (;;) {
+                /* The first due record in reference order. */
+                const uint8_t *b = nd_blob_bytes(e);
+                uint32_t off = recs_off(v), best = 0;
+                bool found = false;
                 uint64_t h;
-                if (nd_blob_get_i64(r + I_DUE) > due) {
-                        off += rec_len(r), i++;
-                        continue;
+                for (uint16_t i = 0; i < v->rec_cnt; i++) {
+                        const uint8_t *r = b + off;
+                        if (nd_blob_get_i64(r + I_DUE) <= due &&
+                            (!found || ref_cmp(r, b + best) < 0)) {
+                                best = off;
+                                found = true;
+                        }
+                        off += rec_len(r);
                 }
+                if (!found)
+                        break;
                 if ((v->cart.flags & ND_CART_F_OPEN) &&
                     !nd_cart_is_empty(&v->cart) &&
-                    same_cart(r, nd_cart_id(e, &v->cart), v->cart.opened_ts)) {
-                        uint32_t rel = off - recs_off(v);
-                        emit_instance(ctx, s, e, v, r, due, &h);
-                        remove_rec(ctx, e, v, off);
-                        done_add(ctx, e, v, h); /* before the records */
-                        off = recs_off(v) + rel;
+                    same_cart(b + best, nd_cart_id(e, &v->cart),
+                              v->cart.opened_ts)) {
+                        emit_instance(ctx, s, e, v, b + best, due, &h);
+                        remove_rec(ctx, e, v, best);
+                        done_add(ctx, e, v, h);
                 } else {
-                        remove_rec(ctx, e, v, off); /* ends silently */
+                        remove_rec(ctx, e, v, best); /* ends silently */
                 }
         }
         settle(ctx, e, v);

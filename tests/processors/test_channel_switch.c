@@ -277,6 +277,22 @@ START_TEST(many_emitted_pairs_are_all_remembered) {
 }
 END_TEST
 
+START_TEST(instances_due_together_fire_in_reference_order) {
+        /* Two B's first seen at the same time: "d2" before "d9" (bytes),
+         * whatever the order in which they were seen. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b9", 5 * MIN, .channel = "app", .device = "d9");
+        OPEN(d, "b2", 5 * MIN, .channel = "app", .device = "d2");
+        OPEN(d, "bs", 5 * MIN, .channel = "store");
+        TICK(d, HOUR);
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d2");
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d9");
+        ck_assert_int_eq(next(d)->act.channel, ND_CHANNEL_STORE);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
 START_TEST(a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         const nd_test_action_t *a;
@@ -501,6 +517,7 @@ static Suite *channel_switch_suite(void) {
         tcase_add_test(
             tc, a_reused_cart_id_after_an_order_gets_no_second_action_for_b);
         tcase_add_test(tc, many_emitted_pairs_are_all_remembered);
+        tcase_add_test(tc, instances_due_together_fire_in_reference_order);
         tcase_add_test(
             tc, a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b);
         tcase_add_test(tc, a_cancelled_instance_may_start_again);
