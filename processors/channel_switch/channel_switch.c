@@ -190,12 +190,14 @@ static nd_str_t b_identity(const nd_event_t *ev) {
         return (nd_str_t){ch, (uint32_t)strlen(ch)};
 }
 
-/* Whether ev happened on the place (channel, device) of record r's B. */
+/* Whether ev happened on record r's B: the same identity (its device_id
+ * when set, else its channel). */
 static bool on_b(const uint8_t *r, const nd_event_t *ev) {
-        if ((nd_channel_t)r[I_BCH] != ev->channel)
+        bool dev = !nd_str_is_null(ev->device_id);
+        if (dev != ((r[I_FLAGS] & IF_B_IS_DEVICE) != 0))
                 return false;
-        if (!(r[I_FLAGS] & IF_B_IS_DEVICE) || nd_str_is_null(ev->device_id))
-                return true;
+        if (!dev)
+                return (nd_channel_t)r[I_BCH] == ev->channel;
         return nd_str_eq(rec_str(r, S_B), nd_blob_clamp(ev->device_id));
 }
 

@@ -293,6 +293,32 @@ START_TEST(instances_due_together_fire_in_reference_order) {
 }
 END_TEST
 
+START_TEST(a_mutation_on_b_is_one_with_b_s_identity) {
+        /* B = device d2 (app). A mutation on app without a device_id has
+         * the identity "app", not d2: it does not cancel; one on d2 from
+         * another channel does. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b1", 5 * MIN, .channel = "app", .device = "d2");
+        OPEN(d, "b2", 5 * MIN, .channel = "store");
+        ADD(d, "m2", 6 * MIN, "B", .channel = "app"); /* identity "app" */
+        ADD(d, "m3", 7 * MIN, "B", .channel = "store", .device = "d7");
+        TICK(d, HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 2);
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d2");
+        ck_assert_int_eq(next(d)->act.channel, ND_CHANNEL_STORE);
+        nd_test_driver_clear(d);
+        CART(d);
+        ADD(d, "m4", 2 * HOUR, "A", .cart = "k9", .device = "d1");
+        OPEN(d, "b3", 2 * HOUR + MIN, .channel = "app", .device = "d2");
+        ADD(d, "m5", 2 * HOUR + 2 * MIN, "B", .channel = "web",
+            .device = "d2"); /* d2 itself, on another channel */
+        TICK(d, 4 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
 START_TEST(a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         const nd_test_action_t *a;
@@ -518,6 +544,7 @@ static Suite *channel_switch_suite(void) {
             tc, a_reused_cart_id_after_an_order_gets_no_second_action_for_b);
         tcase_add_test(tc, many_emitted_pairs_are_all_remembered);
         tcase_add_test(tc, instances_due_together_fire_in_reference_order);
+        tcase_add_test(tc, a_mutation_on_b_is_one_with_b_s_identity);
         tcase_add_test(
             tc, a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b);
         tcase_add_test(tc, a_cancelled_instance_may_start_again);
