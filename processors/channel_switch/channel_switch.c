@@ -191,14 +191,20 @@ static nd_str_t b_identity(const nd_event_t *ev) {
 }
 
 /* Whether ev happened on record r's B: the same identity (its device_id
- * when set, else its channel). */
+ * when set, else its channel), and not on the instance's A (a B and its A
+ * may share a device_id on two channels; "mutations on A do not cancel"
+ * wins then). */
 static bool on_b(const uint8_t *r, const nd_event_t *ev) {
         bool dev = !nd_str_is_null(ev->device_id);
+        nd_str_t a_dev = rec_str(r, S_ADEV);
         if (dev != ((r[I_FLAGS] & IF_B_IS_DEVICE) != 0))
                 return false;
-        if (!dev)
-                return (nd_channel_t)r[I_BCH] == ev->channel;
-        return nd_str_eq(rec_str(r, S_B), nd_blob_clamp(ev->device_id));
+        if (!dev ? (nd_channel_t)r[I_BCH] != ev->channel
+                 : !nd_str_eq(rec_str(r, S_B), nd_blob_clamp(ev->device_id)))
+                return false;
+        return (nd_channel_t)r[I_ACH] != ev->channel ||
+               (!nd_str_is_null(a_dev) && dev &&
+                !nd_str_eq(a_dev, nd_blob_clamp(ev->device_id)));
 }
 
 static void remove_rec(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,

@@ -319,6 +319,26 @@ START_TEST(a_mutation_on_b_is_one_with_b_s_identity) {
 }
 END_TEST
 
+START_TEST(a_mutation_on_a_sharing_b_s_device_does_not_cancel) {
+        /* A = web / d1, B = app / d1 (one phone, two channels): a mutation
+         * on web / d1 is on A, which never cancels. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b1", 5 * MIN, .channel = "app", .device = "d1");
+        ADD(d, "m2", 6 * MIN, "B", .device = "d1");
+        TICK(d, HOUR);
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d1");
+        nd_test_driver_clear(d);
+        ADD(d, "m3", 2 * HOUR, "A", .cart = "k2", .device = "d1");
+        OPEN(d, "b2", 2 * HOUR + MIN, .channel = "app", .device = "d1");
+        ADD(d, "m4", 2 * HOUR + 2 * MIN, "B", .channel = "app",
+            .device = "d1"); /* on B itself */
+        TICK(d, 4 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
 START_TEST(a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         const nd_test_action_t *a;
@@ -545,6 +565,7 @@ static Suite *channel_switch_suite(void) {
         tcase_add_test(tc, many_emitted_pairs_are_all_remembered);
         tcase_add_test(tc, instances_due_together_fire_in_reference_order);
         tcase_add_test(tc, a_mutation_on_b_is_one_with_b_s_identity);
+        tcase_add_test(tc, a_mutation_on_a_sharing_b_s_device_does_not_cancel);
         tcase_add_test(
             tc, a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b);
         tcase_add_test(tc, a_cancelled_instance_may_start_again);
