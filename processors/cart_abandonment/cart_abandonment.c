@@ -137,6 +137,10 @@ static void ivs_store(nd_ctx_t *ctx, nd_entry_t *e, struct ca_val *v,
                 nd_blob_put_i64(buf + IV_SIZE * i, iv->s[i]);
                 nd_blob_put_i64(buf + IV_SIZE * i + 8, iv->e[i]);
         }
+        if (iv->n == v->iv_cnt &&
+            (!iv->n || !memcmp(buf, nd_blob_bytes(e) + v->cart.len,
+                               (size_t)iv->n * IV_SIZE)))
+                return; /* unchanged */
         /* A failed growth leaves the old list: a missed interval only
          * makes a check fire earlier; logged. */
         if (nd_blob_splice(ctx, e, &v->used, v->cart.len,
@@ -187,7 +191,7 @@ static void iv_prune(const struct ca_conf *c, nd_entry_t *e,
                      const struct ca_val *v, struct ivs *iv) {
         int64_t bound = INT64_MAX, order_ts;
         int k = 0;
-        if (nd_entry_timer_armed(e))
+        if (nd_entry_timer_armed(e) && v->stage < c->delays.cnt)
                 bound = nd_time_add_sat(v->cart.mut_ts, c->delays.ms[v->stage]);
         if (!nd_cart_last_order(e, &v->cart, &order_ts))
                 return; /* a late mutation may be stamped anywhere */
@@ -263,6 +267,12 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
                                    (int)ev->event_id.len, ev->event_id.p);
                 activity_note(ctx, s->conf, e, v, ev->timestamp);
                 nd_ctx_changed(ctx, e);
+                return;
+        }
+        if (!nd_cart_is_cart_event(ev)) {
+                /* The cart is unchanged: only the activity is (it marks
+                 * the entry changed itself). */
+                activity_note(ctx, s->conf, e, v, ev->timestamp);
                 return;
         }
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);

@@ -248,8 +248,8 @@ static void cancel_on(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
 }
 
 /* Starts an instance for B event ev unless (cart_id, B) is pending or
- * emitted. */
-static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
+ * emitted; true when it did. */
+static bool maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
                         struct cs_val *v, const nd_event_t *ev) {
         const struct cs_conf *c = s->conf;
         const nd_cart_t *cart = &v->cart;
@@ -264,19 +264,19 @@ static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
 
         if (!(cart->flags & ND_CART_F_MUTATED) || nd_cart_is_empty(cart) ||
             !(c->channels & (1u << ev->channel)))
-                return;
+                return false;
         if ((nd_channel_t)cart->mut_channel == ev->channel &&
             (nd_str_is_null(a_dev) || nd_str_is_null(ev->device_id) ||
              nd_str_eq(a_dev, nd_blob_clamp(ev->device_id))))
-                return; /* the same channel and device: not another one */
+                return false; /* the same channel and device: not another one */
         if (__builtin_sub_overflow(ev->timestamp, cart->mut_ts, &gap) ||
             gap < 0 || gap > c->switch_window)
-                return;
+                return false;
         for (uint16_t i = 0; i < v->rec_cnt; i++) {
                 const uint8_t *r = nd_blob_bytes(e) + off;
                 if (same_cart(r, cart_id, cart->opened_ts) &&
                     nd_str_eq(rec_str(r, S_B), b))
-                        return; /* pending */
+                        return false; /* pending */
                 off += rec_len(r);
         }
         if (v->rec_cnt >= MAX_RECORDS ||
@@ -284,7 +284,7 @@ static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
                      pair_hash(ctx, nd_entry_key(e),
                                cart_part(cart_id, cart->opened_ts, opened), b,
                                id)))
-                return; /* full, or already emitted */
+                return false; /* full, or already emitted */
         strs[S_CART] = cart_id;
         strs[S_B] = b;
         strs[S_ADEV] = a_dev;
@@ -308,8 +308,10 @@ static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         buf[I_STATE] = ST_PENDING;
         buf[I_FLAGS] = (nd_str_is_null(ev->device_id) ? 0 : IF_B_IS_DEVICE) |
                        (ev->key_is_customer ? IF_CUSTOMER : 0);
-        if (nd_blob_splice(ctx, e, &v->used, v->used, 0, buf, len) == ND_OK)
-                v->rec_cnt++;
+        if (nd_blob_splice(ctx, e, &v->used, v->used, 0, buf, len) != ND_OK)
+                return false;
+        v->rec_cnt++;
+        return true;
 }
 
 static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
@@ -331,6 +333,13 @@ static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
                                    "event %.*s: order not remembered",
                                    (int)ev->event_id.len, ev->event_id.p);
                 settle(ctx, e, v);
+                return;
+        }
+        if (!nd_cart_is_cart_event(ev)) {
+                /* The cart is unchanged: only a new instance changes the
+                 * entry (most events of a customer who has one). */
+                if (maybe_start(ctx, s, e, v, ev))
+                        settle(ctx, e, v);
                 return;
         }
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
