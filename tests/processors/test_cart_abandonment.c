@@ -582,6 +582,81 @@ START_TEST(activity_ending_exactly_at_the_due_time_does_not_count) {
 }
 END_TEST
 
+/* The contract's rule, by brute force over every applied timestamp: while
+ * one is in (D - m, D], D := the latest such + m. */
+static int64_t brute_fire(const int64_t *ts, int n, int64_t D, int64_t m) {
+        for (;;) {
+                int64_t best = INT64_MIN;
+                for (int i = 0; i < n; i++)
+                        if (ts[i] > D - m && ts[i] <= D && ts[i] > best)
+                                best = ts[i];
+                if (best == INT64_MIN)
+                        return D;
+                D = best + m;
+        }
+}
+
+START_TEST(active_elsewhere_matches_the_rule_on_random_traces) {
+        /* A cart, up to 12 views, maybe an order, then a mutation stamped
+         * anywhere (late or not), all applied before anything fires (a
+         * one-day out-of-orderness bound); every stage must fire where
+         * the rule, applied by brute force, says. */
+        uint64_t rng = 12345;
+#define RND(n)                                                          \
+        ((rng = rng * 6364136223846793005ULL + 1442695040888963407ULL), \
+         (int64_t)((rng >> 33) % (uint64_t)(n)))
+        for (int seed = 0; seed < 300; seed++) {
+                nd_test_driver_t *d = nd_test_driver_new(
+                    "time: {max_out_of_orderness: 1d}\n"
+                    "triggers: [{name: cart, type: cart_abandonment, "
+                    "delays: [30m, 2h], min_inactivity: 10m}]\n",
+                    T0);
+                int64_t ts[16], span = 4 * HOUR, late, order = -1;
+                int n = 0, views = (int)RND(13);
+                ts[n++] = RND(span);
+                ADD(d, "m0", ts[0], "A");
+                for (int i = 0; i < views; i++) {
+                        ts[n] = RND(span);
+                        VIEW(d, "v", ts[n]);
+                        n++;
+                }
+                if (RND(2)) {
+                        order = RND(span);
+                        ts[n++] = order;
+                        EV(d, .type = "order_completed", .id = "o", .ts = order,
+                           .order = "ord");
+                }
+                late = RND(span);
+                ts[n++] = late;
+                ADD(d, "m1", late, "B");
+                nd_test_driver_end(d, T0 + 2 * 24 * HOUR);
+                for (int i = 0; i < n; i++)
+                        ts[i] += T0;
+                if (order >= 0 && late <= order) {
+                        ck_assert_msg(nd_test_driver_output_count(d) == 0,
+                                      "seed %d: a stale mutation fired", seed);
+                } else {
+                        for (int st = 0; st < 2; st++) {
+                                const nd_test_action_t *a = next(d);
+                                int64_t due =
+                                    T0 + late + (st ? 2 * HOUR : 30 * MIN);
+                                ck_assert_int_eq(a->act.stage, st);
+                                ck_assert_msg(
+                                    a->act.created_at ==
+                                        brute_fire(ts, n, due, 10 * MIN),
+                                    "seed %d stage %d: %lld, rule %lld", seed,
+                                    st, (long long)a->act.created_at,
+                                    (long long)brute_fire(ts, n, due,
+                                                          10 * MIN));
+                        }
+                        ck_assert_ptr_null(nd_test_driver_read(d));
+                }
+                nd_test_driver_destroy(d);
+        }
+#undef RND
+}
+END_TEST
+
 /* ---------------------------------------------------------------- */
 /* The action                                                         */
 
@@ -824,6 +899,7 @@ static Suite *cart_abandonment_suite(void) {
             tc, repeated_postponement_ends_at_the_end_of_the_activity_run);
         tcase_add_test(tc,
                        activity_ending_exactly_at_the_due_time_does_not_count);
+        tcase_add_test(tc, active_elsewhere_matches_the_rule_on_random_traces);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("action");
