@@ -59,7 +59,9 @@
 #define I_HDR    44
 
 enum { S_CART = 0, S_B, S_ADEV, S_BEVENT, S_AEVENT, S__CNT };
-enum { ST_PENDING = 0 };
+/* ST_DONE_V0: an emitted instance as versions before the emitted set kept
+ * it (a record that stayed); upgrade() turns them into set entries. */
+enum { ST_PENDING = 0, ST_DONE_V0 = 1 };
 enum { IF_B_IS_DEVICE = 0x1, IF_CUSTOMER = 0x2 };
 
 struct cs_conf {
@@ -214,6 +216,30 @@ static void remove_rec(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
         v->rec_cnt--;
 }
 
+/* Entries restored from a changelog written before the emitted set may hold
+ * ST_DONE_V0 records: each becomes an entry of the set. */
+static void upgrade(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v) {
+        uint32_t off = recs_off(v);
+        uint16_t i = 0;
+        while (i < v->rec_cnt) {
+                const uint8_t *r = nd_blob_bytes(e) + off;
+                if (r[I_STATE] == ST_DONE_V0) {
+                        char opened[24], id[33];
+                        uint32_t rel = off - recs_off(v);
+                        uint64_t h = pair_hash(
+                            ctx, nd_entry_key(e),
+                            cart_part(rec_str(r, S_CART),
+                                      nd_blob_get_i64(r + I_OPENED), opened),
+                            rec_str(r, S_B), id);
+                        remove_rec(ctx, e, v, off);
+                        done_add(ctx, e, v, h);
+                        off = recs_off(v) + rel;
+                        continue;
+                }
+                off += rec_len(r), i++;
+        }
+}
+
 /* Arms the timer at the earliest pending instance, or disarms it. */
 static void settle(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v) {
         const uint8_t *b = nd_blob_bytes(e);
@@ -324,6 +350,8 @@ static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         if (!ev || !(e = nd_cart_entry(ctx, ev)))
                 return;
         v = nd_entry_value(e);
+        if (v->rec_cnt)
+                upgrade(ctx, e, v);
         if (ev->type == ND_EV_ORDER_COMPLETED) {
                 /* Cancels every instance and closes the cart; the entry
                  * keeps the order's timestamp and the emitted set. */
@@ -409,6 +437,7 @@ static int ref_cmp(const uint8_t *x, const uint8_t *y) {
 static void cs_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         struct cs_state *s = state;
         struct cs_val *v = nd_entry_value(e);
+        upgrade(ctx, e, v);
         for (;;) {
                 /* The first due record in reference order. */
                 const uint8_t *b = nd_blob_bytes(e);
