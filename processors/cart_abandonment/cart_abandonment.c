@@ -2,30 +2,44 @@
  * cart_abandonment — reminds a customer of an open cart (TRIGGERS.md §3,
  * §5; docs/triggers.md). OVERALL DESIGN
  *
- * One entry per customer with an open cart: the cart model of
- * processors/lib/cart.h (lines and the last mutation in the blob), the stage
- * the timer is armed for, and a small summary of the customer's activity for
- * the "active elsewhere" check. Every mutation that leaves the cart
- * non-empty re-arms the entry's timer at last_mutation + delays[0] (stage
- * 0); an empty cart disarms it; order_completed deletes the entry. On
- * firing the stage either postpones (the customer was active in the
+ * One entry per customer with an open cart or a processed order: the cart
+ * model of processors/lib/cart.h (lines, the last mutation and the last
+ * order's time in the blob), the stage the timer is armed for, and the
+ * customer's activity for the "active elsewhere" check. Every mutation that
+ * leaves the cart non-empty re-arms the entry's timer at last_mutation +
+ * delays[0] (stage 0); an empty cart disarms it; order_completed closes the
+ * cart and disarms (the entry stays: the cart model remembers the order's
+ * time). On firing the stage either postpones (the customer was active in the
  * min_inactivity before the due time) or emits and arms the next stage at
  * last_mutation + delays[i+1].
  *
- * The activity summary. The check needs, for a due time D, the latest
- * timestamp t <= D among the events applied so far (events arrive out of
- * order, so "latest" is by value, not by arrival). We keep the ACTIVITY_KEEP
- * largest distinct timestamps seen since the entry was created, plus
- * `floor`, the largest timestamp we dropped (every dropped one is <= floor
- * < every kept one). If some kept timestamp is <= D, the largest of them is
- * the exact answer; else if floor <= D, floor is; else (more than
- * ACTIVITY_KEEP distinct timestamps after D were applied before D fired —
- * only when a late mutation armed a timer far in the past) the answer is
- * unknown and we postpone to floor + min_inactivity: conservative, the
- * action then comes later than the exact rule says, never earlier. Events
- * of the customer before the cart opened are not recorded (the entry does
- * not exist yet); they are at least delays[0] - min_inactivity older than
- * the first due time, unless the input is that far out of order.
+ * The activity summary. The check at a due time D asks for the latest
+ * applied timestamp t in (D - min_inactivity, D] and repeats at t +
+ * min_inactivity; repeated, it lands on the first instant at or after D
+ * that no interval [t, t + min_inactivity) of an applied event covers: the
+ * end of the component of their union that contains D (t in (D - m, D] is
+ * D in [t, t + m)). So the entry keeps that union, exactly, as a sorted list
+ * of disjoint, non-adjacent half-open intervals in the blob after the cart
+ * (an event inside or next to one extends it; one interval per visit), and
+ * a firing either finds D in an interval [s, e) and moves to e, or fires.
+ * Events arrive out of order and are applied whenever they come, so the
+ * union at each check is the one the contract's rule sees then: exact.
+ *
+ * What can be dropped. A future check is at or after the unpostponed due
+ * time of the armed stage (last_mutation + delays[stage]) or comes from a
+ * future mutation; a late one may be stamped anywhere, but never at or
+ * before the last order (those are no mutations, TRIGGERS.md §5), so its
+ * check is after last_order + delays[0]. An interval that ends at or before
+ * the smaller of the two can never contain a check again and is dropped
+ * after every event and firing. A customer who never ordered has no such
+ * bound: the list is capped at MAX_INTERVALS and, past it, the two oldest
+ * intervals merge (the gap between them counts as activity: a check that
+ * lands in it fires later than the contract says, never earlier). Reaching
+ * the cap takes 16 separate visits while one cart stays open, then a
+ * mutation stamped before most of them.
+ * Events of the customer before the entry exists (no open cart, no order)
+ * are not recorded: they are at least delays[0] - min_inactivity older
+ * than the first due time unless the input is that far out of order.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,9 +50,8 @@
 #include "blob.h"
 #include "cart.h"
 
-#define ACTIVITY_KEEP 4
-
-enum { F_HAS_FLOOR = 0x1 };
+#define MAX_INTERVALS 16
+#define IV_SIZE       16 /* start i64, end i64 */
 
 struct ca_conf {
         nd_cfg_durations_t delays;
@@ -48,12 +61,10 @@ struct ca_conf {
 
 struct ca_val {
         nd_cart_t cart;
-        int64_t recent[ACTIVITY_KEEP]; /* distinct timestamps, descending */
-        int64_t floor;                 /* largest dropped timestamp */
-        uint32_t used;                 /* blob bytes in use */
-        uint8_t recent_cnt;
-        uint8_t stage; /* the stage the timer is armed for */
-        uint8_t flags; /* F_* */
+        uint32_t used;   /* blob bytes in use */
+        uint16_t iv_cnt; /* activity intervals after the cart in the blob */
+        uint8_t stage;   /* the stage the timer is armed for */
+        uint8_t pad;
 };
 
 struct ca_state {
@@ -103,42 +114,138 @@ static nd_err_t ca_init(nd_ctx_t *ctx, void *state, const void *conf) {
         return ND_OK;
 }
 
-/* Records an applied event's timestamp in the activity summary. */
-static void activity_note(struct ca_val *v, int64_t t) {
-        int i;
-        for (i = 0; i < v->recent_cnt; i++)
-                if (v->recent[i] == t)
-                        return;
-        if (v->recent_cnt == ACTIVITY_KEEP) {
-                int64_t low = v->recent[ACTIVITY_KEEP - 1];
-                int64_t drop = t < low ? t : low;
-                if (!(v->flags & F_HAS_FLOOR) || drop > v->floor)
-                        v->floor = drop;
-                v->flags |= F_HAS_FLOOR;
-                if (t < low)
-                        return;
-                v->recent_cnt--;
+/* The activity intervals, copied out of the blob (at most MAX_INTERVALS + 1
+ * while one is inserted). */
+struct ivs {
+        int64_t s[MAX_INTERVALS + 1], e[MAX_INTERVALS + 1];
+        int n;
+};
+
+static void ivs_load(nd_entry_t *e, const struct ca_val *v, struct ivs *iv) {
+        const uint8_t *b = nd_blob_bytes(e) + v->cart.len;
+        iv->n = v->iv_cnt;
+        for (int i = 0; i < iv->n; i++) {
+                iv->s[i] = nd_blob_get_i64(b + IV_SIZE * i);
+                iv->e[i] = nd_blob_get_i64(b + IV_SIZE * i + 8);
         }
-        for (i = v->recent_cnt; i > 0 && v->recent[i - 1] < t; i--)
-                v->recent[i] = v->recent[i - 1];
-        v->recent[i] = t;
-        v->recent_cnt++;
 }
 
-enum { LATEST_NONE, LATEST_FOUND, LATEST_UNKNOWN };
-
-/* The latest applied timestamp <= D (see the design note). */
-static int activity_latest(const struct ca_val *v, int64_t D, int64_t *t) {
-        for (int i = 0; i < v->recent_cnt; i++) {
-                if (v->recent[i] <= D) {
-                        *t = v->recent[i];
-                        return LATEST_FOUND;
-                }
+static void ivs_store(nd_ctx_t *ctx, nd_entry_t *e, struct ca_val *v,
+                      const struct ivs *iv) {
+        uint8_t buf[IV_SIZE * (MAX_INTERVALS + 1)];
+        for (int i = 0; i < iv->n; i++) {
+                nd_blob_put_i64(buf + IV_SIZE * i, iv->s[i]);
+                nd_blob_put_i64(buf + IV_SIZE * i + 8, iv->e[i]);
         }
-        if (!(v->flags & F_HAS_FLOOR))
-                return LATEST_NONE;
-        *t = v->floor;
-        return v->floor <= D ? LATEST_FOUND : LATEST_UNKNOWN;
+        if (iv->n == v->iv_cnt &&
+            (!iv->n || !memcmp(buf, nd_blob_bytes(e) + v->cart.len,
+                               (size_t)iv->n * IV_SIZE)))
+                return; /* unchanged */
+        /* A failed growth leaves the old list: a missed interval only
+         * makes a check fire earlier; logged. */
+        if (nd_blob_splice(ctx, e, &v->used, v->cart.len,
+                           (uint32_t)v->iv_cnt * IV_SIZE, buf,
+                           (uint32_t)iv->n * IV_SIZE) != ND_OK) {
+                nd_ctx_log(ctx, ND_CTX_WARN, "activity not recorded");
+                return;
+        }
+        v->iv_cnt = (uint16_t)iv->n;
+}
+
+/* Adds [t, t + m) to the union (see the design note). */
+static void iv_add(struct ivs *iv, int64_t t, int64_t m) {
+        int64_t a = t, b = nd_time_add_sat(t, m);
+        int i = 0, j;
+        while (i < iv->n && iv->e[i] < a)
+                i++; /* intervals [0, i) end before a, not adjacent */
+        for (j = i; j < iv->n && iv->s[j] <= b; j++) {
+                if (iv->s[j] < a)
+                        a = iv->s[j];
+                if (iv->e[j] > b)
+                        b = iv->e[j];
+        }
+        /* [i, j) merge into [a, b) */
+        if (j - i != 1) {
+                int shift = 1 - (j - i);
+                memmove(&iv->s[j + shift], &iv->s[j],
+                        sizeof(int64_t) * (size_t)(iv->n - j));
+                memmove(&iv->e[j + shift], &iv->e[j],
+                        sizeof(int64_t) * (size_t)(iv->n - j));
+                iv->n += shift;
+        }
+        iv->s[i] = a;
+        iv->e[i] = b;
+        if (iv->n > MAX_INTERVALS) {
+                /* The fallback: the two oldest merge (design note). */
+                iv->e[0] = iv->e[1];
+                memmove(&iv->s[1], &iv->s[2],
+                        sizeof(int64_t) * (size_t)(iv->n - 2));
+                memmove(&iv->e[1], &iv->e[2],
+                        sizeof(int64_t) * (size_t)(iv->n - 2));
+                iv->n--;
+        }
+}
+
+/* Drops the intervals that can contain no future check (design note). */
+static void iv_prune(const struct ca_conf *c, nd_entry_t *e,
+                     const struct ca_val *v, struct ivs *iv) {
+        int64_t bound = INT64_MAX, order_ts;
+        int k = 0;
+        if (nd_entry_timer_armed(e) && v->stage < c->delays.cnt)
+                bound = nd_time_add_sat(v->cart.mut_ts, c->delays.ms[v->stage]);
+        if (!nd_cart_last_order(e, &v->cart, &order_ts))
+                return; /* a late mutation may be stamped anywhere */
+        order_ts = nd_time_add_sat(order_ts, 1);
+        if (nd_time_add_sat(order_ts, c->delays.ms[0]) < bound)
+                bound = nd_time_add_sat(order_ts, c->delays.ms[0]);
+        while (k < iv->n && iv->e[k] <= bound)
+                k++;
+        if (!k)
+                return;
+        memmove(&iv->s[0], &iv->s[k], sizeof(int64_t) * (size_t)(iv->n - k));
+        memmove(&iv->e[0], &iv->e[k], sizeof(int64_t) * (size_t)(iv->n - k));
+        iv->n -= k;
+}
+
+/* Records an applied event at t, then prunes. */
+static void activity_note(nd_ctx_t *ctx, const struct ca_conf *c, nd_entry_t *e,
+                          struct ca_val *v, int64_t t) {
+        struct ivs iv;
+        if (c->min_inactivity <= 0)
+                return;
+        ivs_load(e, v, &iv);
+        iv_add(&iv, t, c->min_inactivity);
+        iv_prune(c, e, v, &iv);
+        ivs_store(ctx, e, v, &iv);
+}
+
+/* Re-prunes after a firing or an order moved the bound. */
+static void activity_prune(nd_ctx_t *ctx, const struct ca_conf *c,
+                           nd_entry_t *e, struct ca_val *v) {
+        struct ivs iv;
+        int n;
+        if (!v->iv_cnt)
+                return;
+        ivs_load(e, v, &iv);
+        n = iv.n;
+        iv_prune(c, e, v, &iv);
+        if (iv.n != n)
+                ivs_store(ctx, e, v, &iv);
+}
+
+/* The end of the activity interval containing D, or D when none does. */
+static int64_t activity_until(nd_entry_t *e, const struct ca_val *v,
+                              int64_t D) {
+        const uint8_t *b = nd_blob_bytes(e) + v->cart.len;
+        for (uint16_t i = 0; i < v->iv_cnt; i++) {
+                int64_t s = nd_blob_get_i64(b + IV_SIZE * i);
+                int64_t end = nd_blob_get_i64(b + IV_SIZE * i + 8);
+                if (s > D)
+                        break;
+                if (D < end)
+                        return end;
+        }
+        return D;
 }
 
 static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
@@ -149,9 +256,25 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         int r;
 
         if (!ev || !(e = nd_cart_entry(ctx, ev)))
-                return; /* no cart to track, or an order closed it */
+                return; /* no cart to track */
         v = nd_entry_value(e);
-        activity_note(v, ev->timestamp);
+        if (ev->type == ND_EV_ORDER_COMPLETED) {
+                /* Closes the cart, keeps its timestamp and the activity. */
+                nd_ctx_timer_clear(ctx, e);
+                if (nd_cart_order(ctx, e, &v->cart, &v->used, ev->timestamp))
+                        nd_ctx_log(ctx, ND_CTX_WARN,
+                                   "event %.*s: order not remembered",
+                                   (int)ev->event_id.len, ev->event_id.p);
+                activity_note(ctx, s->conf, e, v, ev->timestamp);
+                nd_ctx_changed(ctx, e);
+                return;
+        }
+        if (!nd_cart_is_cart_event(ev)) {
+                /* The cart is unchanged: only the activity is (it marks
+                 * the entry changed itself). */
+                activity_note(ctx, s->conf, e, v, ev->timestamp);
+                return;
+        }
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
         if (r < 0)
                 nd_ctx_log(ctx, ND_CTX_WARN, "event %.*s: cart not updated: %s",
@@ -165,6 +288,8 @@ static void ca_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         } else if (nd_cart_is_empty(&v->cart)) {
                 nd_ctx_timer_clear(ctx, e);
         }
+        /* After the cart: the prune bound depends on the armed stage. */
+        activity_note(ctx, s->conf, e, v, ev->timestamp);
         nd_ctx_changed(ctx, e);
 }
 
@@ -205,21 +330,16 @@ static void ca_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         struct ca_state *s = state;
         const struct ca_conf *c = s->conf;
         struct ca_val *v = nd_entry_value(e);
-        int64_t t = 0;
-        int latest;
+        int64_t until;
 
         if (nd_cart_is_empty(&v->cart) || v->stage >= c->delays.cnt)
                 return; /* a stale timer; nothing is pending */
-        if (c->min_inactivity > 0) {
-                latest = activity_latest(v, due, &t);
-                if (latest == LATEST_UNKNOWN ||
-                    (latest == LATEST_FOUND && t > due - c->min_inactivity)) {
-                        /* Active elsewhere. t + min_inactivity > due, so
-                         * the check always moves forward. */
-                        nd_ctx_timer_set(ctx, e,
-                                         nd_time_add_sat(t, c->min_inactivity));
-                        return;
-                }
+        until = activity_until(e, v, due);
+        if (until > due) {
+                /* Active elsewhere: the check repeats until the end of
+                 * the activity interval containing due (design note). */
+                nd_ctx_timer_set(ctx, e, until);
+                return;
         }
         emit_stage(ctx, s, e, v, due);
         v->stage++;
@@ -227,6 +347,7 @@ static void ca_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
                 nd_ctx_timer_set(
                     ctx, e,
                     nd_time_add_sat(v->cart.mut_ts, c->delays.ms[v->stage]));
+        activity_prune(ctx, c, e, v);
         nd_ctx_changed(ctx, e);
 }
 

@@ -4,9 +4,10 @@
  * a "continue where you left off" action on B (TRIGGERS.md §3, §5;
  * docs/triggers.md). OVERALL DESIGN
  *
- * One entry per customer with an open cart: its own copy of the cart model
- * (processors/lib/cart.h; A is the last mutation's channel and device) and, in
- * the blob after the cart, one packed record per instance, keyed by
+ * One entry per customer with an open cart or a processed order: its own
+ * copy of the cart model (processors/lib/cart.h; A is the last mutation's
+ * channel and device) and, in the blob after the cart and the emitted set
+ * (below), one packed record per pending instance, keyed by
  * (cart_id, B), B being the first B event's device_id when set, else its
  * channel name:
  *
@@ -14,14 +15,21 @@
  *     [B channel u8][A channel u8][state u8][flags u8][pad 2]
  *     [cart_id][B][A's device_id][B event_id][A mutation event_id]
  *
- * A record is PENDING (timer at first B event + grace) or DONE (it emitted;
- * it stays so that (cart_id, B) never emits twice while the entry lives).
- * A cancelled or silently ended instance is removed, so a later B event may
- * start it again. The entry's one timer is armed at the earliest pending
- * due time; on firing every instance due then is handled in record order.
- * Records are bounded by MAX_RECORDS: a new instance evicts the oldest DONE
- * record, and none starts when all are pending. order_completed deletes the
- * entry (the cart is closed and every instance cancelled).
+ * A record is a PENDING instance (timer at first B event + grace); a
+ * cancelled, silently ended or emitted one is removed. "At most one action
+ * per cart and device B" for the life of the entry, also across orders, is
+ * kept by the emitted set: the first 64 bits of the action_id of every
+ * instance that emitted (the id is a hash of the trigger name, the key, the
+ * cart part and B, so within one entry it names the pair; a 64-bit
+ * collision is negligible), packed between the cart and the records, at
+ * most MAX_DONE of them (the oldest goes past that: 512 cross-device
+ * actions to one customer while their state lives, not reached in
+ * practice). The entry's one timer is armed at the earliest pending due
+ * time; on firing, the instances due then are handled in the byte order of
+ * their reference, the cart part then B (TRIGGERS.md §5). Pending records
+ * are bounded by MAX_RECORDS: none starts when all are pending.
+ * order_completed closes the cart and cancels every pending instance; the
+ * entry stays (the last order's timestamp, cart.h, and the emitted set).
  *
  * A cart without a cart_id is told apart from the customer's later carts
  * by the time it was opened: the record keeps it, and the action_id's cart
@@ -37,6 +45,7 @@
 #include "cart.h"
 
 #define MAX_RECORDS 16
+#define MAX_DONE    512
 
 #define I_DUE    0
 #define I_LEN    8
@@ -50,7 +59,9 @@
 #define I_HDR    44
 
 enum { S_CART = 0, S_B, S_ADEV, S_BEVENT, S_AEVENT, S__CNT };
-enum { ST_PENDING = 0, ST_DONE = 1 };
+/* ST_DONE_V0: an emitted instance as versions before the emitted set kept
+ * it (a record that stayed); upgrade() turns them into set entries. */
+enum { ST_PENDING = 0, ST_DONE_V0 = 1 };
 enum { IF_B_IS_DEVICE = 0x1, IF_CUSTOMER = 0x2 };
 
 struct cs_conf {
@@ -62,8 +73,9 @@ struct cs_conf {
 
 struct cs_val {
         nd_cart_t cart;
-        uint32_t used;    /* blob bytes in use */
-        uint16_t rec_cnt; /* instance records after the cart */
+        uint32_t used;     /* blob bytes in use */
+        uint16_t rec_cnt;  /* pending instance records after the set */
+        uint16_t done_cnt; /* emitted set (u64 each) after the cart */
 };
 
 struct cs_state {
@@ -111,6 +123,57 @@ static uint32_t rec_len(const uint8_t *r) {
         return nd_blob_get_u32(r + I_LEN);
 }
 
+/* Offset of the first instance record (after the cart and the set). */
+static uint32_t recs_off(const struct cs_val *v) {
+        return v->cart.len + 8u * v->done_cnt;
+}
+
+/* The reference's cart part: cart_id, or "@" and the opening time. */
+static nd_str_t cart_part(nd_str_t cart_id, int64_t opened, char buf[24]) {
+        int n;
+        if (!nd_str_is_null(cart_id))
+                return nd_blob_clamp(cart_id);
+        n = snprintf(buf, 24, "@%lld", (long long)opened);
+        return (nd_str_t){buf, (uint32_t)n};
+}
+
+/* The pair's key in the emitted set: the action_id's first 64 bits. */
+static uint64_t pair_hash(nd_ctx_t *ctx, nd_str_t key, nd_str_t cart,
+                          nd_str_t b, char id[33]) {
+        const char *name = nd_ctx_name(ctx);
+        nd_str_t parts[4] = {{name, (uint32_t)strlen(name)}, key, cart, b};
+        uint64_t h = 0;
+        nd_action_id(parts, 4, id);
+        for (int i = 0; i < 16; i++) {
+                char c = id[i];
+                h = h << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+        return h;
+}
+
+static bool done_has(nd_entry_t *e, const struct cs_val *v, uint64_t h) {
+        const uint8_t *b = nd_blob_bytes(e) + v->cart.len;
+        for (uint16_t i = 0; i < v->done_cnt; i++) {
+                uint64_t x;
+                memcpy(&x, b + 8u * i, 8);
+                if (x == h)
+                        return true;
+        }
+        return false;
+}
+
+static void done_add(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
+                     uint64_t h) {
+        if (v->done_cnt >= MAX_DONE) {
+                (void)nd_blob_splice(ctx, e, &v->used, v->cart.len, 8, NULL, 0);
+                v->done_cnt--;
+        }
+        if (nd_blob_splice(ctx, e, &v->used, recs_off(v), 0, &h, 8) == ND_OK)
+                v->done_cnt++;
+        else
+                nd_ctx_log(ctx, ND_CTX_WARN, "emitted set not updated");
+}
+
 /* Whether record r is about the open cart (cart_id, and the opening time
  * when there is no cart_id). */
 static bool same_cart(const uint8_t *r, nd_str_t cart_id, int64_t opened) {
@@ -129,13 +192,21 @@ static nd_str_t b_identity(const nd_event_t *ev) {
         return (nd_str_t){ch, (uint32_t)strlen(ch)};
 }
 
-/* Whether ev happened on the place (channel, device) of record r's B. */
+/* Whether ev happened on record r's B: the same identity (its device_id
+ * when set, else its channel), and not on the instance's A (a B and its A
+ * may share a device_id on two channels; "mutations on A do not cancel"
+ * wins then). */
 static bool on_b(const uint8_t *r, const nd_event_t *ev) {
-        if ((nd_channel_t)r[I_BCH] != ev->channel)
+        bool dev = !nd_str_is_null(ev->device_id);
+        nd_str_t a_dev = rec_str(r, S_ADEV);
+        if (dev != ((r[I_FLAGS] & IF_B_IS_DEVICE) != 0))
                 return false;
-        if (!(r[I_FLAGS] & IF_B_IS_DEVICE) || nd_str_is_null(ev->device_id))
-                return true;
-        return nd_str_eq(rec_str(r, S_B), nd_blob_clamp(ev->device_id));
+        if (!dev ? (nd_channel_t)r[I_BCH] != ev->channel
+                 : !nd_str_eq(rec_str(r, S_B), nd_blob_clamp(ev->device_id)))
+                return false;
+        return (nd_channel_t)r[I_ACH] != ev->channel ||
+               (!nd_str_is_null(a_dev) && dev &&
+                !nd_str_eq(a_dev, nd_blob_clamp(ev->device_id)));
 }
 
 static void remove_rec(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
@@ -145,15 +216,38 @@ static void remove_rec(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
         v->rec_cnt--;
 }
 
+/* Entries restored from a changelog written before the emitted set may hold
+ * ST_DONE_V0 records: each becomes an entry of the set. */
+static void upgrade(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v) {
+        uint32_t off = recs_off(v);
+        uint16_t i = 0;
+        while (i < v->rec_cnt) {
+                const uint8_t *r = nd_blob_bytes(e) + off;
+                if (r[I_STATE] == ST_DONE_V0) {
+                        char opened[24], id[33];
+                        uint32_t rel = off - recs_off(v);
+                        uint64_t h = pair_hash(
+                            ctx, nd_entry_key(e),
+                            cart_part(rec_str(r, S_CART),
+                                      nd_blob_get_i64(r + I_OPENED), opened),
+                            rec_str(r, S_B), id);
+                        remove_rec(ctx, e, v, off);
+                        done_add(ctx, e, v, h);
+                        off = recs_off(v) + rel;
+                        continue;
+                }
+                off += rec_len(r), i++;
+        }
+}
+
 /* Arms the timer at the earliest pending instance, or disarms it. */
 static void settle(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v) {
         const uint8_t *b = nd_blob_bytes(e);
-        uint32_t off = v->cart.len;
+        uint32_t off = recs_off(v);
         int64_t first = INT64_MAX;
         for (uint16_t i = 0; i < v->rec_cnt; i++) {
                 const uint8_t *r = b + off;
-                if (r[I_STATE] == ST_PENDING &&
-                    nd_blob_get_i64(r + I_DUE) < first)
+                if (nd_blob_get_i64(r + I_DUE) < first)
                         first = nd_blob_get_i64(r + I_DUE);
                 off += rec_len(r);
         }
@@ -164,14 +258,14 @@ static void settle(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v) {
         nd_ctx_changed(ctx, e);
 }
 
-/* A mutation on B cancels B's pending instances. */
+/* A mutation on B cancels B's pending instances; an order (ev NULL) all. */
 static void cancel_on(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
                       const nd_event_t *ev) {
-        uint32_t off = v->cart.len;
+        uint32_t off = recs_off(v);
         uint16_t i = 0;
         while (i < v->rec_cnt) {
                 const uint8_t *r = nd_blob_bytes(e) + off;
-                if (r[I_STATE] == ST_PENDING && on_b(r, ev)) {
+                if (!ev || on_b(r, ev)) {
                         remove_rec(ctx, e, v, off);
                         continue;
                 }
@@ -179,8 +273,9 @@ static void cancel_on(nd_ctx_t *ctx, nd_entry_t *e, struct cs_val *v,
         }
 }
 
-/* Starts an instance for B event ev unless (cart_id, B) has a record. */
-static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
+/* Starts an instance for B event ev unless (cart_id, B) is pending or
+ * emitted; true when it did. */
+static bool maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
                         struct cs_val *v, const nd_event_t *ev) {
         const struct cs_conf *c = s->conf;
         const nd_cart_t *cart = &v->cart;
@@ -189,38 +284,33 @@ static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         nd_str_t b = b_identity(ev);
         nd_str_t strs[S__CNT];
         int64_t gap;
-        uint32_t off = cart->len, len, oldest_done = 0;
-        bool have_done = false;
+        uint32_t off = recs_off(v), len;
         uint8_t *buf = s->rec;
+        char opened[24], id[33];
 
         if (!(cart->flags & ND_CART_F_MUTATED) || nd_cart_is_empty(cart) ||
             !(c->channels & (1u << ev->channel)))
-                return;
+                return false;
         if ((nd_channel_t)cart->mut_channel == ev->channel &&
             (nd_str_is_null(a_dev) || nd_str_is_null(ev->device_id) ||
              nd_str_eq(a_dev, nd_blob_clamp(ev->device_id))))
-                return; /* the same channel and device: not another one */
+                return false; /* the same channel and device: not another one */
         if (__builtin_sub_overflow(ev->timestamp, cart->mut_ts, &gap) ||
             gap < 0 || gap > c->switch_window)
-                return;
+                return false;
         for (uint16_t i = 0; i < v->rec_cnt; i++) {
                 const uint8_t *r = nd_blob_bytes(e) + off;
                 if (same_cart(r, cart_id, cart->opened_ts) &&
                     nd_str_eq(rec_str(r, S_B), b))
-                        return; /* pending, or already emitted */
-                if (r[I_STATE] == ST_DONE && !have_done) {
-                        oldest_done = off;
-                        have_done = true;
-                }
+                        return false; /* pending */
                 off += rec_len(r);
         }
-        if (v->rec_cnt >= MAX_RECORDS) {
-                if (!have_done)
-                        return;
-                remove_rec(ctx, e, v, oldest_done);
-                cart_id = nd_cart_id(e, cart); /* the blob moved */
-                a_dev = nd_cart_device_id(e, cart);
-        }
+        if (v->rec_cnt >= MAX_RECORDS ||
+            done_has(e, v,
+                     pair_hash(ctx, nd_entry_key(e),
+                               cart_part(cart_id, cart->opened_ts, opened), b,
+                               id)))
+                return false; /* full, or already emitted */
         strs[S_CART] = cart_id;
         strs[S_B] = b;
         strs[S_ADEV] = a_dev;
@@ -244,8 +334,10 @@ static void maybe_start(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         buf[I_STATE] = ST_PENDING;
         buf[I_FLAGS] = (nd_str_is_null(ev->device_id) ? 0 : IF_B_IS_DEVICE) |
                        (ev->key_is_customer ? IF_CUSTOMER : 0);
-        if (nd_blob_splice(ctx, e, &v->used, v->used, 0, buf, len) == ND_OK)
-                v->rec_cnt++;
+        if (nd_blob_splice(ctx, e, &v->used, v->used, 0, buf, len) != ND_OK)
+                return false;
+        v->rec_cnt++;
+        return true;
 }
 
 static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
@@ -255,36 +347,49 @@ static void cs_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         nd_entry_t *e;
         int r;
 
-        /* An order deletes the entry, which cancels every instance. */
         if (!ev || !(e = nd_cart_entry(ctx, ev)))
                 return;
         v = nd_entry_value(e);
+        if (v->rec_cnt)
+                upgrade(ctx, e, v);
+        if (ev->type == ND_EV_ORDER_COMPLETED) {
+                /* Cancels every instance and closes the cart; the entry
+                 * keeps the order's timestamp and the emitted set. */
+                cancel_on(ctx, e, v, NULL);
+                if (nd_cart_order(ctx, e, &v->cart, &v->used, ev->timestamp))
+                        nd_ctx_log(ctx, ND_CTX_WARN,
+                                   "event %.*s: order not remembered",
+                                   (int)ev->event_id.len, ev->event_id.p);
+                settle(ctx, e, v);
+                return;
+        }
+        if (!nd_cart_is_cart_event(ev)) {
+                /* The cart is unchanged: only a new instance changes the
+                 * entry (most events of a customer who has one). */
+                if (maybe_start(ctx, s, e, v, ev))
+                        settle(ctx, e, v);
+                return;
+        }
         r = nd_cart_apply(ctx, e, &v->cart, &v->used, ev);
         if (r == ND_CART_MUTATED)
                 cancel_on(ctx, e, v, ev); /* a mutation is never a B event */
-        else if (r >= 0)
+        else if (r >= 0 && r != ND_CART_STALE)
                 maybe_start(ctx, s, e, v, ev);
         settle(ctx, e, v);
 }
 
 static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
-                          struct cs_val *v, const uint8_t *r, int64_t due) {
-        const char *name = nd_ctx_name(ctx);
+                          struct cs_val *v, const uint8_t *r, int64_t due,
+                          uint64_t *hash) {
         nd_str_t key = nd_entry_key(e);
-        nd_str_t parts[4], sources[2];
+        nd_str_t sources[2];
         nd_action_t act = {0};
         char id[33], opened[24];
 
-        parts[0] = (nd_str_t){name, (uint32_t)strlen(name)};
-        parts[1] = key;
-        parts[2] = rec_str(r, S_CART);
-        if (nd_str_is_null(parts[2])) {
-                int n = snprintf(opened, sizeof(opened), "@%lld",
-                                 (long long)nd_blob_get_i64(r + I_OPENED));
-                parts[2] = (nd_str_t){opened, (uint32_t)n};
-        }
-        parts[3] = rec_str(r, S_B);
-        nd_action_id(parts, 4, id);
+        *hash = pair_hash(ctx, key,
+                          cart_part(rec_str(r, S_CART),
+                                    nd_blob_get_i64(r + I_OPENED), opened),
+                          rec_str(r, S_B), id);
         act.action_id = (nd_str_t){id, 32};
         nd_act_set_key(&act, key, r[I_FLAGS] & IF_CUSTOMER);
         act.channel = (nd_channel_t)r[I_BCH];
@@ -309,27 +414,57 @@ static void emit_instance(nd_ctx_t *ctx, struct cs_state *s, nd_entry_t *e,
         nd_ctx_emit(ctx, &act);
 }
 
+/* Byte order of two records' references: the cart part, then B. */
+static int ref_cmp(const uint8_t *x, const uint8_t *y) {
+        char bx[24], by[24];
+        nd_str_t p[2][2] = {
+            {cart_part(rec_str(x, S_CART), nd_blob_get_i64(x + I_OPENED), bx),
+             rec_str(x, S_B)},
+            {cart_part(rec_str(y, S_CART), nd_blob_get_i64(y + I_OPENED), by),
+             rec_str(y, S_B)}};
+        for (int k = 0; k < 2; k++) {
+                uint32_t n =
+                    p[0][k].len < p[1][k].len ? p[0][k].len : p[1][k].len;
+                int c = n ? memcmp(p[0][k].p, p[1][k].p, n) : 0;
+                if (c)
+                        return c;
+                if (p[0][k].len != p[1][k].len)
+                        return p[0][k].len < p[1][k].len ? -1 : 1;
+        }
+        return 0;
+}
+
 static void cs_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {
         struct cs_state *s = state;
         struct cs_val *v = nd_entry_value(e);
-        uint32_t off = v->cart.len;
-        uint16_t i = 0;
-        while (i < v->rec_cnt) {
-                uint8_t *r = nd_blob_bytes(e) + off;
-                if (r[I_STATE] != ST_PENDING ||
-                    nd_blob_get_i64(r + I_DUE) > due) {
-                        off += rec_len(r), i++;
-                        continue;
+        upgrade(ctx, e, v);
+        for (;;) {
+                /* The first due record in reference order. */
+                const uint8_t *b = nd_blob_bytes(e);
+                uint32_t off = recs_off(v), best = 0;
+                bool found = false;
+                uint64_t h;
+                for (uint16_t i = 0; i < v->rec_cnt; i++) {
+                        const uint8_t *r = b + off;
+                        if (nd_blob_get_i64(r + I_DUE) <= due &&
+                            (!found || ref_cmp(r, b + best) < 0)) {
+                                best = off;
+                                found = true;
+                        }
+                        off += rec_len(r);
                 }
-                if (!(v->cart.flags & ND_CART_F_OPEN) ||
-                    nd_cart_is_empty(&v->cart) ||
-                    !same_cart(r, nd_cart_id(e, &v->cart), v->cart.opened_ts)) {
-                        remove_rec(ctx, e, v, off); /* ends silently */
-                        continue;
+                if (!found)
+                        break;
+                if ((v->cart.flags & ND_CART_F_OPEN) &&
+                    !nd_cart_is_empty(&v->cart) &&
+                    same_cart(b + best, nd_cart_id(e, &v->cart),
+                              v->cart.opened_ts)) {
+                        emit_instance(ctx, s, e, v, b + best, due, &h);
+                        remove_rec(ctx, e, v, best);
+                        done_add(ctx, e, v, h);
+                } else {
+                        remove_rec(ctx, e, v, best); /* ends silently */
                 }
-                emit_instance(ctx, s, e, v, r, due);
-                r[I_STATE] = ST_DONE;
-                off += rec_len(r), i++;
         }
         settle(ctx, e, v);
 }

@@ -36,8 +36,13 @@ static uint16_t *str_len_field(nd_cart_t *cart, int which) {
         }
 }
 
+/* Bytes before the cart's strings: the last order's timestamp, when set. */
+static uint32_t base_off(const nd_cart_t *cart) {
+        return (cart->flags & ND_CART_F_ORDERED) ? 8 : 0;
+}
+
 static uint32_t str_off(const nd_cart_t *cart, int which) {
-        uint32_t off = 0;
+        uint32_t off = base_off(cart);
         if (which > S_CART_ID)
                 off += cart->cart_id_len;
         if (which > S_EVENT_ID)
@@ -115,21 +120,37 @@ bool nd_cart_opens(const nd_event_t *ev) {
 }
 
 nd_entry_t *nd_cart_entry(nd_ctx_t *ctx, const nd_event_t *ev) {
-        nd_entry_t *e = nd_ctx_get(ctx, ev->key);
-        if (ev->type == ND_EV_ORDER_COMPLETED) {
-                /* Any order closes the cart: nothing is left to track. */
-                if (e)
-                        nd_ctx_delete(ctx, e);
+        /* Entries exist only for customers with an open cart or a
+         * processed order; an event that opens no cart and is no order
+         * needs none. Every event of a customer who has one touches it
+         * (upsert): state.ttl counts from the customer's last event. */
+        if (!nd_cart_opens(ev) && ev->type != ND_EV_ORDER_COMPLETED &&
+            !nd_ctx_get(ctx, ev->key))
                 return NULL;
+        return nd_ctx_upsert(ctx, ev->key, NULL);
+}
+
+bool nd_cart_last_order(nd_entry_t *e, const nd_cart_t *cart, int64_t *ts) {
+        if (!(cart->flags & ND_CART_F_ORDERED))
+                return false;
+        *ts = nd_blob_get_i64(nd_blob_bytes(e));
+        return true;
+}
+
+nd_err_t nd_cart_order(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
+                       uint32_t *used, int64_t ts) {
+        int64_t old;
+        if (!nd_cart_last_order(e, cart, &old)) {
+                nd_err_t err = nd_blob_splice(ctx, e, used, 0, 0, NULL, 8);
+                if (err)
+                        return err;
+                cart->flags |= ND_CART_F_ORDERED;
+                cart->len += 8;
+                old = ts;
         }
-        if (!e) {
-                /* Entries exist only for customers with an open cart; an
-                 * event that opens no cart needs none. */
-                if (!nd_cart_opens(ev))
-                        return NULL;
-                e = nd_ctx_upsert(ctx, ev->key, NULL);
-        }
-        return e;
+        nd_blob_put_i64(nd_blob_bytes(e), ts > old ? ts : old);
+        nd_cart_clear(ctx, e, cart, used);
+        return ND_OK;
 }
 
 /* The line of sku: its offset and length; false when absent. */
@@ -236,9 +257,13 @@ static nd_err_t drop_lines(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
 
 void nd_cart_clear(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
                    uint32_t *used) {
+        uint32_t base = base_off(cart);
+        uint8_t keep = cart->flags & ND_CART_F_ORDERED;
         /* Shrinking never fails (blob.h). */
-        (void)nd_blob_splice(ctx, e, used, 0, cart->len, NULL, 0);
+        (void)nd_blob_splice(ctx, e, used, base, cart->len - base, NULL, 0);
         memset(cart, 0, sizeof(*cart));
+        cart->flags = keep;
+        cart->len = base;
 }
 
 int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart, uint32_t *used,
@@ -246,8 +271,13 @@ int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart, uint32_t *used,
         bool switched = false;
         nd_err_t err = ND_OK;
 
+        int64_t order_ts;
+
         if (!nd_cart_is_cart_event(ev))
                 return ND_CART_NONE;
+        if (nd_cart_is_mutation(ev) && nd_cart_last_order(e, cart, &order_ts) &&
+            ev->timestamp <= order_ts)
+                return ND_CART_STALE; /* nothing from before the last order */
         if (!(cart->flags & ND_CART_F_OPEN)) {
                 if ((err = set_str(ctx, e, cart, used, S_CART_ID, ev->cart_id)))
                         return err;

@@ -5,9 +5,12 @@
  * A cart is a fixed part, nd_cart_t, that the processor embeds in its entry
  * value, and a variable part at the start of the entry's blob:
  *
- *     [cart_id][last mutation's event_id][its device_id][currency][lines]
+ *     [last order ts][cart_id][last mutation's event_id][its device_id]
+ *     [currency][lines]
  *
- * each line being a 24-byte packed header (quantity, unit price, string
+ * the first part, an i64, only once the customer has ordered
+ * (ND_CART_F_ORDERED; customers who never ordered pay nothing for it), each
+ * line being a 24-byte packed header (quantity, unit price, string
  * lengths, has_price) followed by its sku and category. nd_cart_t holds the
  * lengths, so the processor's own packed records may follow the cart in the
  * same blob, from offset cart->len; every cart call keeps them intact and
@@ -24,7 +27,10 @@
  * first (also a cart_viewed without products: the new cart is then empty
  * and the event is still no mutation); a null cart_id means the open cart;
  * with no open cart, the event opens one; order_completed closes the cart
- * (nd_cart_entry deletes the customer's entry).
+ * (nd_cart_order); "nothing from before the last order": a mutation stamped
+ * at or before the largest timestamp of the customer's processed orders
+ * neither opens nor changes a cart (ND_CART_STALE), the timestamp being kept
+ * for the life of the entry, also while no cart is open.
  *
  * Bounds: at most ND_CART_MAX_LINES distinct skus (a new sku past that is
  * ignored; the event still counts as a mutation); strings are kept up to
@@ -47,6 +53,8 @@ enum {
         ND_CART_F_CHECKOUT = 0x2, /* checkout started on the open cart */
         ND_CART_F_MUTATED = 0x4,  /* the mutation fields are set */
         ND_CART_F_CUSTOMER = 0x8, /* the last mutation's key was customer_id */
+        ND_CART_F_ORDERED = 0x10, /* the blob starts with the last order's
+                                     timestamp (i64), counted in len */
 };
 
 /** The fixed part of a cart, embedded in a processor's value. Zero = none. */
@@ -72,6 +80,8 @@ typedef enum {
         ND_CART_SWITCHED, /* a new, empty cart replaced the open one, and
                              the event was no mutation */
         ND_CART_MUTATED,  /* a mutation: it is now the last mutation */
+        ND_CART_STALE,    /* a mutation stamped at or before the last order:
+                             ignored by the cart (still activity) */
 } nd_cart_result_t;
 
 /** true for the four cart events (the `cart` topic). */
@@ -88,14 +98,25 @@ bool nd_cart_opens(const nd_event_t *ev);
 
 /**
  * The open-cart rule, for a processor that keeps one entry per customer with
- * an open cart (cart_abandonment, channel_switch): the customer's entry for
- * ev (ev->key), or NULL when there is nothing to track. order_completed
- * closes the cart: the entry is deleted (its timer with it) and NULL
- * returned. Otherwise the existing entry; with none, a new one (value
- * zeroed) when ev opens a cart (nd_cart_opens), else NULL. NULL too when
- * the entry cannot be created (nd_ctx_upsert).
+ * an open cart or a processed order (cart_abandonment, channel_switch): the
+ * customer's entry for ev (ev->key), or NULL when there is nothing to track:
+ * the existing entry; with none, a new one (value zeroed) when ev opens a
+ * cart (nd_cart_opens) or is an order_completed (whose timestamp must be
+ * remembered: call nd_cart_order), else NULL. NULL too when the entry
+ * cannot be created (nd_ctx_upsert).
  */
 nd_entry_t *nd_cart_entry(nd_ctx_t *ctx, const nd_event_t *ev);
+
+/**
+ * order_completed at ts: closes the cart (nd_cart_clear) and raises the
+ * remembered last-order timestamp to ts. Errors as nd_cart_apply (the blob
+ * cannot grow; only on a customer's first order).
+ */
+nd_err_t nd_cart_order(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
+                       uint32_t *used, int64_t ts);
+
+/** The largest processed order timestamp in *ts; false when none. */
+bool nd_cart_last_order(nd_entry_t *e, const nd_cart_t *cart, int64_t *ts);
 
 /**
  * Applies ev to the cart (events that are no cart events are ignored).
@@ -105,7 +126,8 @@ nd_entry_t *nd_cart_entry(nd_ctx_t *ctx, const nd_event_t *ev);
 int nd_cart_apply(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart, uint32_t *used,
                   const nd_event_t *ev);
 
-/** Removes the cart (lines, strings, flags) from the blob and *cart. */
+/** Removes the cart (lines, strings, flags) from the blob and *cart; keeps
+ * the last order's timestamp. */
 void nd_cart_clear(nd_ctx_t *ctx, nd_entry_t *e, nd_cart_t *cart,
                    uint32_t *used);
 

@@ -294,14 +294,79 @@ START_TEST(viewing_another_cart_empties_the_open_one_and_disarms) {
 }
 END_TEST
 
-START_TEST(order_completed_clears_the_cart_and_the_state) {
+START_TEST(order_completed_clears_the_cart_and_keeps_its_time) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         ADD(d, "m1", 0, "A", .cart = "k1");
         EV(d, .type = "order_completed", .id = "o1", .ts = MIN,
            .order = "ord-9"); /* any order, whatever its cart */
-        ck_assert_uint_eq(nd_test_driver_entries(d, "cart"), 0);
+        /* The entry stays: it remembers the order's timestamp. */
+        ck_assert_uint_eq(nd_test_driver_entries(d, "cart"), 1);
         ck_assert_uint_eq(nd_test_driver_timers(d), 0);
         TICK(d, 30 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_mutation_stamped_before_the_last_order_is_ignored) {
+        /* A phone flushes its offline queue after the customer paid: the
+         * late add (before the order) opens no cart; one at the order's
+         * time neither; one after it does. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        ADD(d, "m1", 0, "A", .cart = "k1");
+        EV(d, .type = "order_completed", .id = "o1", .ts = 10 * MIN,
+           .order = "ord-1");
+        ADD(d, "late", 5 * MIN, "A", .cart = "k1");
+        ADD(d, "tie", 10 * MIN, "A", .cart = "k2");
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        TICK(d, 3 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        ADD(d, "m2", 3 * HOUR, "B", .cart = "k3");
+        TICK(d, 5 * HOUR);
+        ck_assert_str_eq(S(d, next(d)->act.source_event_ids[0]), "m2");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(the_last_order_is_remembered_after_the_cart_is_gone) {
+        /* An order from a customer with no cart, then one with an earlier
+         * time: the largest stays. A stale mutation still counts as
+         * activity. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        EV(d, .type = "order_completed", .id = "o1", .ts = HOUR,
+           .order = "ord-1");
+        EV(d, .type = "order_completed", .id = "o0", .ts = 30 * MIN,
+           .order = "ord-0");
+        ADD(d, "stale", 50 * MIN, "A");
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        ADD(d, "m1", 61 * MIN, "A");
+        ADD(d, "stale2", 2 * HOUR, "A", .cart = "old"); /* after: opens */
+        ck_assert_uint_eq(nd_test_driver_timers(d), 1);
+        EV(d, .type = "order_completed", .id = "o2", .ts = 3 * HOUR,
+           .order = "ord-2");
+        ADD(d, "m3", 4 * HOUR, "A");
+        ADD(d, "stale3", 2 * HOUR + 55 * MIN, "Z"); /* ignored */
+        VIEW(d, "p", 4 * HOUR + 59 * MIN);
+        TICK(d, 6 * HOUR);
+        /* due 5h, the view at 4h59m postpones to 5h09m */
+        {
+                const nd_test_action_t *a = next(d);
+                ck_assert_int_eq(a->act.created_at, T0 + 5 * HOUR + 9 * MIN);
+                ck_assert_uint_eq(a->act.item_cnt, 1);
+                ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "m3");
+        }
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(the_last_order_survives_a_restart) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        EV(d, .type = "order_completed", .id = "o1", .ts = HOUR,
+           .order = "ord-1");
+        nd_test_driver_restart(d);
+        ADD(d, "stale", 50 * MIN, "A");
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
+        TICK(d, 3 * HOUR);
         ck_assert_int_eq(nd_test_driver_output_count(d), 0);
         nd_test_driver_destroy(d);
 }
@@ -311,7 +376,6 @@ START_TEST(events_that_open_no_cart_create_no_state) {
         nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
         VIEW(d, "p1", 0);
         EV(d, .type = "cart_viewed", .id = "v1", .ts = 1);
-        EV(d, .type = "order_completed", .id = "o1", .ts = 2, .order = "o");
         ck_assert_uint_eq(nd_test_driver_entries(d, "cart"), 0);
         nd_test_driver_destroy(d);
 }
@@ -448,20 +512,148 @@ START_TEST(min_inactivity_zero_turns_the_check_off) {
 }
 END_TEST
 
-START_TEST(a_late_mutation_after_much_activity_postpones_conservatively) {
-        /* Five later distinct timestamps overflow the kept four: the check
-         * for D = 1h cannot be answered exactly and moves to the largest
-         * dropped timestamp + min_inactivity (docs/triggers.md). */
-        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
-        ADD(d, "m1", 100 * MIN, "A");
-        for (int i = 1; i <= 4; i++)
-                VIEW(d, "p", (100 + i) * MIN);
-        ADD(d, "m-late", 0, "A"); /* due 1h, far behind W */
-        TICK(d, 104 * MIN + 1);
-        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
-        TICK(d, 114 * MIN + 1); /* 110m: latest 104m; 114m: fires */
-        ck_assert_int_eq(next(d)->act.created_at, T0 + 114 * MIN);
+START_TEST(a_late_mutation_after_much_activity_fires_exactly) {
+        /* Issue 12's reproduction: delays [30m, 2h, 24h], min_inactivity
+         * 10m. Nothing was applied in (D - 10m, D] for stage 0's D: it
+         * fires at D, not after the later views. */
+        nd_test_driver_t *d = nd_test_driver_new(
+            "triggers: [{name: cart, type: cart_abandonment, "
+            "delays: [30m, 2h, 24h]}]\n",
+            T0);
+        const int64_t base = 1717266473850LL - T0;
+        const int64_t views[4] = {1717282616234LL, 1717282734862LL,
+                                  1717282885673LL, 1717283053016LL};
+        const nd_test_action_t *a;
+        EV(d, .type = "cart_viewed", .id = "cv", .cust = "c0024",
+           .ts = 1717279304967LL - T0,
+           .products = "[{\"sku\":\"S\",\"quantity\":1}]");
+        for (int i = 0; i < 4; i++)
+                EV(d, .type = "product_viewed", .id = "pv", .cust = "c0024",
+                   .ts = views[i] - T0, .sku = "S");
+        ADD(d, "late", base, "S", .cust = "c0024");
+        nd_test_driver_end(d, 1717283053016LL + 1);
+        /* the cart_viewed's own stage 0, fired when the first view moved
+         * W past it */
+        a = next(d);
+        ck_assert_int_eq(a->act.created_at, 1717279304967LL + 30 * MIN);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "cv");
+        a = next(d);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "late");
+        ck_assert_int_eq(a->act.stage, 0);
+        ck_assert_int_eq(a->act.created_at, 1717268273850LL);
+        /* stage 1 at base + 2h: the cart_viewed at 1717279304967 is in
+         * (D - 10m, D]? D = 1717273673850: no; it fires there too. */
+        a = next(d);
+        ck_assert_int_eq(a->act.stage, 1);
+        ck_assert_int_eq(a->act.created_at, T0 + base + 2 * HOUR);
+        ck_assert_ptr_null(nd_test_driver_read(d));
         nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(repeated_postponement_ends_at_the_end_of_the_activity_run) {
+        /* Views at 55m, 62m, 71m (each within 10m of the previous) cover
+         * [55m, 81m); a gap, then 95m. A late mutation's D = 1h moves to
+         * 81m exactly, the views having come in out of order. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        ADD(d, "m0", 100 * MIN, "A");
+        VIEW(d, "p3", 71 * MIN);
+        VIEW(d, "p4", 95 * MIN);
+        VIEW(d, "p1", 55 * MIN);
+        VIEW(d, "p2", 62 * MIN);
+        ADD(d, "m1", 0, "A"); /* due 1h, behind W */
+        TICK(d, 3 * HOUR);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + 81 * MIN);
+        ck_assert_ptr_null(nd_test_driver_read(d));
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(activity_ending_exactly_at_the_due_time_does_not_count) {
+        /* [t, t + m) with t + m = D does not contain D. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        VIEW(d, "p0", 40 * MIN); /* no entry yet: not recorded */
+        ADD(d, "m1", 0, "A");
+        VIEW(d, "p1", 45 * MIN);
+        VIEW(d, "p2", 50 * MIN); /* [45m, 60m): ends at D */
+        TICK(d, HOUR + 1);
+        ck_assert_int_eq(next(d)->act.created_at, T0 + HOUR);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+/* The contract's rule, by brute force over every applied timestamp: while
+ * one is in (D - m, D], D := the latest such + m. */
+static int64_t brute_fire(const int64_t *ts, int n, int64_t D, int64_t m) {
+        for (;;) {
+                int64_t best = INT64_MIN;
+                for (int i = 0; i < n; i++)
+                        if (ts[i] > D - m && ts[i] <= D && ts[i] > best)
+                                best = ts[i];
+                if (best == INT64_MIN)
+                        return D;
+                D = best + m;
+        }
+}
+
+START_TEST(active_elsewhere_matches_the_rule_on_random_traces) {
+        /* A cart, up to 12 views, maybe an order, then a mutation stamped
+         * anywhere (late or not), all applied before anything fires (a
+         * one-day out-of-orderness bound); every stage must fire where
+         * the rule, applied by brute force, says. */
+        uint64_t rng = 12345;
+#define RND(n)                                                          \
+        ((rng = rng * 6364136223846793005ULL + 1442695040888963407ULL), \
+         (int64_t)((rng >> 33) % (uint64_t)(n)))
+        for (int seed = 0; seed < 300; seed++) {
+                nd_test_driver_t *d = nd_test_driver_new(
+                    "time: {max_out_of_orderness: 1d}\n"
+                    "triggers: [{name: cart, type: cart_abandonment, "
+                    "delays: [30m, 2h], min_inactivity: 10m}]\n",
+                    T0);
+                int64_t ts[16], span = 4 * HOUR, late, order = -1;
+                int n = 0, views = (int)RND(13);
+                ts[n++] = RND(span);
+                ADD(d, "m0", ts[0], "A");
+                for (int i = 0; i < views; i++) {
+                        ts[n] = RND(span);
+                        VIEW(d, "v", ts[n]);
+                        n++;
+                }
+                if (RND(2)) {
+                        order = RND(span);
+                        ts[n++] = order;
+                        EV(d, .type = "order_completed", .id = "o", .ts = order,
+                           .order = "ord");
+                }
+                late = RND(span);
+                ts[n++] = late;
+                ADD(d, "m1", late, "B");
+                nd_test_driver_end(d, T0 + 2 * 24 * HOUR);
+                for (int i = 0; i < n; i++)
+                        ts[i] += T0;
+                if (order >= 0 && late <= order) {
+                        ck_assert_msg(nd_test_driver_output_count(d) == 0,
+                                      "seed %d: a stale mutation fired", seed);
+                } else {
+                        for (int st = 0; st < 2; st++) {
+                                const nd_test_action_t *a = next(d);
+                                int64_t due =
+                                    T0 + late + (st ? 2 * HOUR : 30 * MIN);
+                                ck_assert_int_eq(a->act.stage, st);
+                                ck_assert_msg(
+                                    a->act.created_at ==
+                                        brute_fire(ts, n, due, 10 * MIN),
+                                    "seed %d stage %d: %lld, rule %lld", seed,
+                                    st, (long long)a->act.created_at,
+                                    (long long)brute_fire(ts, n, due,
+                                                          10 * MIN));
+                        }
+                        ck_assert_ptr_null(nd_test_driver_read(d));
+                }
+                nd_test_driver_destroy(d);
+        }
+#undef RND
 }
 END_TEST
 
@@ -680,7 +872,10 @@ static Suite *cart_abandonment_suite(void) {
         tcase_add_test(tc, a_null_cart_id_means_the_open_cart);
         tcase_add_test(tc,
                        viewing_another_cart_empties_the_open_one_and_disarms);
-        tcase_add_test(tc, order_completed_clears_the_cart_and_the_state);
+        tcase_add_test(tc, order_completed_clears_the_cart_and_keeps_its_time);
+        tcase_add_test(tc, a_mutation_stamped_before_the_last_order_is_ignored);
+        tcase_add_test(tc, the_last_order_is_remembered_after_the_cart_is_gone);
+        tcase_add_test(tc, the_last_order_survives_a_restart);
         tcase_add_test(tc, events_that_open_no_cart_create_no_state);
         suite_add_tcase(s, tc);
 
@@ -699,8 +894,12 @@ static Suite *cart_abandonment_suite(void) {
             tc,
             the_next_stage_is_due_from_the_mutation_not_the_postponed_firing);
         tcase_add_test(tc, min_inactivity_zero_turns_the_check_off);
+        tcase_add_test(tc, a_late_mutation_after_much_activity_fires_exactly);
         tcase_add_test(
-            tc, a_late_mutation_after_much_activity_postpones_conservatively);
+            tc, repeated_postponement_ends_at_the_end_of_the_activity_run);
+        tcase_add_test(tc,
+                       activity_ending_exactly_at_the_due_time_does_not_count);
+        tcase_add_test(tc, active_elsewhere_matches_the_rule_on_random_traces);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("action");

@@ -177,7 +177,9 @@ START_TEST(an_order_cancels_every_instance) {
         ck_assert_uint_eq(nd_test_driver_timers(d), 1);
         EV(d, .type = "order_completed", .id = "o1", .ts = 7 * MIN,
            .order = "ord1");
-        ck_assert_uint_eq(nd_test_driver_entries(d, "switch"), 0);
+        /* The entry stays (the order's time, the emitted pairs). */
+        ck_assert_uint_eq(nd_test_driver_entries(d, "switch"), 1);
+        ck_assert_uint_eq(nd_test_driver_timers(d), 0);
         TICK(d, HOUR);
         ck_assert_int_eq(nd_test_driver_output_count(d), 0);
         nd_test_driver_destroy(d);
@@ -220,6 +222,139 @@ START_TEST(at_most_one_action_per_cart_and_b) {
         OPEN(d, "b4", 3 * HOUR + MIN, .channel = "app", .device = "d2");
         TICK(d, 4 * HOUR);
         ck_assert_str_eq(S(d, next(d)->act.cart_id), "k2");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_reused_cart_id_after_an_order_gets_no_second_action_for_b) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b1", 5 * MIN, .channel = "app", .device = "d2");
+        TICK(d, 20 * MIN);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 1);
+        nd_test_driver_clear(d);
+        EV(d, .type = "order_completed", .id = "o1", .ts = 30 * MIN,
+           .order = "ord1");
+        ADD(d, "m2", HOUR, "A", .cart = "k1", .device = "d1"); /* reused */
+        OPEN(d, "b2", HOUR + MIN, .channel = "app", .device = "d2");
+        OPEN(d, "b3", HOUR + MIN, .channel = "store"); /* another B */
+        nd_test_driver_restart(d);
+        TICK(d, 2 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 1);
+        ck_assert_str_eq(S(d, next(d)->act.source_event_ids[1]), "b3");
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(many_emitted_pairs_are_all_remembered) {
+        /* 20 devices each get their action; after an order the reused cart
+         * gets none on any of them, the first included. */
+        nd_test_driver_t *d = nd_test_driver_new(
+            "time: {max_out_of_orderness: 0}\n"
+            "triggers: [{name: switch, type: channel_switch, "
+            "switch_window: 1d, grace: 0}]\n",
+            T0);
+        char dev[8];
+        CART(d);
+        for (int i = 0; i < 20; i++) {
+                snprintf(dev, sizeof(dev), "x%02d", i);
+                OPEN(d, "b", (i + 1) * MIN, .channel = "app", .device = dev);
+        }
+        TICK(d, 30 * MIN);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 20);
+        nd_test_driver_clear(d);
+        EV(d, .type = "order_completed", .id = "o1", .ts = 31 * MIN,
+           .order = "ord1");
+        ADD(d, "m2", HOUR, "A", .cart = "k1", .device = "d1"); /* reused */
+        for (int i = 0; i < 20; i++) {
+                snprintf(dev, sizeof(dev), "x%02d", i);
+                OPEN(d, "b", HOUR + (i + 1) * MIN, .channel = "app",
+                     .device = dev);
+        }
+        TICK(d, 3 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(instances_due_together_fire_in_reference_order) {
+        /* Two B's first seen at the same time: "d2" before "d9" (bytes),
+         * whatever the order in which they were seen. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b9", 5 * MIN, .channel = "app", .device = "d9");
+        OPEN(d, "b2", 5 * MIN, .channel = "app", .device = "d2");
+        OPEN(d, "bs", 5 * MIN, .channel = "store");
+        TICK(d, HOUR);
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d2");
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d9");
+        ck_assert_int_eq(next(d)->act.channel, ND_CHANNEL_STORE);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_mutation_on_b_is_one_with_b_s_identity) {
+        /* B = device d2 (app). A mutation on app without a device_id has
+         * the identity "app", not d2: it does not cancel; one on d2 from
+         * another channel does. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b1", 5 * MIN, .channel = "app", .device = "d2");
+        OPEN(d, "b2", 5 * MIN, .channel = "store");
+        ADD(d, "m2", 6 * MIN, "B", .channel = "app"); /* identity "app" */
+        ADD(d, "m3", 7 * MIN, "B", .channel = "store", .device = "d7");
+        TICK(d, HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 2);
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d2");
+        ck_assert_int_eq(next(d)->act.channel, ND_CHANNEL_STORE);
+        nd_test_driver_clear(d);
+        CART(d);
+        ADD(d, "m4", 2 * HOUR, "A", .cart = "k9", .device = "d1");
+        OPEN(d, "b3", 2 * HOUR + MIN, .channel = "app", .device = "d2");
+        ADD(d, "m5", 2 * HOUR + 2 * MIN, "B", .channel = "web",
+            .device = "d2"); /* d2 itself, on another channel */
+        TICK(d, 4 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_mutation_on_a_sharing_b_s_device_does_not_cancel) {
+        /* A = web / d1, B = app / d1 (one phone, two channels): a mutation
+         * on web / d1 is on A, which never cancels. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        CART(d);
+        OPEN(d, "b1", 5 * MIN, .channel = "app", .device = "d1");
+        ADD(d, "m2", 6 * MIN, "B", .device = "d1");
+        TICK(d, HOUR);
+        ck_assert_str_eq(S(d, next(d)->act.device_id), "d1");
+        nd_test_driver_clear(d);
+        ADD(d, "m3", 2 * HOUR, "A", .cart = "k2", .device = "d1");
+        OPEN(d, "b2", 2 * HOUR + MIN, .channel = "app", .device = "d1");
+        ADD(d, "m4", 2 * HOUR + 2 * MIN, "B", .channel = "app",
+            .device = "d1"); /* on B itself */
+        TICK(d, 4 * HOUR);
+        ck_assert_int_eq(nd_test_driver_output_count(d), 0);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
+START_TEST(a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b) {
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        CART(d);
+        EV(d, .type = "order_completed", .id = "o1", .ts = 10 * MIN,
+           .order = "ord1");
+        ADD(d, "m2", 20 * MIN, "A", .cart = "k2", .device = "d1");
+        /* a flushed offline queue: stale, on app d2 */
+        ADD(d, "stale", 5 * MIN, "Z", .cart = "k2", .channel = "app",
+            .device = "d2");
+        OPEN(d, "b1", 21 * MIN, .channel = "app", .device = "d2");
+        TICK(d, HOUR);
+        a = next(d);
+        ck_assert_str_eq(S(d, a->act.from_device_id), "d1");
+        ck_assert_uint_eq(a->act.item_cnt, 1);
+        ck_assert_str_eq(S(d, a->act.source_event_ids[0]), "m2");
         nd_test_driver_destroy(d);
 }
 END_TEST
@@ -425,6 +560,14 @@ static Suite *channel_switch_suite(void) {
                        an_emptied_or_replaced_cart_ends_the_instance_silently);
         tcase_add_test(tc, at_most_one_action_per_cart_and_b);
         tcase_add_test(tc, a_cart_without_id_after_an_order_is_a_new_cart);
+        tcase_add_test(
+            tc, a_reused_cart_id_after_an_order_gets_no_second_action_for_b);
+        tcase_add_test(tc, many_emitted_pairs_are_all_remembered);
+        tcase_add_test(tc, instances_due_together_fire_in_reference_order);
+        tcase_add_test(tc, a_mutation_on_b_is_one_with_b_s_identity);
+        tcase_add_test(tc, a_mutation_on_a_sharing_b_s_device_does_not_cancel);
+        tcase_add_test(
+            tc, a_mutation_stamped_before_the_last_order_is_no_mutation_nor_b);
         tcase_add_test(tc, a_cancelled_instance_may_start_again);
         tcase_add_test(tc, instances_of_one_customer_fire_in_due_order);
         suite_add_tcase(s, tc);
