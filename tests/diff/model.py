@@ -664,12 +664,16 @@ class ChannelSwitch(Trigger):
             if cm.blocked(ev):
                 return                # neither a mutation nor a B event
             if cm.cart_event(ev):
-                # a mutation on B cancels B's instances: "on B" is the
-                # negation of §3's "another channel or device" taken
-                # against the B event (same channel, and not two different
-                # device ids)
+                # a mutation on B cancels B's instances. Reading of §5: "on
+                # B" is having B's identity (device_id when set, else
+                # channel); when A and B share a device on two channels,
+                # "mutations on A do not cancel" wins for a mutation that is
+                # not another channel or device than A (§3's sense).
                 for k, inst in list(s["instances"].items()):
-                    if _same_place(ev, inst["b"]):
+                    b, a = inst["b"], inst["a"]
+                    if ((ev.device_id is None) == (b.device_id is None) and
+                            _b_identity(ev) == _b_identity(b) and
+                            not _same_place(ev, a)):
                         del s["instances"][k]
                 return
         # a possible B event
