@@ -10,6 +10,7 @@ field but `emitted_at` (wall clock, TRIGGERS.md §4) is compared, action_id
 included. Prints missing / extra / different actions; exit 1 on any.
 """
 import json
+import os
 import sys
 
 IGNORED = {"emitted_at"}
@@ -82,6 +83,11 @@ def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     quiet = "--quiet" in sys.argv
     engine, model = load(args[0]), load(args[1])
+    # DIFF_ONLY=type,...: compare only these trigger types' actions
+    only = set(filter(None, os.environ.get("DIFF_ONLY", "").split(",")))
+    if only:
+        engine = [a for a in engine if a.get("trigger") in only]
+        model = [a for a in model if a.get("trigger") in only]
     diffs = compare(engine, model)
     if not quiet:
         for kind, typ, text in diffs:

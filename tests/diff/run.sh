@@ -12,6 +12,9 @@
 #   --keep DIR       keep the traces of failing seeds under DIR/seed-N
 #   --trace DIR      run one trace directory (e.g. tests/diff/cases/*) instead
 #                    of seeds; may be repeated
+#   --only TYPES     compare only these trigger types' actions (comma list)
+# Environment: MODEL_KNOWN=name,... emulates a documented deviation of the
+# engine in the model (tests/diff/README.md, "Known deviations").
 # Ends with `diff: N passed, M failed`; exit 1 on any failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +27,7 @@ while [ $# -gt 0 ]; do
     --minimize) minimize=1; shift ;;
     --keep) keep=$2; shift 2 ;;
     --trace) traces+=("$2"); shift 2 ;;
+    --only) export DIFF_ONLY=$2; shift 2 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -551,6 +551,29 @@ START_TEST(a_late_mutation_after_much_activity_fires_exactly) {
 }
 END_TEST
 
+START_TEST(past_the_interval_cap_a_check_fires_later_never_earlier) {
+        /* 70 separate visits (20m apart, min_inactivity 10m) while one cart
+         * is open, then a mutation stamped before all of them: the list
+         * keeps 64 intervals, the oldest merged. Stage 0's D = late + 1h
+         * falls in a gap between two of the oldest visits: the contract
+         * fires at D, the cap may only make it later. */
+        nd_test_driver_t *d = nd_test_driver_new(cfg_basic, T0);
+        const nd_test_action_t *a;
+        ADD(d, "open", 0, "A");
+        for (int i = 0; i < 70; i++)
+                VIEW(d, "v", 2 * HOUR + i * 20 * MIN);
+        ADD(d, "late", 65 * MIN + 5 * MIN, "A"); /* D = 2h10m: a gap */
+        nd_test_driver_end(d, 2 * HOUR + 70 * 20 * MIN + 25 * HOUR);
+        while ((a = nd_test_driver_read(d)) != NULL)
+                if (a->act.stage == 0 &&
+                    !strcmp(S(d, a->act.source_event_ids[0]), "late"))
+                        break;
+        ck_assert_ptr_nonnull(a);
+        ck_assert_int_ge(a->act.created_at, T0 + 2 * HOUR + 10 * MIN);
+        nd_test_driver_destroy(d);
+}
+END_TEST
+
 START_TEST(repeated_postponement_ends_at_the_end_of_the_activity_run) {
         /* Views at 55m, 62m, 71m (each within 10m of the previous) cover
          * [55m, 81m); a gap, then 95m. A late mutation's D = 1h moves to
@@ -897,6 +920,8 @@ static Suite *cart_abandonment_suite(void) {
         tcase_add_test(tc, a_late_mutation_after_much_activity_fires_exactly);
         tcase_add_test(
             tc, repeated_postponement_ends_at_the_end_of_the_activity_run);
+        tcase_add_test(tc,
+                       past_the_interval_cap_a_check_fires_later_never_earlier);
         tcase_add_test(tc,
                        activity_ending_exactly_at_the_due_time_does_not_count);
         tcase_add_test(tc, active_elsewhere_matches_the_rule_on_random_traces);
