@@ -198,6 +198,7 @@ nd_err_t nd_task_restore(nd_task_t *task, const void *key, size_t klen,
                          const void *value, size_t vlen, uint64_t *applied) {
         const uint8_t *p = value, *end = p + vlen;
         uint8_t *seen = task->rec_seen; /* instances in the record */
+        nd_err_t rc = ND_OK;
         if (task->wm_inst < 0)
                 return ND_ERR_BAD_RECORD; /* no stateful instance */
         if (klen == WM_KEY_LEN && !memcmp(key, WM_KEY, WM_KEY_LEN)) {
@@ -243,9 +244,17 @@ nd_err_t nd_task_restore(nd_task_t *task, const void *key, size_t klen,
                                 struct nd_ctx_s *ctx = &task->inst[i];
                                 if (!ctx->st || ctx->tag != tag)
                                         continue;
+                                /* WHY go on: one trigger's entry that
+                                 * does not decode (a layout of an earlier
+                                 * build) must not cost the customer the
+                                 * other triggers' state; it is dropped
+                                 * (no entry: the tombstone below) and the
+                                 * record counted as bad. */
                                 if (nd_store_entry_decode_into(ctx->st, q, len,
-                                                               NULL) != ND_OK)
-                                        return ND_ERR_BAD_RECORD;
+                                                               NULL) != ND_OK) {
+                                        rc = ND_ERR_BAD_RECORD;
+                                        break;
+                                }
                                 seen[i] = 1;
                                 if (applied)
                                         applied[i]++;
@@ -262,7 +271,7 @@ nd_err_t nd_task_restore(nd_task_t *task, const void *key, size_t klen,
                         nd_store_restore_tombstone(task->inst[i].st, key, klen);
         if (task->reserve_n && ++task->restore_recs == task->reserve_at)
                 reserve_from_sample(task);
-        return ND_OK;
+        return rc;
 }
 
 void nd_task_reserve(nd_task_t *task, size_t n) {

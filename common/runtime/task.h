@@ -145,8 +145,10 @@ size_t nd_task_pending_changes(const nd_task_t *task);
  * the watermark). Entries of triggers no longer configured are skipped;
  * applied[i] (may be NULL) counts the entries applied per instance. Bad
  * records are skipped with ND_ERR_BAD_RECORD (the caller logs and counts
- * them). Only on a new task, before nd_task_restored() and
- * nd_task_start().
+ * them); a well-framed record with one entry that does not decode (another
+ * value layout, e.g. of an earlier build) applies its other entries, drops
+ * that one and also returns ND_ERR_BAD_RECORD. Only on a new task, before
+ * nd_task_restored() and nd_task_start().
  */
 nd_err_t nd_task_restore(nd_task_t *task, const void *key, size_t klen,
                          const void *value, size_t vlen, uint64_t *applied);

@@ -149,7 +149,9 @@ static nd_err_t read_meta(nd_ocf_reader_t *r, char **schemap, size_t *slenp,
                 if (cnt == 0)
                         break;
                 if (cnt < 0) {
-                        cnt = -cnt;
+                        /* WHY the test: -INT64_MIN does not exist (found
+                         * by fuzz_ocf); it is refused as too many below. */
+                        cnt = cnt == INT64_MIN ? INT64_MAX : -cnt;
                         if ((err = rd_long(r, &size)))
                                 goto bad;
                 }

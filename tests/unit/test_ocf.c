@@ -668,6 +668,27 @@ START_TEST(wrong_schemas_codecs_and_magic_are_refused_at_open) {
 }
 END_TEST
 
+START_TEST(a_metadata_count_of_int64_min_is_refused) {
+        /* fuzz_ocf's finding (corpus/ocf/regress-meta-count-int64-min):
+         * the map's block count is the zigzag varint of INT64_MIN, whose
+         * negation does not exist; refused as too many entries. */
+        static const uint8_t file[] = {'O',  'b',  'j',  1,    0xff, 0xff, 0xff,
+                                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                                       0x03, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                       0xff, 0xff, 0xff, 0x00, '{',  '\n'};
+        nd_serde_t *serde = new_serde();
+        nd_ocf_reader_t *r;
+        char err[512] = "";
+        FILE *f = fmemopen((void *)file, sizeof(file), "rb");
+        ck_assert_int_ne(nd_ocf_reader_open(serde, f, &r, err, sizeof(err)),
+                         ND_OK);
+        ck_assert_ptr_null(r);
+        ck_assert_msg(strstr(err, "metadata entries"), "%s", err);
+        fclose(f);
+        nd_serde_destroy(serde);
+}
+END_TEST
+
 START_TEST(the_writer_refuses_events_of_another_topic) {
         nd_serde_t *serde = new_serde();
         char *mem = NULL;
@@ -698,6 +719,7 @@ static Suite *ocf_suite(void) {
         tcase_add_loop_test(tc, avro_c_reads_our_files, 0, 2);
         tcase_add_loop_test(
             tc, our_reader_reads_avro_c_files_with_an_evolved_schema, 0, 2);
+        tcase_add_test(tc, a_metadata_count_of_int64_min_is_refused);
         tcase_add_test(tc, the_writer_refuses_events_of_another_topic);
         suite_add_tcase(s, tc);
         tc = tcase_create("damage");

@@ -360,6 +360,42 @@ START_TEST(restore_skips_removed_triggers_and_refuses_bad_records) {
 END_TEST
 
 
+START_TEST(an_entry_that_does_not_decode_costs_only_its_own_trigger) {
+        /* An entry of another value layout (an earlier build's) in c1's
+         * record: that trigger's entry for c1 is dropped, the other
+         * trigger's is applied, and the record counts as bad. */
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_delays, T0, lookup);
+        nd_str_t k;
+        const uint8_t *v;
+        size_t vlen, klen;
+        uint8_t buf[512];
+        uint32_t tags[4];
+        const char *first;
+        view(drv, "c1", T0);
+        view(drv, "c2", T0);
+        nd_test_driver_flush(drv);
+        ck_assert_int_eq(record_tags(drv, last_record(drv, "c1"), tags), 2);
+        first = tags[0] == nd_task_changelog_tag("a_first") ? "a_first"
+                                                            : "b_second";
+        nd_test_driver_log(drv, last_record(drv, "c1"), &k, &v, &vlen);
+        ck_assert_uint_le(vlen, sizeof(buf));
+        memcpy(buf, v, vlen);
+        /* the first entry: tag, length, then format, key length, key,
+         * touched (8), value length (4): make the value length wrong */
+        klen = buf[1 + 8 + 1];
+        buf[1 + 8 + 2 + klen + 8] ^= 0x01;
+        nd_test_driver_log_append(drv, "c1", 2, buf, vlen, true);
+        nd_test_driver_restart(drv);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, first), 1);
+        ck_assert_uint_eq(nd_test_driver_entries(drv, strcmp(first, "a_first")
+                                                          ? "a_first"
+                                                          : "b_second"),
+                          2);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
+
 /* ---- state.ttl ---- */
 
 static nd_err_t count_emit(void *arg, nd_task_t *task, int inst,
@@ -442,6 +478,8 @@ static Suite *task_suite(void) {
             tc, an_entry_gone_from_one_trigger_leaves_the_record_and_the_store);
         tcase_add_test(tc,
                        restore_skips_removed_triggers_and_refuses_bad_records);
+        tcase_add_test(
+            tc, an_entry_that_does_not_decode_costs_only_its_own_trigger);
         suite_add_tcase(s, tc);
         tc = tcase_create("clock");
         tcase_add_test(tc,
