@@ -1,57 +1,51 @@
 #!/usr/bin/env bash
 # fence.sh BUILD_DIR SOURCE_DIR — a processor that includes a runtime header
-# fails to build, and an #include that climbs out of its folder fails the
-# style check (tests/fence/CMakeLists.txt).
+# fails to build, and the style check refuses an #include that climbs out of
+# its folder or a library header outside the one folder allowed to use it
+# (tests/fence/CMakeLists.txt, docs/design.md "The tree").
 set -uo pipefail
 build=$1 src=$2
-fail=0
+fail=0 ok=0
 out=$(mktemp); tmp=$(mktemp -d)
 trap 'rm -rf "$out" "$tmp"' EXIT
 
-if cmake --build "$build" --target nd_fence_ok >"$out" 2>&1; then
-  echo "ok: a processor compiles against include/nudge and processors/lib"
-else
-  cat "$out"; echo "FAIL: the control probe does not build"; fail=1
-fi
+pass() { echo "ok: $*"; ok=$((ok + 1)); }
+flunk() { cat "$out"; echo "FAIL: $*"; fail=$((fail + 1)); }
 
-if cmake --build "$build" --target nd_fence_runtime >"$out" 2>&1; then
-  echo "FAIL: a processor that includes kio.h built"; fail=1
-elif grep -q 'kio.h: No such file' "$out"; then
-  echo "ok: a processor that includes kio.h does not build (kio.h: No such file)"
-else
-  cat "$out"; echo "FAIL: the runtime probe failed for another reason"; fail=1
-fi
+# builds TARGET WHAT: the probe must build
+builds() {
+  if cmake --build "$build" --target "$1" >"$out" 2>&1; then pass "$2"
+  else flunk "$2 (it did not build)"; fi
+}
+# refuses CMD WHY WHAT: CMD must fail, saying WHY
+refuses() {
+  local why=$2 what=$3
+  if eval "$1" >"$out" 2>&1; then flunk "$what (it was accepted)"
+  elif grep -q "$why" "$out"; then pass "$what"
+  else flunk "$what (it failed for another reason)"; fi
+}
+style() { echo "'$src/scripts/style-check.sh' true '$1'"; }
 
-# The style rule: a climbing include is refused, a plain one is not.
+builds nd_fence_ok "a processor compiles against include/nudge and processors/lib"
+refuses "cmake --build '$build' --target nd_fence_runtime" 'kio.h: No such file' \
+  "a processor that includes kio.h does not build"
+
+mkdir -p "$tmp/common/state" "$tmp/common/kio"
 printf '#include "../../common/kio/kio.h"\n' >"$tmp/climb.c"
 printf '#include "kio.h"\n' >"$tmp/plain.c"
-if "$src/scripts/style-check.sh" true "$tmp/climb.c" >"$out" 2>&1; then
-  cat "$out"; echo "FAIL: style check accepted #include \"../\""; fail=1
-elif grep -q 'climbs out of its folder' "$out"; then
-  echo "ok: style check refuses #include \"../...\""
-else
-  cat "$out"; echo "FAIL: style check failed for another reason"; fail=1
-fi
-if "$src/scripts/style-check.sh" true "$tmp/plain.c" >"$out" 2>&1; then
-  echo "ok: style check accepts a plain #include"
-else
-  cat "$out"; echo "FAIL: style check refused a plain #include"; fail=1
-fi
-# The module map's system-header rules: librdkafka in common/kio only.
-mkdir -p "$tmp/common/state" "$tmp/common/kio"
 printf '#include <librdkafka/rdkafka.h>\n' >"$tmp/common/state/x.c"
 cp "$tmp/common/state/x.c" "$tmp/common/kio/x.c"
-if "$src/scripts/style-check.sh" true "$tmp/common/state/x.c" >"$out" 2>&1; then
-  cat "$out"; echo "FAIL: style check let common/state include librdkafka"; fail=1
-elif grep -q 'only common/kio/ includes librdkafka' "$out"; then
-  echo "ok: style check refuses librdkafka outside common/kio"
-else
-  cat "$out"; echo "FAIL: style check failed for another reason"; fail=1
-fi
-if "$src/scripts/style-check.sh" true "$tmp/common/kio/x.c" >"$out" 2>&1; then
-  echo "ok: style check lets common/kio include librdkafka"
-else
-  cat "$out"; echo "FAIL: style check refused librdkafka in common/kio"; fail=1
-fi
-[ $fail = 0 ] && echo "fence: 6 passed, 0 failed"
-exit $fail
+
+refuses "$(style "$tmp/climb.c")" 'climbs out of its folder' \
+  'style check refuses #include "../..."'
+refuses "$(style "$tmp/common/state/x.c")" 'only common/kio/ includes librdkafka' \
+  "style check refuses librdkafka outside common/kio"
+if eval "$(style "$tmp/plain.c")" >"$out" 2>&1; then
+  pass "style check accepts a plain #include"
+else flunk "style check refused a plain #include"; fi
+if eval "$(style "$tmp/common/kio/x.c")" >"$out" 2>&1; then
+  pass "style check lets common/kio include librdkafka"
+else flunk "style check refused librdkafka in common/kio"; fi
+
+echo "fence: $ok passed, $fail failed"
+[ $fail = 0 ]
