@@ -42,6 +42,19 @@ static inline bool nd_str_eq(nd_str_t a, nd_str_t b) {
         return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
+/**
+ * Byte order of a and b, a prefix first (null, the empty string, first of
+ * all): < 0, 0 or > 0 like memcmp. The order in which instances of one
+ * trigger due at the same time fire (TRIGGERS.md §5).
+ */
+static inline int nd_str_cmp(nd_str_t a, nd_str_t b) {
+        uint32_t n = a.len < b.len ? a.len : b.len;
+        int c = n ? memcmp(a.p, b.p, n) : 0;
+        if (c)
+                return c;
+        return a.len < b.len ? -1 : a.len > b.len;
+}
+
 /** Event types, in the order of TRIGGERS.md §1. */
 typedef enum {
         ND_EV_PAGE_VIEWED = 0,

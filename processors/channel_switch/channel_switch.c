@@ -422,16 +422,8 @@ static int ref_cmp(const uint8_t *x, const uint8_t *y) {
              rec_str(x, S_B)},
             {cart_part(rec_str(y, S_CART), nd_blob_get_i64(y + I_OPENED), by),
              rec_str(y, S_B)}};
-        for (int k = 0; k < 2; k++) {
-                uint32_t n =
-                    p[0][k].len < p[1][k].len ? p[0][k].len : p[1][k].len;
-                int c = n ? memcmp(p[0][k].p, p[1][k].p, n) : 0;
-                if (c)
-                        return c;
-                if (p[0][k].len != p[1][k].len)
-                        return p[0][k].len < p[1][k].len ? -1 : 1;
-        }
-        return 0;
+        int c = nd_str_cmp(p[0][0], p[1][0]);
+        return c ? c : nd_str_cmp(p[0][1], p[1][1]);
 }
 
 static void cs_timer(nd_ctx_t *ctx, void *state, nd_entry_t *e, int64_t due) {

@@ -123,10 +123,11 @@ nd_entry_t *nd_cart_entry(nd_ctx_t *ctx, const nd_event_t *ev) {
         /* Entries exist only for customers with an open cart or a
          * processed order; an event that opens no cart and is no order
          * needs none. Every event of a customer who has one touches it
-         * (upsert): state.ttl counts from the customer's last event. */
-        if (!nd_cart_opens(ev) && ev->type != ND_EV_ORDER_COMPLETED &&
-            !nd_ctx_get(ctx, ev->key))
-                return NULL;
+         * (nd_ctx_get does): state.ttl counts from the customer's last
+         * event. One lookup when the entry exists, the common case. */
+        nd_entry_t *e = nd_ctx_get(ctx, ev->key);
+        if (e || (!nd_cart_opens(ev) && ev->type != ND_EV_ORDER_COMPLETED))
+                return e;
         return nd_ctx_upsert(ctx, ev->key, NULL);
 }
 

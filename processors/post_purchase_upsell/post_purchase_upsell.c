@@ -357,15 +357,6 @@ static void emit_order(nd_ctx_t *ctx, struct pu_state *s, nd_entry_t *e,
         nd_ctx_emit(ctx, &act);
 }
 
-/* Byte order of two strings (a prefix first). */
-static int bytes_cmp(nd_str_t a, nd_str_t b) {
-        uint32_t n = a.len < b.len ? a.len : b.len;
-        int c = n ? memcmp(a.p, b.p, n) : 0;
-        if (c)
-                return c;
-        return a.len < b.len ? -1 : a.len > b.len;
-}
-
 /* The offset of the pending order due by `due` whose order_id comes first
  * in byte order, or -1. */
 static int64_t first_due(nd_entry_t *e, int64_t due) {
@@ -376,8 +367,8 @@ static int64_t first_due(nd_entry_t *e, int64_t due) {
         for (uint16_t i = 0; i < v->cnt; i++) {
                 const uint8_t *r = b + off;
                 if (nd_blob_get_i64(r + P_DUE) <= due &&
-                    (best < 0 || bytes_cmp(rec_str(r, S_ORDER),
-                                           rec_str(b + best, S_ORDER)) < 0))
+                    (best < 0 || nd_str_cmp(rec_str(r, S_ORDER),
+                                            rec_str(b + best, S_ORDER)) < 0))
                         best = off;
                 off += nd_blob_get_u32(r + P_LEN);
         }
