@@ -173,10 +173,7 @@ void nd_task_process(nd_task_t *task, const nd_rec_t *rec) {
                 /* state.ttl: entries touched before W - ttl expire when
                  * this event reaches them (context.c, live_entry). */
                 W = nd_watermark_get(&task->wm);
-                if (W == INT64_MIN ||
-                    __builtin_sub_overflow(W, task->cfg->state_ttl_ms,
-                                           &task->ttl_limit))
-                        task->ttl_limit = INT64_MIN;
+                task->ttl_limit = nd_time_sub_sat(W, task->cfg->state_ttl_ms);
                 task->in_event = true;
         }
         for (int i = 0; i < task->inst_cnt; i++) {
