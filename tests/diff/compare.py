@@ -76,6 +76,16 @@ def compare(engine, model):
                             "", json.dumps(m.get(f))))
                     diffs.append(("different:" + ",".join(fields), typ,
                                   "\n".join(lines)))
+    if not diffs:
+        # The same actions: they must also come in the same order, the
+        # firing order of §2 and §5 (due time, key, trigger name, and the
+        # reference for instances of one trigger due together).
+        for i, (e, m) in enumerate(zip(engine, model)):
+            if match_key(e) != match_key(m):
+                diffs.append(("order", e.get("trigger"),
+                              "order differs at action %d:\n    engine %s"
+                              "\n    model  %s" % (i, short(e), short(m))))
+                break
     return diffs
 
 

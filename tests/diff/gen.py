@@ -184,6 +184,19 @@ def gen_events(r, seed, n, bound, trig, catalog):
                       products=lines if typ == "order_completed" else None)
         c["times"].append(ts)
         events.append(json.dumps(ev, separators=(",", ":")))
+        if r.random() < 0.1 and typ in ("order_completed", "page_viewed",
+                                        "app_opened", "product_viewed"):
+            # a twin at the same timestamp: two orders, or two B events on
+            # other devices, due at the same D — they fire in the byte
+            # order of their reference (§5), not in processing order
+            tw = dict(ev, event_id="e%d-%dt" % (seed, i))
+            if typ == "order_completed":
+                tw["order_id"] = r.choice(["n", "p"]) + ev["order_id"]
+                c["orders"].append(tw["order_id"])
+            else:
+                tw["device_id"] = r.choice(c["devs"])
+                tw["channel"] = r.choice(["web", "app", "store"])
+            events.append(json.dumps(tw, separators=(",", ":")))
         if r.random() < 0.02:
             events.append(r.choice([
                 '{"event_id":"bad-%d","type":"page_viewed"}' % i,
