@@ -264,6 +264,15 @@ void nd_kio_lag_foreach(nd_kio_t *kio,
                                    int32_t partition, int64_t lag),
                         void *arg);
 
+/**
+ * The partition of a record with this key among `partition_cnt`, as the
+ * producers partition (TRIGGERS.md §1): murmur2 like the Java client's
+ * default partitioner and librdkafka's murmur2_random (keys are never null
+ * here). Used by replay to give each record the task live would.
+ */
+int32_t nd_kio_partition_of(const void *key, size_t key_len,
+                            int32_t partition_cnt);
+
 /** librdkafka's version string. */
 const char *nd_kio_version(void);
 

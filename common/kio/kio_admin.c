@@ -187,3 +187,11 @@ out:
         rd_kafka_destroy(rk);
         return ret;
 }
+
+int32_t nd_kio_partition_of(const void *key, size_t key_len,
+                            int32_t partition_cnt) {
+        /* librdkafka's own partitioner function: it reads neither the
+         * topic nor the opaques. */
+        return rd_kafka_msg_partitioner_murmur2(NULL, key, key_len,
+                                                partition_cnt, NULL, NULL);
+}
