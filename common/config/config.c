@@ -134,6 +134,24 @@ static const nd_cfg_prop_t props[] = {
                     "before it gives up."),
     ND_CFG_INT("processing.batch_size", "1000", F(batch_size), 1, 100000,
                "Most records a worker takes from its consumer at a time."),
+    ND_CFG_DURATION(
+        "processing.max_task_idle", "30s", F(max_task_idle_ms), 0, ND_HOUR(1),
+        "How long a task holds its records back while one of its "
+        "partitions has none buffered and has not reached its end (Kafka "
+        "Streams' `max.task.idle.ms`): a task applies its topics' records "
+        "merged by event time, so it waits for the partition behind. Past "
+        "this it goes on without it (counted in "
+        "`nudge_records_enforced_total`, logged). 30s: longer than any "
+        "healthy fetch (fetch.wait.max.ms is 50 ms, a request times out "
+        "after 30 s), short enough that a partition whose leader is away "
+        "does not stop the task for long. 0: never wait (order only "
+        "among what was fetched)."),
+    ND_CFG_INT("processing.buffered_records", "1000", F(buffered_records), 10,
+               1000000,
+               "Records buffered per partition before its fetching pauses "
+               "(resumed at half): bounds memory while a topic far ahead in "
+               "event time waits for the others (Kafka Streams' "
+               "`buffered.records.per.partition`)."),
     ND_CFG_DURATION("time.max_out_of_orderness", "5s",
                     F(max_out_of_orderness_ms), 0, ND_DAY(1),
                     "The watermark lags the highest event time seen by this "

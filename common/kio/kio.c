@@ -211,7 +211,10 @@ static nd_err_t consumer_props(const nd_kio_t *kio, rd_kafka_conf_t *cc,
             conf_default(cc, cfg, "consumer", "isolation.level",
                          "read_committed", errstr, errstr_size) != ND_OK ||
             conf_default(cc, cfg, "consumer", "auto.offset.reset", "earliest",
-                         errstr, errstr_size) != ND_OK)
+                         errstr, errstr_size) != ND_OK ||
+            /* the partition group's "at its end" (kio_group.c) */
+            conf_put(cc, "enable.partition.eof", "true", errstr, errstr_size) !=
+                ND_OK)
                 return ND_ERR_CONFIG;
         /* group.instance.id is per process: with several threads each
          * consumer needs its own. */
@@ -356,6 +359,8 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
                 }
         }
         kio->batch_cap = (int)cfg->batch_size;
+        kio->buffer_max = (int)cfg->buffered_records;
+        kio->max_idle_ms = cfg->max_task_idle_ms;
         kio->batch = nd_calloc((size_t)kio->batch_cap, sizeof(*kio->batch));
         log_latency_conf(kio);
         *kiop = kio;
@@ -373,6 +378,9 @@ void nd_kio_destroy(nd_kio_t *kio) {
                 nd_free(kio->batch);
         }
         nd__kio_topics_release(kio->topics, kio->topic_cnt);
+        nd__kio_group_free(kio);
+        for (int i = 0; i < kio->sub_cnt; i++)
+                nd_free(kio->sub[i]);
         if (kio->consumer)
                 rd_kafka_destroy(kio->consumer);
         if (kio->producer)
@@ -402,12 +410,19 @@ void nd_kio_warm(nd_kio_t *kio, const char *const *topics, int cnt,
 }
 
 nd_err_t nd_kio_subscribe(nd_kio_t *kio, const char *const *topics, int cnt) {
-        rd_kafka_topic_partition_list_t *sub =
-            rd_kafka_topic_partition_list_new(cnt);
+        rd_kafka_topic_partition_list_t *sub;
         rd_kafka_resp_err_t err;
-        for (int i = 0; i < cnt; i++)
+        if (cnt > KIO_MAX_TOPICS || kio->sub_cnt) {
+                nd_log_error("kio", "subscribe: once, to at most %d topics",
+                             KIO_MAX_TOPICS);
+                return ND_ERR_INVAL;
+        }
+        sub = rd_kafka_topic_partition_list_new(cnt);
+        for (int i = 0; i < cnt; i++) {
                 rd_kafka_topic_partition_list_add(sub, topics[i],
                                                   RD_KAFKA_PARTITION_UA);
+                kio->sub[kio->sub_cnt++] = nd_strdup(topics[i]);
+        }
         err = rd_kafka_subscribe(kio->consumer, sub);
         rd_kafka_topic_partition_list_destroy(sub);
         if (err) {
@@ -419,50 +434,6 @@ nd_err_t nd_kio_subscribe(nd_kio_t *kio, const char *const *topics, int cnt) {
 
 /* ------------------------------------------------------------------ */
 /* Poll and produce                                                    */
-
-int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms) {
-        int n = 0;
-        char why[256];
-
-        if (kio->batch_cnt)
-                nd_kio_release(kio);
-        if (max > kio->batch_cap)
-                max = kio->batch_cap;
-        rd_kafka_poll(kio->producer, 0);
-        if (!kio->eos)
-                nd__kio_alos_try_commit(kio);
-        while (n < max) {
-                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
-                    kio->consumer, n == 0 ? timeout_ms : 0);
-                if (!rkm)
-                        break;
-                if (rkm->err) {
-                        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                nd_log_warn("kio", "consumer: %s",
-                                            rd_kafka_message_errstr(rkm));
-                        rd_kafka_message_destroy(rkm);
-                        if (rd_kafka_fatal_error(kio->consumer, why,
-                                                 sizeof(why))) {
-                                nd_log_error("kio", "fatal consumer error: %s",
-                                             why);
-                                return ND_ERR_KAFKA_FATAL;
-                        }
-                        timeout_ms = 0;
-                        continue;
-                }
-                kio->batch[kio->batch_cnt++] = rkm;
-                nd__kio_fill_rec(&recs[n++], rkm);
-        }
-        if (n)
-                kio->pending = true;
-        return n;
-}
-
-void nd_kio_release(nd_kio_t *kio) {
-        for (int i = 0; i < kio->batch_cnt; i++)
-                rd_kafka_message_destroy(kio->batch[i]);
-        kio->batch_cnt = 0;
-}
 
 nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
                         const void *key, size_t key_len, const void *value,
@@ -522,72 +493,4 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
                 return ND_ERR_KAFKA_FATAL;
         return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ND_ERR_TIMEOUT
                                                     : ND_ERR_KAFKA;
-}
-
-/* ------------------------------------------------------------------ */
-/* Positions and lag                                                   */
-
-/*
- * True when every assigned partition numbered `partition` (every assigned
- * partition when partition < 0) was read up to the high watermark last
- * reported by the broker.
- */
-static bool assigned_caught_up(nd_kio_t *kio, int32_t partition) {
-        rd_kafka_topic_partition_list_t *pos;
-        bool caught_up = true;
-        if (!kio->assignment || kio->assignment->cnt == 0)
-                return true;
-        pos = rd_kafka_topic_partition_list_new(kio->assignment->cnt);
-        for (int i = 0; i < kio->assignment->cnt; i++) {
-                const rd_kafka_topic_partition_t *tp =
-                    &kio->assignment->elems[i];
-                if (partition < 0 || tp->partition == partition)
-                        rd_kafka_topic_partition_list_add(pos, tp->topic,
-                                                          tp->partition);
-        }
-        rd_kafka_position(kio->consumer, pos);
-        for (int i = 0; i < pos->cnt && caught_up; i++) {
-                int64_t lo = -1, hi = -1;
-                if (rd_kafka_get_watermark_offsets(
-                        kio->consumer, pos->elems[i].topic,
-                        pos->elems[i].partition, &lo, &hi) != 0 ||
-                    hi < 0)
-                        continue; /* nothing fetched yet: no known backlog */
-                if (pos->elems[i].offset < 0 ? hi > lo
-                                             : pos->elems[i].offset < hi)
-                        caught_up = false;
-        }
-        rd_kafka_topic_partition_list_destroy(pos);
-        return caught_up;
-}
-
-bool nd_kio_caught_up(nd_kio_t *kio) {
-        return assigned_caught_up(kio, -1);
-}
-
-bool nd_kio_partition_caught_up(nd_kio_t *kio, int32_t partition) {
-        return assigned_caught_up(kio, partition);
-}
-
-void nd_kio_lag_foreach(nd_kio_t *kio,
-                        void (*cb)(void *arg, const char *topic,
-                                   int32_t partition, int64_t lag),
-                        void *arg) {
-        rd_kafka_topic_partition_list_t *pos;
-        if (!kio->assignment || kio->assignment->cnt == 0)
-                return;
-        pos = rd_kafka_topic_partition_list_copy(kio->assignment);
-        rd_kafka_position(kio->consumer, pos);
-        for (int i = 0; i < pos->cnt; i++) {
-                rd_kafka_topic_partition_t *tp = &pos->elems[i];
-                int64_t lo = -1, hi = -1, lag = -1;
-                if (rd_kafka_get_watermark_offsets(kio->consumer, tp->topic,
-                                                   tp->partition, &lo,
-                                                   &hi) == 0 &&
-                    hi >= 0)
-                        lag = tp->offset >= 0 ? hi - tp->offset
-                                              : (lo >= 0 ? hi - lo : -1);
-                cb(arg, tp->topic, tp->partition, lag < 0 ? -1 : lag);
-        }
-        rd_kafka_topic_partition_list_destroy(pos);
 }

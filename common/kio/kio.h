@@ -115,6 +115,11 @@ typedef struct nd_kio_conf_s {
          * close): the runtime produces its changelog records here, so they
          * join the same transaction. An error aborts the commit. */
         nd_err_t (*before_commit)(void *arg);
+        /* The event time of a record, by which a task's partitions are
+         * merged (called once per record as it is consumed; INT64_MIN
+         * puts a record that cannot be read first, to be dead-lettered).
+         * NULL: the Kafka record timestamp. */
+        int64_t (*timestamp)(void *arg, const nd_rec_t *rec);
         void *arg;
 } nd_kio_conf_t;
 
@@ -148,10 +153,16 @@ void nd_kio_warm(nd_kio_t *kio, const char *const *topics, int cnt,
 nd_err_t nd_kio_subscribe(nd_kio_t *kio, const char *const *topics, int cnt);
 
 /**
- * Waits up to timeout_ms for a first record, then takes whatever else is
- * already fetched, up to max. Fills recs[] (ev = NULL) and returns the
- * count (0 on timeout) or a negative nd_err_t (fatal consumer error). The
- * records stay valid until nd_kio_release(). Serves rebalances.
+ * Hands out up to max records in the order the tasks must apply them
+ * (kio_group.c): per partition number, the partitions of the subscribed
+ * topics merged by event time (conf.timestamp), ties to the topic
+ * subscribed first, each partition in its own order; a task's records are
+ * held back while one of its partitions has nothing buffered and has not
+ * reached its end (up to processing.max_task_idle). Waits up to timeout_ms
+ * when nothing can be handed out at once. Fills recs[] (ev = NULL) and
+ * returns the count (0 on timeout) or a negative nd_err_t (fatal consumer
+ * error). The records stay valid until nd_kio_release() and count as
+ * processed at the next commit. Serves rebalances.
  */
 int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms);
 
@@ -182,11 +193,21 @@ int64_t nd_kio_last_commit_ns(const nd_kio_t *kio);
 bool nd_kio_has_pending(const nd_kio_t *kio);
 
 /**
- * True when every assigned partition has been read up to its high
- * watermark as last reported by the broker (the hybrid clock's "consumed
- * everything available").
+ * True when every assigned partition has nothing buffered and has reached
+ * its end (librdkafka's partition EOF: under read_committed, the last
+ * stable offset), the hybrid clock's "consumed everything available".
  */
 bool nd_kio_caught_up(nd_kio_t *kio);
+
+/** Records handed out without waiting for an empty partition that had not
+ * reached its end (processing.max_task_idle ran out), since creation. */
+uint64_t nd_kio_enforced(const nd_kio_t *kio);
+
+/** Partitions paused because their buffer is full. */
+int nd_kio_paused(const nd_kio_t *kio);
+
+/** Tasks that hold records back, waiting for one of their partitions. */
+int nd_kio_waiting_tasks(const nd_kio_t *kio);
 
 /**
  * Commits what is pending (synchronously), leaves the group and flushes the
@@ -249,15 +270,15 @@ void nd_kio_table_progress(const nd_kio_client_t *cl, int64_t *read,
                            int64_t *total);
 
 /**
- * True when every assigned event-topic partition numbered `partition` was
- * read up to the high watermark the broker last reported.
+ * nd_kio_caught_up() for the task of partition number `partition`.
  */
 bool nd_kio_partition_caught_up(nd_kio_t *kio, int32_t partition);
 
 /**
  * Calls cb for every assigned partition with its consumer lag: the high
- * watermark last reported by the broker minus the position (-1 when not
- * known yet). Worker thread only.
+ * watermark last reported by the broker minus the offset after the last
+ * record handed out (buffered records count as lag; -1 when not known
+ * yet). Worker thread only.
  */
 void nd_kio_lag_foreach(nd_kio_t *kio,
                         void (*cb)(void *arg, const char *topic,

@@ -80,28 +80,8 @@ static void rewind_to_committed(nd_kio_t *kio) {
                 nd_log_warn("kio", "rewound %d partitions to committed offsets",
                             parts->cnt);
         }
+        nd__kio_group_rewound(kio);
         rd_kafka_topic_partition_list_destroy(parts);
-}
-
-/* The positions to commit: assigned partitions we have read from. */
-static rd_kafka_topic_partition_list_t *positions(nd_kio_t *kio) {
-        rd_kafka_topic_partition_list_t *pos, *out;
-        if (!kio->assignment || kio->assignment->cnt == 0)
-                return NULL;
-        pos = rd_kafka_topic_partition_list_copy(kio->assignment);
-        rd_kafka_position(kio->consumer, pos);
-        out = rd_kafka_topic_partition_list_new(pos->cnt);
-        for (int i = 0; i < pos->cnt; i++)
-                if (pos->elems[i].offset >= 0)
-                        rd_kafka_topic_partition_list_add(
-                            out, pos->elems[i].topic, pos->elems[i].partition)
-                            ->offset = pos->elems[i].offset;
-        rd_kafka_topic_partition_list_destroy(pos);
-        if (out->cnt == 0) {
-                rd_kafka_topic_partition_list_destroy(out);
-                return NULL;
-        }
-        return out;
 }
 
 /* ------------------------------------------------------------------ */
@@ -135,7 +115,7 @@ static nd_err_t abort_and_rewind(nd_kio_t *kio) {
 }
 
 static nd_err_t commit_eos(nd_kio_t *kio) {
-        rd_kafka_topic_partition_list_t *pos = positions(kio);
+        rd_kafka_topic_partition_list_t *pos = nd__kio_group_positions(kio);
         rd_kafka_error_t *error = NULL;
 
         if (pos) {
@@ -258,14 +238,14 @@ static nd_err_t commit_alos(nd_kio_t *kio) {
                 if (rerr || kio->dr_failed)
                         return alos_rewind(kio, rerr);
                 nd__kio_snaps_clear(kio);
-                pos = positions(kio);
+                pos = nd__kio_group_positions(kio);
                 if (pos &&
                     commit_offsets(kio, pos, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
                         return ND_ERR_KAFKA;
                 kio->pending = false;
                 return ND_OK;
         }
-        kio->snap[kio->epoch % KIO_EPOCHS] = positions(kio);
+        kio->snap[kio->epoch % KIO_EPOCHS] = nd__kio_group_positions(kio);
         kio->epoch++;
         kio->outstanding[kio->epoch % KIO_EPOCHS] = 0;
         kio->pending = false;
@@ -378,8 +358,9 @@ void nd__kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         nd_kio_t *kio = opaque;
         bool cooperative =
             !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-        int32_t nums[1024];
-        int n = parts->cnt <= 1024 ? partition_numbers(parts, nums) : 0;
+        int32_t *nums =
+            nd_calloc((size_t)(parts->cnt ? parts->cnt : 1), sizeof(*nums));
+        int n = partition_numbers(parts, nums);
         rd_kafka_error_t *error = NULL;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -390,6 +371,7 @@ void nd__kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 else
                         rd_kafka_assign(rk, parts);
                 assignment_add(kio, parts);
+                nd__kio_group_assign(kio, parts);
                 if (kio->conf.on_assign)
                         kio->conf.on_assign(kio->conf.arg, nums, n);
         } else {
@@ -413,6 +395,8 @@ void nd__kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
                 if (kio->conf.on_revoke)
                         kio->conf.on_revoke(kio->conf.arg, nums, n, lost);
+                nd__kio_group_revoke(kio,
+                                     cooperative ? parts : kio->assignment);
                 if (cooperative) {
                         error = rd_kafka_incremental_unassign(rk, parts);
                         assignment_del(kio, parts);
@@ -427,4 +411,5 @@ void nd__kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         }
+        nd_free(nums);
 }

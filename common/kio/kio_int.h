@@ -29,6 +29,32 @@
 #define KIO_TOPIC_CACHE     16
 #define KIO_PRODUCE_WAIT_MS 30000
 #define KIO_EPOCHS          64 /* at-least-once commits awaiting delivery */
+#define KIO_MAX_TOPICS      8  /* event topics of one task */
+
+/* kio_group.c: a buffered record and its event time. */
+struct kio_slot {
+        rd_kafka_message_t *rkm;
+        int64_t ts;
+};
+
+/* One assigned partition's buffer (a ring of records not handed out). */
+struct kio_part {
+        bool assigned;
+        bool at_end; /* an EOF event came after the last record fetched */
+        bool paused; /* the buffer is full: fetching paused */
+        int32_t partition;
+        struct kio_slot *ring;
+        int cap, head, cnt;
+        int64_t next; /* offset after the last record handed out; -1 */
+};
+
+/* One partition number: a task's partitions, one per subscribed topic. */
+struct kio_task {
+        int assigned;       /* how many of part[] are */
+        int64_t hold_since; /* mono ms it began to wait; 0 = not waiting */
+        bool told;          /* the enforced processing of this wait logged */
+        struct kio_part part[KIO_MAX_TOPICS];
+};
 
 struct topic_ref {
         char *name; /* our copy */
@@ -45,9 +71,22 @@ struct nd_kio_s {
         bool pending;   /* consumed or produced since commit */
         long dr_failed; /* failed deliveries since commit */
         rd_kafka_topic_partition_list_t *assignment; /* our own copy */
-        rd_kafka_message_t **batch;
+        rd_kafka_message_t **batch; /* handed out by the last poll */
         int batch_cnt;
         int batch_cap;
+        /* The partition group (kio_group.c): the subscribed topics in
+         * order (a topic's index breaks timestamp ties), a task per
+         * partition number. */
+        char *sub[KIO_MAX_TOPICS];
+        const char *sub_ptr[KIO_MAX_TOPICS]; /* librdkafka's name pointer */
+        int sub_cnt;
+        struct kio_task *tasks; /* by partition number */
+        int task_cap;
+        int take_from;       /* the task the next take() starts with */
+        int buffer_max;      /* processing.buffered_records */
+        int64_t max_idle_ms; /* processing.max_task_idle */
+        uint64_t enforced;   /* records handed out without waiting */
+        int paused_cnt;
         struct topic_ref topics[KIO_TOPIC_CACHE];
         int topic_cnt;
         int64_t last_commit_ns; /* duration of the last commit */
@@ -118,6 +157,25 @@ void nd__kio_snaps_clear(nd_kio_t *kio);
 /** The consumer's rebalance callback (opaque: the nd_kio_t). */
 void nd__kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* ------------------------------------------------------------------ */
+/* kio_group.c: for the rebalance and commit paths in kio_commit.c      */
+
+/** The subscription index of a topic name, or -1. */
+int nd__kio_topic_index(nd_kio_t *kio, const char *name);
+/** New partitions: empty buffers, not at their end. */
+void nd__kio_group_assign(nd_kio_t *kio,
+                          const rd_kafka_topic_partition_list_t *parts);
+/** Partitions taken away: their buffered records are dropped. */
+void nd__kio_group_revoke(nd_kio_t *kio,
+                          const rd_kafka_topic_partition_list_t *parts);
+/** After a seek to the committed offsets: every buffer dropped. */
+void nd__kio_group_rewound(nd_kio_t *kio);
+/** The positions to commit: after the last record handed out of each
+ * partition that handed one out since its assignment; NULL when none. */
+rd_kafka_topic_partition_list_t *nd__kio_group_positions(nd_kio_t *kio);
+/** Frees the buffers (destroy). */
+void nd__kio_group_free(nd_kio_t *kio);
 
 /* ------------------------------------------------------------------ */
 /* Inline: on the per-record paths of kio.c and kio_table.c             */

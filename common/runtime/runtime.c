@@ -486,110 +486,45 @@ static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec, nd_event_t *ev,
         }
 }
 
-/* The index (ND_TOPIC_*) of rec's event topic; pointer compare first, as
- * librdkafka hands out one name pointer per topic. */
-static int topic_index(struct nd_worker *w, const nd_rec_t *rec) {
-        for (int i = 0; i < ND_TOPIC__CNT; i++)
-                if (rec->topic == w->topic_ptr[i])
-                        return i;
-        for (int i = 0; i < ND_TOPIC__CNT; i++)
-                if (!strcmp(rec->topic, w->rt->event_topics[i])) {
-                        w->topic_ptr[i] = rec->topic;
-                        return i;
-                }
-        return 0;
-}
-
-/* True when no record of the batch is queued for a partition number yet. */
-static inline bool merge_empty(const int head[ND_TOPIC__CNT]) {
-        for (int t = 0; t < ND_TOPIC__CNT; t++)
-                if (head[t] >= 0)
-                        return false;
-        return true;
+/*
+ * kio's timestamp callback: the event time by which a task's partitions
+ * are merged (kio_group.c), read once per record as it is consumed. A
+ * record that does not decode goes first (INT64_MIN) and is dead-lettered
+ * when processed; no retry here, the processing path retries.
+ */
+static int64_t rec_timestamp(void *arg, const nd_rec_t *rec) {
+        struct nd_worker *w = arg;
+        nd_event_t ev;
+        char errstr[8];
+        nd_err_t err;
+        if (!rec->value)
+                return INT64_MIN;
+        err = w->rt->cfg->input_format == ND_FORMAT_JSON
+                  ? nd_serde_decode_json(w->serde, rec->value, rec->value_len,
+                                         &ev, errstr, sizeof(errstr))
+                  : nd_serde_decode(w->serde, rec->value, rec->value_len, &ev,
+                                    errstr, sizeof(errstr));
+        return err == ND_OK ? ev.timestamp : INT64_MIN;
 }
 
 /*
- * Puts the batch in processing order: for each task, the records of its
- * three partitions (clickstream, cart, purchase) merged by record
- * timestamp, each partition keeping its own order — as Kafka Streams'
- * PartitionGroup does. Records that arrive together are then applied in
- * event order even when the fetches of different topics came back out of
- * order. Writes indices into w->merge_order; allocation-free once sized.
+ * Applies a batch: kio hands the records out in each task's order
+ * (kio_group.c: merged by event time across the task's partitions, held
+ * back while a partition has not reached its end), so they go to their
+ * tasks as they come.
  */
-static void merge_order(struct nd_worker *w, const nd_rec_t *recs, int n) {
-        int parts_seen = 0;
-        int *seen = w->merge_order + n; /* second half: partition list */
-        if (w->merge_cap < w->task_cap) {
-                w->merge_head =
-                    nd_realloc(w->merge_head,
-                               (size_t)w->task_cap * sizeof(*w->merge_head));
-                w->merge_tail =
-                    nd_realloc(w->merge_tail,
-                               (size_t)w->task_cap * sizeof(*w->merge_tail));
-                w->merge_cap = w->task_cap;
-                for (int p = 0; p < w->merge_cap; p++)
-                        for (int t = 0; t < ND_TOPIC__CNT; t++)
-                                w->merge_head[p][t] = -1;
-        }
-        for (int i = 0; i < n; i++) {
-                int p = recs[i].partition, t;
-                if (p >= w->merge_cap) {
-                        w->merge_next[i] = -2; /* no task: skip */
-                        continue;
-                }
-                t = topic_index(w, &recs[i]);
-                w->merge_next[i] = -1;
-                if (merge_empty(w->merge_head[p]))
-                        seen[parts_seen++] = p;
-                if (w->merge_head[p][t] < 0)
-                        w->merge_head[p][t] = i;
-                else
-                        w->merge_next[w->merge_tail[p][t]] = i;
-                w->merge_tail[p][t] = i;
-        }
-        for (int k = 0, o = 0; k < parts_seen; k++) {
-                int p = seen[k];
-                for (;;) {
-                        int best = -1, bt = -1;
-                        for (int t = 0; t < ND_TOPIC__CNT; t++) {
-                                int h = w->merge_head[p][t];
-                                if (h >= 0 &&
-                                    (best < 0 ||
-                                     recs[h].timestamp < recs[best].timestamp ||
-                                     (recs[h].timestamp ==
-                                          recs[best].timestamp &&
-                                      h < best))) {
-                                        best = h;
-                                        bt = t;
-                                }
-                        }
-                        if (best < 0)
-                                break;
-                        w->merge_order[o++] = best;
-                        w->merge_head[p][bt] = w->merge_next[best];
-                }
-        }
-}
-
 static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
         int64_t now = nd_clock_wall_ms();
         char errstr[512];
-        int processed = 0;
-        merge_order(w, recs, n);
-        for (int k = 0; k < n; k++)
-                if (w->merge_next[k] == -2)
-                        continue;
-                else
-                        processed++;
-        for (int k = 0; k < processed; k++) {
-                nd_rec_t *rec = &recs[w->merge_order[k]];
+        for (int k = 0; k < n; k++) {
+                nd_rec_t *rec = &recs[k];
                 nd_task_t *task = rec->partition < w->task_cap
                                       ? w->tasks[rec->partition]
                                       : NULL;
                 nd_event_t ev;
                 nd_err_t err;
                 if (!task)
-                        continue; /* revoked while in the batch */
+                        continue; /* kio hands out assigned partitions only */
                 errstr[0] = '\0';
                 err = decode(w, rec, &ev, errstr, sizeof(errstr));
                 if (err != ND_OK) {
@@ -905,14 +840,12 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                                     .on_assign = on_assign,
                                     .on_revoke = on_revoke,
                                     .before_commit = before_commit,
+                                    .timestamp = rec_timestamp,
                                     .arg = w};
                 w->rt = rt;
                 w->idx = i;
                 nd__rt_metrics_worker_init(w);
                 w->abuf = nd_malloc(ND_ACTION_BUF);
-                w->merge_next = nd_calloc((size_t)cfg->batch_size, sizeof(int));
-                w->merge_order =
-                    nd_calloc((size_t)cfg->batch_size * 2, sizeof(int));
                 w->catalog = nd_catalog_new();
                 if ((err = nd_serde_new(&sc, &w->serde, errstr, errstr_size)) !=
                     ND_OK) {
@@ -1019,10 +952,6 @@ void nd_runtime_destroy(nd_runtime_t *rt) {
                 nd_serde_destroy(w->serde);
                 nd_catalog_destroy(w->catalog);
                 nd_free(w->abuf);
-                nd_free(w->merge_next);
-                nd_free(w->merge_order);
-                nd_free(w->merge_head);
-                nd_free(w->merge_tail);
                 if (w->inst)
                         nd__rt_metrics_worker_fini(w);
         }

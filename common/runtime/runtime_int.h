@@ -60,14 +60,8 @@ struct nd_worker {
         int64_t *last_rec_ms;            /* wall time of a task's last record */
         int task_cap;
         int task_cnt;
-        uint8_t *abuf;   /* action encoding buffer */
-        int *merge_next; /* batch merge scratch (batch_size) */
-        int *merge_order;
-        int (*merge_head)[ND_TOPIC__CNT]; /* per partition and topic */
-        int (*merge_tail)[ND_TOPIC__CNT];
-        int merge_cap;
-        const char *topic_ptr[ND_TOPIC__CNT]; /* librdkafka's name pointers */
-        nd_err_t err;                         /* why the worker ended */
+        uint8_t *abuf; /* action encoding buffer */
+        nd_err_t err;  /* why the worker ended */
         atomic_bool done;
         bool restoring;
         int64_t dlq_log_window; /* rate limit of DLQ log lines */
@@ -83,6 +77,10 @@ struct nd_worker {
         atomic_ullong timers_fired;
         atomic_int tasks_alive;
         atomic_bool ready;
+        /* the partition group's (kio), published at every commit */
+        atomic_ullong enforced;
+        atomic_int paused;
+        atomic_int waiting;
         /* metrics: handles (shared series) and published snapshots */
         nd_counter_t *m_events[ND_TOPIC__CNT][ND_EV__CNT];
         nd_counter_t **m_actions; /* per trigger instance */

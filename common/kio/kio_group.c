@@ -1,0 +1,477 @@
+/*
+ * kio_group.c — the partition group: what nd_kio_poll() hands out, in
+ * which order, and when it holds records back. OVERALL DESIGN
+ *
+ * A task is one partition number p of the co-partitioned event topics.
+ * Its records must be applied in the order replay applies them
+ * (TRIGGERS.md §2): the task's partitions merged by event timestamp, each
+ * partition in its own order. One fetch cannot give that order: catching
+ * up a backlog, one fetch of a sparse topic spans hours of event time while
+ * one of a dense topic spans seconds, and merging only what one poll
+ * returned let the watermark run ahead and fire timers before the events
+ * that cancel them (issue 13: 199,372 actions live where replay gives
+ * 51,234). So, as Kafka Streams' PartitionGroup with max.task.idle.ms
+ * (KIP-695):
+ *
+ *   - every consumed record goes into its partition's buffer (a ring of
+ *     message pointers with the record's event time, computed once by the
+ *     caller's timestamp callback);
+ *   - a task hands out the buffered head with the smallest event time
+ *     (ties: the topic subscribed first, i.e. clickstream, cart, purchase;
+ *     replay --partitions breaks them the same way), but only while every
+ *     one of its partitions either has a buffered record or is at its end;
+ *   - "at its end" is librdkafka's partition EOF event
+ *     (enable.partition.eof), which comes when a fetch reached the end of
+ *     the partition — under read_committed its last stable offset, which
+ *     offset arithmetic cannot see — also right after an assignment with
+ *     nothing to read. A record after it clears it;
+ *   - a task that waits longer than processing.max_task_idle for a
+ *     partition that is neither buffered nor at its end hands out what it
+ *     has anyway, counted as enforced processing (a partition whose leader
+ *     is away must not stop the task for ever).
+ *
+ * Offsets. The positions committed are those of the records handed out
+ * (the caller processes a batch before it polls again), never the
+ * consumer's position, which counts buffered records nobody processed.
+ * A revocation inside the consumer poll then commits exactly what was
+ * processed, and the buffers of the revoked partitions are dropped.
+ *
+ * Memory. A partition whose buffer reaches processing.buffered_records is
+ * paused (librdkafka drops its prefetched copies and fetches from the
+ * position again on resume) and resumed when its buffer is half empty, so
+ * a topic far ahead in event time is held at a bounded size while the
+ * others catch up. The rings grow by doubling and are kept: no allocation
+ * per record once warm.
+ */
+#include "kio_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define RING_MIN 64
+
+/* ------------------------------------------------------------------ */
+/* Lookup                                                              */
+
+/* The subscription index of a message's topic, or -1; pointer compare
+ * first, as librdkafka hands out one name pointer per topic handle. */
+static int topic_of(nd_kio_t *kio, rd_kafka_topic_t *rkt) {
+        const char *name = rd_kafka_topic_name(rkt);
+        for (int i = 0; i < kio->sub_cnt; i++)
+                if (name == kio->sub_ptr[i])
+                        return i;
+        for (int i = 0; i < kio->sub_cnt; i++)
+                if (!strcmp(name, kio->sub[i])) {
+                        kio->sub_ptr[i] = name;
+                        return i;
+                }
+        return -1;
+}
+
+int nd__kio_topic_index(nd_kio_t *kio, const char *name) {
+        for (int i = 0; i < kio->sub_cnt; i++)
+                if (!strcmp(name, kio->sub[i]))
+                        return i;
+        return -1;
+}
+
+/* The buffer of (topic, partition), or NULL when it is not assigned. */
+static struct kio_part *part_get(nd_kio_t *kio, int topic, int32_t partition) {
+        struct kio_task *t;
+        if (topic < 0 || partition < 0 || partition >= kio->task_cap)
+                return NULL;
+        t = &kio->tasks[partition];
+        return t->part[topic].assigned ? &t->part[topic] : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffers                                                             */
+
+static void ring_push(struct kio_part *q, rd_kafka_message_t *rkm, int64_t ts) {
+        if (q->cnt == q->cap) {
+                int cap = q->cap ? q->cap * 2 : RING_MIN;
+                struct kio_slot *r = nd_malloc((size_t)cap * sizeof(*r));
+                for (int i = 0; i < q->cnt; i++)
+                        r[i] = q->ring[(q->head + i) % q->cap];
+                nd_free(q->ring);
+                q->ring = r;
+                q->cap = cap;
+                q->head = 0;
+        }
+        q->ring[(q->head + q->cnt) % q->cap] = (struct kio_slot){rkm, ts};
+        q->cnt++;
+}
+
+static inline struct kio_slot *ring_head(struct kio_part *q) {
+        return &q->ring[q->head];
+}
+
+static void ring_pop(struct kio_part *q) {
+        q->head = (q->head + 1) % q->cap;
+        q->cnt--;
+}
+
+/* Destroys what a buffer holds. */
+static void part_drop(struct kio_part *q) {
+        while (q->cnt) {
+                rd_kafka_message_destroy(ring_head(q)->rkm);
+                ring_pop(q);
+        }
+        q->head = 0;
+}
+
+static void pause_one(nd_kio_t *kio, struct kio_part *q, int topic,
+                      bool pause) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_resp_err_t err;
+        rd_kafka_topic_partition_list_add(l, kio->sub[topic], q->partition);
+        err = pause ? rd_kafka_pause_partitions(kio->consumer, l)
+                    : rd_kafka_resume_partitions(kio->consumer, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (err) {
+                nd_log_warn("kio", "worker %d: %s %s [%d]: %s",
+                            kio->conf.thread, pause ? "pausing" : "resuming",
+                            kio->sub[topic], (int)q->partition,
+                            rd_kafka_err2str(err));
+                return;
+        }
+        q->paused = pause;
+        kio->paused_cnt += pause ? 1 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Assignment                                                          */
+
+void nd__kio_group_assign(nd_kio_t *kio,
+                          const rd_kafka_topic_partition_list_t *parts) {
+        for (int i = 0; i < parts->cnt; i++) {
+                int topic = nd__kio_topic_index(kio, parts->elems[i].topic);
+                int32_t p = parts->elems[i].partition;
+                struct kio_part *q;
+                if (topic < 0 || p < 0)
+                        continue;
+                if (p >= kio->task_cap) {
+                        int cap = kio->task_cap ? kio->task_cap : 16;
+                        while (cap <= p)
+                                cap *= 2;
+                        kio->tasks = nd_realloc(
+                            kio->tasks, (size_t)cap * sizeof(*kio->tasks));
+                        memset(kio->tasks + kio->task_cap, 0,
+                               (size_t)(cap - kio->task_cap) *
+                                   sizeof(*kio->tasks));
+                        kio->task_cap = cap;
+                }
+                q = &kio->tasks[p].part[topic];
+                if (q->assigned)
+                        continue;
+                part_drop(q);
+                q->assigned = true;
+                q->partition = p;
+                q->next = -1;
+                q->at_end = false;
+                q->paused = false;
+                if (kio->tasks[p].assigned++ == 0)
+                        kio->tasks[p].hold_since = 0;
+        }
+}
+
+void nd__kio_group_revoke(nd_kio_t *kio,
+                          const rd_kafka_topic_partition_list_t *parts) {
+        for (int i = 0; i < parts->cnt; i++) {
+                int topic = nd__kio_topic_index(kio, parts->elems[i].topic);
+                struct kio_part *q =
+                    part_get(kio, topic, parts->elems[i].partition);
+                if (!q)
+                        continue;
+                part_drop(q);
+                if (q->paused)
+                        kio->paused_cnt--;
+                q->assigned = false;
+                q->paused = false;
+                kio->tasks[q->partition].assigned--;
+        }
+}
+
+void nd__kio_group_rewound(nd_kio_t *kio) {
+        for (int p = 0; p < kio->task_cap; p++)
+                for (int t = 0; t < kio->sub_cnt; t++) {
+                        struct kio_part *q = &kio->tasks[p].part[t];
+                        if (!q->assigned)
+                                continue;
+                        part_drop(q);
+                        /* after the seek the fetcher starts over: the end
+                         * is reported again */
+                        q->at_end = false;
+                        q->next = -1;
+                        if (q->paused)
+                                pause_one(kio, q, t, false);
+                }
+}
+
+void nd__kio_group_free(nd_kio_t *kio) {
+        for (int p = 0; p < kio->task_cap; p++)
+                for (int t = 0; t < KIO_MAX_TOPICS; t++) {
+                        part_drop(&kio->tasks[p].part[t]);
+                        nd_free(kio->tasks[p].part[t].ring);
+                }
+        nd_free(kio->tasks);
+        kio->tasks = NULL;
+        kio->task_cap = 0;
+}
+
+rd_kafka_topic_partition_list_t *nd__kio_group_positions(nd_kio_t *kio) {
+        rd_kafka_topic_partition_list_t *out = NULL;
+        for (int p = 0; p < kio->task_cap; p++)
+                for (int t = 0; t < kio->sub_cnt; t++) {
+                        struct kio_part *q = &kio->tasks[p].part[t];
+                        if (!q->assigned || q->next < 0)
+                                continue;
+                        if (!out)
+                                out = rd_kafka_topic_partition_list_new(16);
+                        rd_kafka_topic_partition_list_add(out, kio->sub[t], p)
+                            ->offset = q->next;
+                }
+        return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Consuming                                                           */
+
+/* One consumed message or event into the group. Returns false when the
+ * consumer hit a fatal error. */
+static bool route(nd_kio_t *kio, rd_kafka_message_t *rkm) {
+        struct kio_part *q;
+        int topic = rkm->rkt ? topic_of(kio, rkm->rkt) : -1;
+        nd_rec_t rec;
+        int64_t ts;
+        char why[256];
+
+        if (rkm->err) {
+                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if ((q = part_get(kio, topic, rkm->partition)))
+                                q->at_end = true;
+                } else {
+                        nd_log_warn("kio", "consumer: %s",
+                                    rd_kafka_message_errstr(rkm));
+                }
+                rd_kafka_message_destroy(rkm);
+                if (rd_kafka_fatal_error(kio->consumer, why, sizeof(why))) {
+                        nd_log_error("kio", "fatal consumer error: %s", why);
+                        return false;
+                }
+                return true;
+        }
+        if (!(q = part_get(kio, topic, rkm->partition))) {
+                /* from a partition no longer ours: the next owner reads
+                 * it from the committed offset */
+                rd_kafka_message_destroy(rkm);
+                return true;
+        }
+        nd__kio_fill_rec(&rec, rkm);
+        ts = kio->conf.timestamp ? kio->conf.timestamp(kio->conf.arg, &rec)
+                                 : rec.timestamp;
+        ring_push(q, rkm, ts);
+        q->at_end = false;
+        if (!q->paused && q->cnt >= kio->buffer_max)
+                pause_one(kio, q, topic, true);
+        return true;
+}
+
+/* Takes what the consumer has, waiting up to timeout_ms for the first
+ * message or event; bounded per call so one poll cannot buffer the whole
+ * prefetch. Returns false on a fatal consumer error. */
+static bool drain(nd_kio_t *kio, int timeout_ms) {
+        int limit = kio->batch_cap * 4;
+        for (int i = 0; i < limit; i++) {
+                rd_kafka_message_t *rkm =
+                    rd_kafka_consumer_poll(kio->consumer, i ? 0 : timeout_ms);
+                if (!rkm)
+                        break;
+                if (!route(kio, rkm))
+                        return false;
+        }
+        return true;
+}
+
+/* One log line per wait that ran out (not per record). */
+static void tell_enforced(nd_kio_t *kio, int32_t p, int64_t waited_ms) {
+        const struct kio_task *t = &kio->tasks[p];
+        for (int i = 0; i < kio->sub_cnt; i++)
+                if (t->part[i].assigned && t->part[i].cnt == 0 &&
+                    !t->part[i].at_end)
+                        nd_log_warn("kio",
+                                    "worker %d: task %d waited %lld ms for "
+                                    "%s [%d], which has not reached its end "
+                                    "(processing.max_task_idle): going on "
+                                    "without it; records of its other "
+                                    "topics may be applied before earlier "
+                                    "ones of this topic",
+                                    kio->conf.thread, (int)p,
+                                    (long long)waited_ms, kio->sub[i], (int)p);
+}
+
+/*
+ * Hands out task p's records in merge order into recs[n..max); returns the
+ * new n. Stops where a partition of the task is empty and not at its end,
+ * unless the task waited for it longer than max_task_idle.
+ */
+static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
+                     int64_t now) {
+        struct kio_task *t = &kio->tasks[p];
+        while (n < max) {
+                struct kio_part *best = NULL;
+                bool blocked = false, enforced = false;
+                for (int i = 0; i < kio->sub_cnt; i++) {
+                        struct kio_part *q = &t->part[i];
+                        if (!q->assigned)
+                                continue;
+                        if (q->cnt == 0) {
+                                blocked |= !q->at_end;
+                                continue;
+                        }
+                        /* strictly smaller: ties to the topic subscribed
+                         * first */
+                        if (!best || ring_head(q)->ts < ring_head(best)->ts)
+                                best = q;
+                }
+                if (!best) {
+                        t->hold_since = 0;
+                        break;
+                }
+                if (blocked) {
+                        if (t->hold_since == 0) {
+                                t->hold_since = now;
+                                t->told = false;
+                        }
+                        if (now - t->hold_since < kio->max_idle_ms)
+                                break;
+                        enforced = true;
+                        if (!t->told && kio->max_idle_ms > 0)
+                                tell_enforced(kio, p, now - t->hold_since);
+                        t->told = true;
+                } else {
+                        t->hold_since = 0;
+                }
+                {
+                        rd_kafka_message_t *rkm = ring_head(best)->rkm;
+                        ring_pop(best);
+                        kio->batch[kio->batch_cnt++] = rkm;
+                        nd__kio_fill_rec(&recs[n++], rkm);
+                        best->next = rkm->offset + 1;
+                        if (enforced)
+                                kio->enforced++;
+                        if (best->paused && best->cnt <= kio->buffer_max / 2)
+                                pause_one(kio, best, (int)(best - &t->part[0]),
+                                          false);
+                }
+        }
+        return n;
+}
+
+/* Hands out what every task may take now, up to max, starting with the
+ * task after the one that filled the last batch (fair when max cuts). */
+static int take(nd_kio_t *kio, nd_rec_t *recs, int max) {
+        int64_t now = nd_clock_mono_ms();
+        int n = 0;
+        if (kio->task_cap == 0)
+                return 0;
+        for (int k = 0; k < kio->task_cap && n < max; k++) {
+                int32_t p = (kio->take_from + k) % kio->task_cap;
+                if (kio->tasks[p].assigned == 0)
+                        continue;
+                n = take_task(kio, p, recs, n, max, now);
+                if (n == max)
+                        kio->take_from = (p + 1) % kio->task_cap;
+        }
+        return n;
+}
+
+int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms) {
+        int n;
+        if (kio->batch_cnt)
+                nd_kio_release(kio);
+        if (max > kio->batch_cap)
+                max = kio->batch_cap;
+        rd_kafka_poll(kio->producer, 0);
+        if (!kio->eos)
+                nd__kio_alos_try_commit(kio);
+        if (!drain(kio, 0))
+                return ND_ERR_KAFKA_FATAL;
+        n = take(kio, recs, max);
+        if (n == 0 && timeout_ms > 0) {
+                if (!drain(kio, timeout_ms))
+                        return ND_ERR_KAFKA_FATAL;
+                n = take(kio, recs, max);
+        }
+        if (n)
+                kio->pending = true;
+        return n;
+}
+
+void nd_kio_release(nd_kio_t *kio) {
+        for (int i = 0; i < kio->batch_cnt; i++)
+                rd_kafka_message_destroy(kio->batch[i]);
+        kio->batch_cnt = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Questions                                                           */
+
+bool nd_kio_partition_caught_up(nd_kio_t *kio, int32_t partition) {
+        struct kio_task *t;
+        if (partition < 0 || partition >= kio->task_cap)
+                return true;
+        t = &kio->tasks[partition];
+        for (int i = 0; i < kio->sub_cnt; i++)
+                if (t->part[i].assigned &&
+                    (t->part[i].cnt > 0 || !t->part[i].at_end))
+                        return false;
+        return true;
+}
+
+bool nd_kio_caught_up(nd_kio_t *kio) {
+        for (int p = 0; p < kio->task_cap; p++)
+                if (kio->tasks[p].assigned &&
+                    !nd_kio_partition_caught_up(kio, p))
+                        return false;
+        return true;
+}
+
+uint64_t nd_kio_enforced(const nd_kio_t *kio) {
+        return kio->enforced;
+}
+
+int nd_kio_paused(const nd_kio_t *kio) {
+        return kio->paused_cnt;
+}
+
+int nd_kio_waiting_tasks(const nd_kio_t *kio) {
+        int n = 0;
+        for (int p = 0; p < kio->task_cap; p++)
+                n += kio->tasks[p].assigned && kio->tasks[p].hold_since != 0;
+        return n;
+}
+
+void nd_kio_lag_foreach(nd_kio_t *kio,
+                        void (*cb)(void *arg, const char *topic,
+                                   int32_t partition, int64_t lag),
+                        void *arg) {
+        for (int p = 0; p < kio->task_cap; p++)
+                for (int t = 0; t < kio->sub_cnt; t++) {
+                        struct kio_part *q = &kio->tasks[p].part[t];
+                        int64_t lo = -1, hi = -1, lag = -1, from = q->next;
+                        if (!q->assigned)
+                                continue;
+                        if (from < 0 && q->cnt > 0)
+                                from = ring_head(q)->rkm->offset;
+                        if (rd_kafka_get_watermark_offsets(
+                                kio->consumer, kio->sub[t], p, &lo, &hi) == 0 &&
+                            hi >= 0 && from >= 0)
+                                lag = hi > from ? hi - from : 0;
+                        cb(arg, kio->sub[t], p, lag);
+                }
+}
