@@ -146,15 +146,6 @@ static const nd_cfg_prop_t props[] = {
         "after 30 s), short enough that a partition whose leader is away "
         "does not stop the task for long. 0: never wait (order only "
         "among what was fetched)."),
-    ND_CFG_INT("processing.buffered_records", "10000", F(buffered_records),
-               10, 10000000,
-               "Records buffered per input partition before its fetching "
-               "pauses (resumed at half): bounds memory while a topic far "
-               "ahead in event time waits for the others to catch up "
-               "(Kafka Streams' `buffered.records.per.partition`). "
-               "librdkafka drops a paused partition's prefetched records, "
-               "so a low value refetches more than it saves (1000 doubled "
-               "the CPU of a backlog catch-up; docs/benchmarks.md)."),
     ND_CFG_DURATION("time.max_out_of_orderness", "5s",
                     F(max_out_of_orderness_ms), 0, ND_DAY(1),
                     "The watermark lags the highest event time seen by this "

@@ -101,7 +101,6 @@ typedef struct nd_config_s {
         int64_t shutdown_timeout_ms; /* processing.shutdown_timeout */
         int64_t batch_size;          /* processing.batch_size */
         int64_t max_task_idle_ms;    /* processing.max_task_idle */
-        int64_t buffered_records;    /* processing.buffered_records */
 
         /* time (TRIGGERS.md §2) */
         int64_t max_out_of_orderness_ms; /* time.max_out_of_orderness */

@@ -359,7 +359,6 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
                 }
         }
         kio->batch_cap = (int)cfg->batch_size;
-        kio->buffer_max = (int)cfg->buffered_records;
         kio->max_idle_ms = cfg->max_task_idle_ms;
         kio->batch = nd_calloc((size_t)kio->batch_cap, sizeof(*kio->batch));
         log_latency_conf(kio);

@@ -203,9 +203,6 @@ bool nd_kio_caught_up(nd_kio_t *kio);
  * reached its end (processing.max_task_idle ran out), since creation. */
 uint64_t nd_kio_enforced(const nd_kio_t *kio);
 
-/** Partitions paused because their buffer is full. */
-int nd_kio_paused(const nd_kio_t *kio);
-
 /** Tasks that hold records back, waiting for one of their partitions. */
 int nd_kio_waiting_tasks(const nd_kio_t *kio);
 

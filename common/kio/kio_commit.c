@@ -300,7 +300,9 @@ nd_err_t nd_kio_close(nd_kio_t *kio, int timeout_ms) {
         nd_kio_release(kio);
         kio->sync_commit = true;
         err = nd_kio_commit(kio);
-        /* The final revocation inside close commits again: a no-op now. */
+        /* The final revocation inside close commits again: a no-op now.
+         * Queue references must go before the consumer closes. */
+        nd__kio_group_release_queues(kio);
         rerr = rd_kafka_consumer_close(kio->consumer);
         if (rerr)
                 nd_log_warn("kio", "consumer close: %s",

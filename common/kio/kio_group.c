@@ -36,22 +36,36 @@
  * A revocation inside the consumer poll then commits exactly what was
  * processed, and the buffers of the revoked partitions are dropped.
  *
- * Memory. A partition whose buffer reaches processing.buffered_records is
- * paused (librdkafka drops its prefetched copies and fetches from the
- * position again on resume) and resumed when its buffer is half empty, so
- * a topic far ahead in event time is held at a bounded size while the
- * others catch up. The rings grow by doubling and are kept: no allocation
- * per record once warm.
+ * Queues and memory. Each assigned partition's fetch queue is taken out of
+ * the consumer queue (rd_kafka_queue_get_partition + forward NULL) and read
+ * only when the partition's ring runs low, so records wait in librdkafka's
+ * own per-partition prefetch, whose size librdkafka bounds
+ * (queued.min.messages, which kio sets to 10,000 unless given, and
+ * queued.max.messages.kbytes): a topic far ahead in event time simply
+ * stops being fetched while the others catch up, and nothing fetched is
+ * thrown away. (Pausing partitions instead made librdkafka drop their
+ * prefetch and fetch it again: +25-100 % CPU catching up a backlog.) The
+ * consumer queue still carries rebalances, errors, and the records that
+ * reached it in the moment between an assignment and the split; those go
+ * into their ring first. All queues wake the worker through one pipe
+ * (rd_kafka_queue_io_event_enable) when nothing can be handed out. The
+ * rings are allocated once per partition: no allocation per record.
  */
 #include "kio_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 
-#define RING_MIN 64
+#define RING_MIN   64
+#define FILL_LOW   128 /* read a partition's queue below this many buffered */
+#define FILL_BATCH 512 /* and take at most this many at a time */
 
 /* ------------------------------------------------------------------ */
 /* Lookup                                                              */
@@ -123,24 +137,31 @@ static void part_drop(struct kio_part *q) {
         q->head = 0;
 }
 
-static void pause_one(nd_kio_t *kio, struct kio_part *q, int topic,
-                      bool pause) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(1);
-        rd_kafka_resp_err_t err;
-        rd_kafka_topic_partition_list_add(l, kio->sub[topic], q->partition);
-        err = pause ? rd_kafka_pause_partitions(kio->consumer, l)
-                    : rd_kafka_resume_partitions(kio->consumer, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        if (err) {
-                nd_log_warn("kio", "worker %d: %s %s [%d]: %s",
-                            kio->conf.thread, pause ? "pausing" : "resuming",
-                            kio->sub[topic], (int)q->partition,
-                            rd_kafka_err2str(err));
-                return;
+/* The wake-up pipe every queue writes to when it stops being empty;
+ * created with the first assignment. */
+static bool wake_init(nd_kio_t *kio) {
+        if (kio->wake[1] > 0)
+                return true;
+        if (pipe(kio->wake) != 0) {
+                nd_log_error("kio", "pipe: %s", strerror(errno));
+                kio->wake[0] = kio->wake[1] = 0;
+                return false;
         }
-        q->paused = pause;
-        kio->paused_cnt += pause ? 1 : -1;
+        for (int i = 0; i < 2; i++)
+                fcntl(kio->wake[i], F_SETFL,
+                      fcntl(kio->wake[i], F_GETFL) | O_NONBLOCK);
+        kio->cq = rd_kafka_queue_get_consumer(kio->consumer);
+        rd_kafka_queue_io_event_enable(kio->cq, kio->wake[1], "c", 1);
+        return true;
+}
+
+/* Stops a partition's queue from waking us and lets it go. */
+static void part_queue_drop(struct kio_part *q) {
+        if (!q->rkq)
+                return;
+        rd_kafka_queue_io_event_enable(q->rkq, -1, NULL, 0);
+        rd_kafka_queue_destroy(q->rkq);
+        q->rkq = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -173,7 +194,14 @@ void nd__kio_group_assign(nd_kio_t *kio,
                 q->partition = p;
                 q->next = -1;
                 q->at_end = false;
-                q->paused = false;
+                /* its records from now on stay in its own queue */
+                if (wake_init(kio) &&
+                    (q->rkq = rd_kafka_queue_get_partition(
+                         kio->consumer, kio->sub[topic], p))) {
+                        rd_kafka_queue_forward(q->rkq, NULL);
+                        rd_kafka_queue_io_event_enable(q->rkq, kio->wake[1],
+                                                       "p", 1);
+                }
                 if (kio->tasks[p].assigned++ == 0)
                         kio->tasks[p].hold_since = 0;
         }
@@ -188,10 +216,8 @@ void nd__kio_group_revoke(nd_kio_t *kio,
                 if (!q)
                         continue;
                 part_drop(q);
-                if (q->paused)
-                        kio->paused_cnt--;
+                part_queue_drop(q);
                 q->assigned = false;
-                q->paused = false;
                 kio->tasks[q->partition].assigned--;
         }
 }
@@ -207,8 +233,6 @@ void nd__kio_group_rewound(nd_kio_t *kio) {
                          * is reported again */
                         q->at_end = false;
                         q->next = -1;
-                        if (q->paused)
-                                pause_one(kio, q, t, false);
                 }
 }
 
@@ -216,11 +240,20 @@ void nd__kio_group_free(nd_kio_t *kio) {
         for (int p = 0; p < kio->task_cap; p++)
                 for (int t = 0; t < KIO_MAX_TOPICS; t++) {
                         part_drop(&kio->tasks[p].part[t]);
+                        part_queue_drop(&kio->tasks[p].part[t]);
                         nd_free(kio->tasks[p].part[t].ring);
                 }
         nd_free(kio->tasks);
         kio->tasks = NULL;
         kio->task_cap = 0;
+        nd__kio_group_release_queues(kio);
+        if (kio->wake[1] > 0) {
+                close(kio->wake[0]);
+                close(kio->wake[1]);
+                kio->wake[0] = kio->wake[1] = 0;
+        }
+        nd_free(kio->fill);
+        kio->fill = NULL;
 }
 
 rd_kafka_topic_partition_list_t *nd__kio_group_positions(nd_kio_t *kio) {
@@ -276,25 +309,66 @@ static bool route(nd_kio_t *kio, rd_kafka_message_t *rkm) {
                                  : rec.timestamp;
         ring_push(q, rkm, ts);
         q->at_end = false;
-        if (!q->paused && q->cnt >= kio->buffer_max)
-                pause_one(kio, q, topic, true);
         return true;
 }
 
-/* Takes what the consumer has, waiting up to timeout_ms for the first
- * message or event; bounded per call so one poll cannot buffer the whole
- * prefetch. Returns false on a fatal consumer error. */
-static bool drain(nd_kio_t *kio, int timeout_ms) {
+/* Serves the consumer queue without waiting: rebalances, errors, and
+ * records that reached it before their partition's queue was split off.
+ * Returns false on a fatal consumer error. */
+static bool drain(nd_kio_t *kio) {
         int limit = kio->batch_cap * 4;
         for (int i = 0; i < limit; i++) {
                 rd_kafka_message_t *rkm =
-                    rd_kafka_consumer_poll(kio->consumer, i ? 0 : timeout_ms);
+                    rd_kafka_consumer_poll(kio->consumer, 0);
                 if (!rkm)
                         break;
                 if (!route(kio, rkm))
                         return false;
         }
         return true;
+}
+
+/* Reads the queues of the partitions running low into their rings. */
+static bool fill(nd_kio_t *kio) {
+        if (!kio->fill)
+                kio->fill = nd_malloc(FILL_BATCH * sizeof(*kio->fill));
+        for (int p = 0; p < kio->task_cap; p++) {
+                if (!kio->tasks[p].assigned)
+                        continue;
+                for (int t = 0; t < kio->sub_cnt; t++) {
+                        struct kio_part *q = &kio->tasks[p].part[t];
+                        ssize_t n;
+                        if (!q->assigned || !q->rkq || q->cnt >= FILL_LOW)
+                                continue;
+                        n = rd_kafka_consume_batch_queue(q->rkq, 0, kio->fill,
+                                                         FILL_BATCH);
+                        for (ssize_t i = 0; i < n; i++)
+                                if (!route(kio, kio->fill[i])) {
+                                        for (i++; i < n; i++)
+                                                rd_kafka_message_destroy(
+                                                    kio->fill[i]);
+                                        return false;
+                                }
+                }
+        }
+        return true;
+}
+
+/* Waits up to timeout_ms for a queue to stop being empty. */
+static void wait_wake(nd_kio_t *kio, int timeout_ms) {
+        struct pollfd pfd = {.fd = kio->wake[0], .events = POLLIN};
+        char buf[256];
+        if (kio->wake[1] <= 0) {
+                /* no assignment yet: the consumer queue brings it */
+                rd_kafka_message_t *rkm =
+                    rd_kafka_consumer_poll(kio->consumer, timeout_ms);
+                if (rkm)
+                        route(kio, rkm);
+                return;
+        }
+        if (poll(&pfd, 1, timeout_ms) > 0)
+                while (read(kio->wake[0], buf, sizeof(buf)) > 0)
+                        ;
 }
 
 /* One log line per wait that ran out (not per record). */
@@ -364,9 +438,6 @@ static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
                         best->next = rkm->offset + 1;
                         if (enforced)
                                 kio->enforced++;
-                        if (best->paused && best->cnt <= kio->buffer_max / 2)
-                                pause_one(kio, best, (int)(best - &t->part[0]),
-                                          false);
                 }
         }
         return n;
@@ -399,11 +470,12 @@ int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms) {
         rd_kafka_poll(kio->producer, 0);
         if (!kio->eos)
                 nd__kio_alos_try_commit(kio);
-        if (!drain(kio, 0))
+        if (!drain(kio) || !fill(kio))
                 return ND_ERR_KAFKA_FATAL;
         n = take(kio, recs, max);
         if (n == 0 && timeout_ms > 0) {
-                if (!drain(kio, timeout_ms))
+                wait_wake(kio, timeout_ms);
+                if (!drain(kio) || !fill(kio))
                         return ND_ERR_KAFKA_FATAL;
                 n = take(kio, recs, max);
         }
@@ -445,10 +517,6 @@ uint64_t nd_kio_enforced(const nd_kio_t *kio) {
         return kio->enforced;
 }
 
-int nd_kio_paused(const nd_kio_t *kio) {
-        return kio->paused_cnt;
-}
-
 int nd_kio_waiting_tasks(const nd_kio_t *kio) {
         int n = 0;
         for (int p = 0; p < kio->task_cap; p++)
@@ -474,4 +542,15 @@ void nd_kio_lag_foreach(nd_kio_t *kio,
                                 lag = hi > from ? hi - from : 0;
                         cb(arg, kio->sub[t], p, lag);
                 }
+}
+
+void nd__kio_group_release_queues(nd_kio_t *kio) {
+        for (int p = 0; p < kio->task_cap; p++)
+                for (int t = 0; t < KIO_MAX_TOPICS; t++)
+                        part_queue_drop(&kio->tasks[p].part[t]);
+        if (kio->cq) {
+                rd_kafka_queue_io_event_enable(kio->cq, -1, NULL, 0);
+                rd_kafka_queue_destroy(kio->cq);
+                kio->cq = NULL;
+        }
 }

@@ -41,8 +41,8 @@ struct kio_slot {
 struct kio_part {
         bool assigned;
         bool at_end; /* an EOF event came after the last record fetched */
-        bool paused; /* the buffer is full: fetching paused */
         int32_t partition;
+        rd_kafka_queue_t *rkq; /* its own fetch queue (not forwarded) */
         struct kio_slot *ring;
         int cap, head, cnt;
         int64_t next; /* offset after the last record handed out; -1 */
@@ -82,11 +82,12 @@ struct nd_kio_s {
         int sub_cnt;
         struct kio_task *tasks; /* by partition number */
         int task_cap;
-        int take_from;       /* the task the next take() starts with */
-        int buffer_max;      /* processing.buffered_records */
-        int64_t max_idle_ms; /* processing.max_task_idle */
-        uint64_t enforced;   /* records handed out without waiting */
-        int paused_cnt;
+        int take_from;             /* the task the next take() starts with */
+        int64_t max_idle_ms;       /* processing.max_task_idle */
+        uint64_t enforced;         /* records handed out without waiting */
+        rd_kafka_queue_t *cq;      /* the consumer queue (wakes us too) */
+        int wake[2];               /* the queues' wake-up pipe */
+        rd_kafka_message_t **fill; /* what one queue read takes */
         struct topic_ref topics[KIO_TOPIC_CACHE];
         int topic_cnt;
         int64_t last_commit_ns; /* duration of the last commit */
@@ -176,6 +177,8 @@ void nd__kio_group_rewound(nd_kio_t *kio);
 rd_kafka_topic_partition_list_t *nd__kio_group_positions(nd_kio_t *kio);
 /** Frees the buffers (destroy). */
 void nd__kio_group_free(nd_kio_t *kio);
+/** Lets go of every queue reference (before the consumer closes). */
+void nd__kio_group_release_queues(nd_kio_t *kio);
 
 /* ------------------------------------------------------------------ */
 /* Inline: on the per-record paths of kio.c and kio_table.c             */

@@ -79,7 +79,6 @@ struct nd_worker {
         atomic_bool ready;
         /* the partition group's (kio), published at every commit */
         atomic_ullong enforced;
-        atomic_int paused;
         atomic_int waiting;
         /* metrics: handles (shared series) and published snapshots */
         nd_counter_t *m_events[ND_TOPIC__CNT][ND_EV__CNT];

@@ -66,14 +66,6 @@ static double records_enforced(void *arg) {
         return (double)sum;
 }
 
-static double partitions_paused(void *arg) {
-        nd_runtime_t *rt = arg;
-        long long sum = 0;
-        for (int i = 0; i < rt->worker_cnt; i++)
-                sum += atomic_load(&rt->workers[i].paused);
-        return (double)sum;
-}
-
 static double tasks_waiting(void *arg) {
         nd_runtime_t *rt = arg;
         long long sum = 0;
@@ -166,11 +158,6 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
             "(processing.max_task_idle ran out): their order across topics "
             "may differ from replay's.",
             0, NULL, NULL, records_enforced, rt);
-        nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_partitions_paused",
-                            "Input partitions whose fetching is paused "
-                            "because their buffer is full "
-                            "(processing.buffered_records).",
-                            0, NULL, NULL, partitions_paused, rt);
         nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_tasks_waiting",
                             "Tasks holding records back until a partition "
                             "that has not reached its end delivers "
@@ -338,7 +325,6 @@ void nd__rt_metrics_publish(struct nd_worker *w) {
                 atomic_store(&w->inst[i].bytes, 0);
         }
         atomic_store(&w->enforced, (unsigned long long)nd_kio_enforced(w->kio));
-        atomic_store(&w->paused, nd_kio_paused(w->kio));
         atomic_store(&w->waiting, nd_kio_waiting_tasks(w->kio));
         pthread_mutex_lock(&w->snap_lock);
         nd_kio_lag_foreach(w->kio, lag_one, &la);
