@@ -2,8 +2,9 @@
  * replay.c — `nudge replay`: the configured triggers over files of events,
  * on event time only (TRIGGERS.md §2 "Replay / backtest"). OVERALL DESIGN
  *
- * One task (partition 0) reads the events and writes its actions as JSON
- * lines. Nothing reads the wall clock: the watermark moves with event
+ * One task (partition 0; with --partitions, one per partition number, see
+ * "Tasks" below) reads the events and writes its actions as JSON lines.
+ * Nothing reads the wall clock: the watermark moves with event
  * timestamps only, emitted_at is the decision's event time, and an optional
  * end time advances W once after the last event (W := max(W, end), then
  * what is due fires; without one, pending timers do not fire). So the same
@@ -27,9 +28,10 @@
  * ND_REPLAY_MAX_INPUTS, typically three), where a heap would cost more.
  *
  * Tasks (--partitions N). Live, a task per partition number reads that
- * partition of clickstream, cart and purchase, keeps its own watermark,
- * and merges its three partitions by the events' timestamps, ties to the
- * lower topic index (TRIGGERS.md §2). Replay emulates that: each event
+ * partition of clickstream, cart and purchase, keeps its own watermark
+ * (TRIGGERS.md §2), and merges its three partitions by the events'
+ * timestamps, ties to the lower topic index (docs/design.md, "the
+ * partition group"; docs/replay.md). Replay emulates that: each event
  * goes to task nd_kio_partition_of(its customer key, N), the producers'
  * murmur2, and a task's events come in "lanes", one per (input, topic of
  * the event's type), each in file order. The lanes are ordered topic
