@@ -138,6 +138,60 @@ if [ -x "$gen" ]; then
   replay_gen gm.jsonl --input "$tmp/g.purchase.avro" --input "$tmp/g-click.jsonl" --input "$tmp/g.cart.avro"; rc=$?
   if [ $rc = 0 ] && cmp -s "$tmp/gj.jsonl" "$tmp/gm.jsonl"; then ok "replay of JSON lines and containers mixed, in any --input order"
   else bad "replay of mixed inputs (exit $rc)" "$tmp/gm.jsonl.err"; fi
+  # --partitions N: one task per partition number, each merging its topic
+  # lanes by timestamp. With late events (the default --ooo-share) the
+  # mixed JSON lines and the three containers of the same seed hold each
+  # topic's events in the same order, so the tasks see the same lanes and
+  # give the same actions, whichever files and --input order.
+  g2="--seed 6 --events 20000"
+  "$gen" $g2 -o "$tmp/l.jsonl" --catalog-out "$tmp/l-cat.jsonl" -q >"$tmp/l.err" 2>&1 \
+    && "$gen" $g2 -o "$tmp/l.avro" -q >>"$tmp/l.err" 2>&1 || bad "nudge-gen with late events" "$tmp/l.err"
+  grep -E '"type":"(page_viewed|product_viewed|products_searched|app_opened|message_clicked)"' "$tmp/l.jsonl" >"$tmp/l-click.jsonl"
+  replay_parts() { # OUT N INPUT...
+    local out=$1 n=$2; shift 2
+    "$nudge" replay -c "$src/config/triggers.yaml" --catalog "$tmp/l-cat.jsonl" --partitions "$n" \
+      --end-time 2026-01-10T00:00:00Z --output "$tmp/$out" "$@" 2>"$tmp/$out.err"
+  }
+  replay_parts p3j.jsonl 3 --input "$tmp/l.jsonl"; rc1=$?
+  replay_parts p3a.jsonl 3 --input "$tmp/l.purchase.avro" --input "$tmp/l.cart.avro" --input "$tmp/l.clickstream.avro"; rc2=$?
+  replay_parts p3m.jsonl 3 --input "$tmp/l.cart.avro" --input "$tmp/l-click.jsonl" --input "$tmp/l.purchase.avro"; rc3=$?
+  if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ $rc3 = 0 ] && [ -s "$tmp/p3j.jsonl" ] \
+     && cmp -s "$tmp/p3j.jsonl" "$tmp/p3a.jsonl" && cmp -s "$tmp/p3j.jsonl" "$tmp/p3m.jsonl" \
+     && grep -q '^replay: 20000 events, 0 bad lines, [0-9]* actions, 0 timers still pending, [0-9]* customers in state (sums over 3 tasks)$' "$tmp/p3j.jsonl.err"; then
+    ok "replay --partitions 3: a mixed file = containers = mixed inputs, any --input order ($(wc -l <"$tmp/p3j.jsonl") actions)"
+  else bad "replay --partitions 3 (exit $rc1/$rc2/$rc3, cmp: $(cmp "$tmp/p3j.jsonl" "$tmp/p3a.jsonl" 2>&1) $(cmp "$tmp/p3j.jsonl" "$tmp/p3m.jsonl" 2>&1))" "$tmp/p3j.jsonl.err"; fi
+  # The order in which the tasks apply the events (passthrough forwards
+  # each as it comes), with timestamps cut to the second so that events of
+  # different topics tie: the same from one file per topic, given purchase
+  # first, as from the mixed file; and not the file order.
+  printf 'input:\n  format: json\ntriggers:\n  - name: pt\n    type: passthrough\n' >"$tmp/pt.yaml"
+  sed -E 's/("timestamp":[0-9]+)[0-9]{3},/\1000,/' "$tmp/l.jsonl" >"$tmp/s.jsonl"
+  grep -E '"type":"(page_viewed|product_viewed|products_searched|app_opened|message_clicked)"' "$tmp/s.jsonl" >"$tmp/s-click.jsonl"
+  grep -E '"type":"(product_added|product_removed|cart_viewed|checkout_started)"' "$tmp/s.jsonl" >"$tmp/s-cart.jsonl"
+  grep -E '"type":"order_' "$tmp/s.jsonl" >"$tmp/s-purchase.jsonl"
+  pt_parts() { # OUT INPUT...
+    local out=$1; shift
+    "$nudge" replay -c "$tmp/pt.yaml" --partitions 3 --output "$tmp/$out" "$@" 2>"$tmp/$out.err"
+  }
+  pt_parts ptm.jsonl --input "$tmp/s.jsonl"; rc1=$?
+  pt_parts pts.jsonl --input "$tmp/s-purchase.jsonl" --input "$tmp/s-cart.jsonl" --input "$tmp/s-click.jsonl"; rc2=$?
+  if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ "$(wc -l <"$tmp/ptm.jsonl")" = 20000 ] && cmp -s "$tmp/ptm.jsonl" "$tmp/pts.jsonl" \
+     && ! cmp -s "$tmp/ptm.jsonl" "$tmp/s.jsonl" && cmp -s <(sort "$tmp/ptm.jsonl") <(sort "$tmp/s.jsonl"); then
+    ok "replay --partitions 3 applies the events of a mixed file and of one file per topic in the same order"
+  else bad "replay --partitions 3 event order (exit $rc1/$rc2, cmp: $(cmp "$tmp/ptm.jsonl" "$tmp/pts.jsonl" 2>&1))" "$tmp/pts.jsonl.err"; fi
+  # One task: these 20 s of event time fire nothing before the end time,
+  # so the watermarks cannot differ in effect and the actions are the same,
+  # but in the order of one task instead of task by task. (Watermarks that
+  # do differ: tests/unit/test_replay.c.)
+  replay_parts p1j.jsonl 1 --input "$tmp/l.jsonl"; rc=$?
+  if [ $rc = 0 ] && ! cmp -s "$tmp/p1j.jsonl" "$tmp/p3j.jsonl" && grep -q '(1 task)$' "$tmp/p1j.jsonl.err" \
+     && cmp -s <(sort "$tmp/p1j.jsonl") <(sort "$tmp/p3j.jsonl"); then
+    ok "replay --partitions 1 and 3: the same $(wc -l <"$tmp/p1j.jsonl") actions, task by task with 3"
+  else bad "replay --partitions 1 (exit $rc)" "$tmp/p1j.jsonl.err"; fi
+  expect "replay --partitions refuses stdin" 2 'stdin.*--partitions' \
+    -- "$nudge" replay -c "$src/config/triggers.yaml" --input - --partitions 2 --output /dev/null <"$tmp/l.jsonl"
+  expect "replay --partitions refuses a pipe" 2 'is a pipe: --partitions reads every input' \
+    -- "$nudge" replay -c "$src/config/triggers.yaml" --input <(cat "$tmp/l-click.jsonl") --partitions 2 --output /dev/null
   expect "replay: an unreadable input among several is named" 2 "no-such\.avro: No such file" \
     -- "$nudge" replay -c "$src/config/triggers.yaml" --input "$tmp/g.cart.avro" --input "$tmp/no-such.avro"
   head -c 30000 "$tmp/g.clickstream.avro" >"$tmp/cut.avro"
@@ -148,6 +202,11 @@ else
 fi
 
 expect "replay needs --input" 2 'input FILE are required' -- "$nudge" replay -c "$src/config/triggers.yaml"
+for n in 0 1025 -3 abc 2x ''; do
+  expect "replay rejects --partitions '$n'" 2 "--partitions: expected the event topics' partition count, 1 to 1024, got '$n'" \
+    -- "$nudge" replay -c "$src/config/triggers.yaml" --input /dev/null --partitions "$n"
+done
+expect "help shows --partitions and its tie rule" 0 'clickstream, then cart, then purchase; then input' -- "$nudge" --help
 expect "replay rejects a bad end time" 2 "end-time: expected" -- "$nudge" replay -c "$src/config/triggers.yaml" --input /dev/null --end-time yesterday
 
 echo "cli: $pass passed, $fail failed"
