@@ -60,6 +60,11 @@ int64_t nd_ctx_wall_ms(const nd_ctx_t *ctx) {
 
 void nd_ctx_log(nd_ctx_t *ctx, int level, const char *fmt, ...) {
         va_list ap;
+        /* a processor's level is a plain int: clamp it to the table's */
+        if (level < ND_LOG_DEBUG)
+                level = ND_LOG_DEBUG;
+        if (level > ND_LOG_ERROR)
+                level = ND_LOG_ERROR;
         if (!nd_log_enabled((nd_log_level_t)level))
                 return;
         va_start(ap, fmt);

@@ -507,6 +507,20 @@ static int64_t rec_timestamp(void *arg, const nd_rec_t *rec) {
         return err == ND_OK ? ev.timestamp : INT64_MIN;
 }
 
+/* The ND_TOPIC_* of rec's event topic (-1: none); pointer compare first,
+ * as librdkafka hands out one name pointer per topic. */
+static int topic_index(struct nd_worker *w, const nd_rec_t *rec) {
+        for (int i = 0; i < ND_TOPIC__CNT; i++)
+                if (rec->topic == w->topic_ptr[i])
+                        return i;
+        for (int i = 0; i < ND_TOPIC__CNT; i++)
+                if (!strcmp(rec->topic, w->rt->event_topics[i])) {
+                        w->topic_ptr[i] = rec->topic;
+                        return i;
+                }
+        return -1;
+}
+
 /*
  * Applies a batch: kio hands the records out in each task's order
  * (kio_group.c: merged by event time across the task's partitions, held
@@ -527,6 +541,14 @@ static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
                         continue; /* kio hands out assigned partitions only */
                 errstr[0] = '\0';
                 err = decode(w, rec, &ev, errstr, sizeof(errstr));
+                if (err == ND_OK &&
+                    (int)nd_event_type_topic_of(ev.type) != topic_index(w, rec))
+                        err = nd_err_fmt(
+                            errstr, sizeof(errstr), ND_ERR_WRONG_TOPIC,
+                            "a %s event on %s (its topic: %s)",
+                            nd_event_type_name(ev.type), rec->topic,
+                            w->rt->event_topics[nd_event_type_topic_of(
+                                ev.type)]);
                 if (err != ND_OK) {
                         dead_letter(w, rec, err,
                                     errstr[0] ? errstr : nd_err_str(err));

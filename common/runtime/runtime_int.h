@@ -60,8 +60,9 @@ struct nd_worker {
         int64_t *last_rec_ms;            /* wall time of a task's last record */
         int task_cap;
         int task_cnt;
-        uint8_t *abuf; /* action encoding buffer */
-        nd_err_t err;  /* why the worker ended */
+        uint8_t *abuf;                        /* action encoding buffer */
+        const char *topic_ptr[ND_TOPIC__CNT]; /* librdkafka's name pointers */
+        nd_err_t err;                         /* why the worker ended */
         atomic_bool done;
         bool restoring;
         int64_t dlq_log_window; /* rate limit of DLQ log lines */

@@ -48,7 +48,8 @@ typedef enum {
         XX(SHUTDOWN, -24, NONE, "shutting down")                        \
         XX(INCOMPATIBLE_SCHEMA, -25, RECORD,                            \
            "writer schema cannot be read with the reader schema")       \
-        XX(REGISTRY, -26, RETRIABLE, "schema registry unavailable")
+        XX(REGISTRY, -26, RETRIABLE, "schema registry unavailable")     \
+        XX(WRONG_TOPIC, -27, RECORD, "event type does not belong on this topic")
 
 typedef enum {
         ND_OK = 0,

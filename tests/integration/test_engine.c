@@ -144,7 +144,7 @@ START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
         struct topics t;
         nd_proc_t p;
         char good[3][512], errstr[512];
-        nd_kt_msg_t msgs[6];
+        nd_kt_msg_t msgs[7];
         nd_kt_recs_t dlq = {0}, out = {0};
         rd_kafka_t *cd, *ca;
         const nd_kt_header_t *h;
@@ -153,6 +153,14 @@ START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
             "null,\"anonymous_id\":null,\"timestamp\":1700000000000,"
             "\"channel\":\"web\",\"device_id\":null,\"device_type\":"
             "\"desktop\",\"session_id\":null}";
+        /* a cart event is fine on the cart topic, not on clickstream */
+        static const char *const cart_on_click =
+            "{\"event_id\":\"c\",\"type\":\"product_added\","
+            "\"customer_id\":\"misplaced\",\"anonymous_id\":null,"
+            "\"timestamp\":1700000000000,\"channel\":\"web\",\"device_id\":"
+            "null,\"device_type\":\"desktop\",\"session_id\":null,"
+            "\"cart_id\":\"c1\",\"quantity\":1,\"product\":{\"sku\":\"s\","
+            "\"category\":null,\"price_cents\":null,\"currency\":null}}";
 
         make_topics(&t, 2, 2, 2);
         start_engine(&p, config(&t, NULL));
@@ -164,18 +172,19 @@ START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
         msgs[3] = nd_kt_msg("someone-else", good[2]); /* wrong key */
         msgs[4] = nd_kt_msg("nobody", missing);       /* no id at all */
         msgs[5] = nd_kt_msg("good-cust", good[2]);
+        msgs[6] = nd_kt_msg("misplaced", cart_on_click);
         ck_assert_int_eq(
-            nd_kt_produce(t.cart, 0, msgs, 6, WAIT_MS, errstr, sizeof(errstr)),
+            nd_kt_produce(t.click, 0, msgs, 7, WAIT_MS, errstr, sizeof(errstr)),
             ND_OK);
         cd = nd_kt_consumer_new(t.dlq, NULL, ND_KT_READ_COMMITTED, errstr,
                                 sizeof(errstr));
         ca = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
                                 sizeof(errstr));
-        nd_kt_consume(cd, 3, WAIT_MS, &dlq);
+        nd_kt_consume(cd, 4, WAIT_MS, &dlq);
         nd_kt_consume(ca, 3, WAIT_MS, &out);
-        if (dlq.cnt != 3 || out.cnt != 3)
+        if (dlq.cnt != 4 || out.cnt != 3)
                 nd_proc_dump(&p);
-        ck_assert_uint_eq(dlq.cnt, 3);
+        ck_assert_uint_eq(dlq.cnt, 4);
         ck_assert_uint_eq(out.cnt, 3);
 
         h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "bad-json"),
@@ -188,9 +197,13 @@ START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
         h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "nobody"),
                              "nudge.error.code");
         ck_assert_str_eq(h->value, "MISSING_FIELD");
+        h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "misplaced"),
+                             "nudge.error.code");
+        ck_assert_ptr_nonnull(h);
+        ck_assert_str_eq(h->value, "WRONG_TOPIC");
         h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "bad-json"),
                              "nudge.source.topic");
-        ck_assert_str_eq(h->value, t.cart);
+        ck_assert_str_eq(h->value, t.click);
         h = nd_kt_rec_header(nd_kt_recs_find(&dlq, "bad-json"),
                              "nudge.source.offset");
         ck_assert_str_eq(h->value, "1");
@@ -247,8 +260,8 @@ START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
                 event_json(vals[i], 512, i, keys[i]);
                 msgs[i] = nd_kt_msg(keys[i], vals[i]);
         }
-        ck_assert_int_eq(nd_kt_produce(t.purchase, RD_KAFKA_PARTITION_UA, msgs,
-                                       N, WAIT_MS, errstr, sizeof(errstr)),
+        ck_assert_int_eq(nd_kt_produce(t.click, RD_KAFKA_PARTITION_UA, msgs, N,
+                                       WAIT_MS, errstr, sizeof(errstr)),
                          ND_OK);
         c = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
                                sizeof(errstr));
@@ -262,10 +275,10 @@ START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
                 int64_t total = 0;
                 for (int part = 0; part < 4; part++) {
                         int64_t off = -1;
-                        ck_assert_int_eq(
-                            nd_kt_committed(t.app, t.purchase, part, &off,
-                                            WAIT_MS, errstr, sizeof(errstr)),
-                            ND_OK);
+                        ck_assert_int_eq(nd_kt_committed(t.app, t.click, part,
+                                                         &off, WAIT_MS, errstr,
+                                                         sizeof(errstr)),
+                                         ND_OK);
                         total += off > 0 ? off : 0;
                 }
                 ck_assert_int_eq(total, N);
