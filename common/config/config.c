@@ -146,6 +146,17 @@ static const nd_cfg_prop_t props[] = {
         "after 30 s), short enough that a partition whose leader is away "
         "does not stop the task for long. 0: never wait (order only "
         "among what was fetched)."),
+    ND_CFG_DURATION(
+        "processing.cross_topic_grace", "0ms", F(cross_topic_grace_ms), 0,
+        ND_SEC(10),
+        "How long a record waits, while another topic of its task has "
+        "nothing buffered and is at its end, for records of that topic "
+        "fetched in the same moment (librdkafka hands a fetch response "
+        "over one partition at a time). Orders a customer's events "
+        "produced on different topics within this time of each other as "
+        "replay does, at that much latency for such records. 0: no wait; "
+        "events produced at the same moment on two topics may then be "
+        "applied in either order."),
     ND_CFG_DURATION("time.max_out_of_orderness", "5s",
                     F(max_out_of_orderness_ms), 0, ND_DAY(1),
                     "The watermark lags the highest event time seen by this "

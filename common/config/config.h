@@ -95,12 +95,13 @@ typedef struct nd_config_s {
         int64_t schema_id_action;      /* schema.ids.action */
 
         /* processing */
-        int64_t threads;             /* processing.threads */
-        int guarantee;               /* processing.guarantee: nd_guarantee_t */
-        int64_t commit_interval_ms;  /* processing.commit_interval */
-        int64_t shutdown_timeout_ms; /* processing.shutdown_timeout */
-        int64_t batch_size;          /* processing.batch_size */
-        int64_t max_task_idle_ms;    /* processing.max_task_idle */
+        int64_t threads;              /* processing.threads */
+        int guarantee;                /* processing.guarantee: nd_guarantee_t */
+        int64_t commit_interval_ms;   /* processing.commit_interval */
+        int64_t shutdown_timeout_ms;  /* processing.shutdown_timeout */
+        int64_t batch_size;           /* processing.batch_size */
+        int64_t max_task_idle_ms;     /* processing.max_task_idle */
+        int64_t cross_topic_grace_ms; /* processing.cross_topic_grace */
 
         /* time (TRIGGERS.md §2) */
         int64_t max_out_of_orderness_ms; /* time.max_out_of_orderness */

@@ -360,6 +360,7 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
         }
         kio->batch_cap = (int)cfg->batch_size;
         kio->max_idle_ms = cfg->max_task_idle_ms;
+        kio->grace_ms = cfg->cross_topic_grace_ms;
         kio->batch = nd_calloc((size_t)kio->batch_cap, sizeof(*kio->batch));
         log_latency_conf(kio);
         *kiop = kio;

@@ -104,7 +104,8 @@ static struct kio_part *part_get(nd_kio_t *kio, int topic, int32_t partition) {
 /* ------------------------------------------------------------------ */
 /* Buffers                                                             */
 
-static void ring_push(struct kio_part *q, rd_kafka_message_t *rkm, int64_t ts) {
+static void ring_push(struct kio_part *q, rd_kafka_message_t *rkm, int64_t ts,
+                      int64_t arrived) {
         if (q->cnt == q->cap) {
                 int cap = q->cap ? q->cap * 2 : RING_MIN;
                 struct kio_slot *r = nd_malloc((size_t)cap * sizeof(*r));
@@ -115,7 +116,8 @@ static void ring_push(struct kio_part *q, rd_kafka_message_t *rkm, int64_t ts) {
                 q->cap = cap;
                 q->head = 0;
         }
-        q->ring[(q->head + q->cnt) % q->cap] = (struct kio_slot){rkm, ts};
+        q->ring[(q->head + q->cnt) % q->cap] =
+            (struct kio_slot){rkm, ts, arrived};
         q->cnt++;
 }
 
@@ -307,7 +309,7 @@ static bool route(nd_kio_t *kio, rd_kafka_message_t *rkm) {
         nd__kio_fill_rec(&rec, rkm);
         ts = kio->conf.timestamp ? kio->conf.timestamp(kio->conf.arg, &rec)
                                  : rec.timestamp;
-        ring_push(q, rkm, ts);
+        ring_push(q, rkm, ts, kio->now_ms);
         q->at_end = false;
         return true;
 }
@@ -317,6 +319,7 @@ static bool route(nd_kio_t *kio, rd_kafka_message_t *rkm) {
  * Returns false on a fatal consumer error. */
 static bool drain(nd_kio_t *kio) {
         int limit = kio->batch_cap * 4;
+        kio->now_ms = nd_clock_mono_ms();
         for (int i = 0; i < limit; i++) {
                 rd_kafka_message_t *rkm =
                     rd_kafka_consumer_poll(kio->consumer, 0);
@@ -332,6 +335,7 @@ static bool drain(nd_kio_t *kio) {
 static bool fill(nd_kio_t *kio) {
         if (!kio->fill)
                 kio->fill = nd_malloc(FILL_BATCH * sizeof(*kio->fill));
+        kio->now_ms = nd_clock_mono_ms();
         for (int p = 0; p < kio->task_cap; p++) {
                 if (!kio->tasks[p].assigned)
                         continue;
@@ -398,13 +402,14 @@ static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
         struct kio_task *t = &kio->tasks[p];
         while (n < max) {
                 struct kio_part *best = NULL;
-                bool blocked = false, enforced = false;
+                bool blocked = false, enforced = false, empty = false;
                 for (int i = 0; i < kio->sub_cnt; i++) {
                         struct kio_part *q = &t->part[i];
                         if (!q->assigned)
                                 continue;
                         if (q->cnt == 0) {
                                 blocked |= !q->at_end;
+                                empty = true;
                                 continue;
                         }
                         /* strictly smaller: ties to the topic subscribed
@@ -429,6 +434,18 @@ static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
                         t->told = true;
                 } else {
                         t->hold_since = 0;
+                        /* processing.cross_topic_grace: an empty partition
+                         * "at its end" may be so only until the rest of the
+                         * fetch response that brought this record is
+                         * handed over */
+                        if (empty && kio->grace_ms > 0 &&
+                            now - ring_head(best)->arrived < kio->grace_ms) {
+                                int64_t at =
+                                    ring_head(best)->arrived + kio->grace_ms;
+                                if (!kio->wake_at || at < kio->wake_at)
+                                        kio->wake_at = at;
+                                break;
+                        }
                 }
                 {
                         rd_kafka_message_t *rkm = ring_head(best)->rkm;
@@ -472,8 +489,15 @@ int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms) {
                 nd__kio_alos_try_commit(kio);
         if (!drain(kio) || !fill(kio))
                 return ND_ERR_KAFKA_FATAL;
+        kio->wake_at = 0;
         n = take(kio, recs, max);
         if (n == 0 && timeout_ms > 0) {
+                /* a record in its grace: wake when the grace ends */
+                if (kio->wake_at) {
+                        int64_t left = kio->wake_at - nd_clock_mono_ms();
+                        if (left < timeout_ms)
+                                timeout_ms = left > 0 ? (int)left : 0;
+                }
                 wait_wake(kio, timeout_ms);
                 if (!drain(kio) || !fill(kio))
                         return ND_ERR_KAFKA_FATAL;

@@ -34,7 +34,8 @@
 /* kio_group.c: a buffered record and its event time. */
 struct kio_slot {
         rd_kafka_message_t *rkm;
-        int64_t ts;
+        int64_t ts;      /* event time */
+        int64_t arrived; /* mono ms it was buffered */
 };
 
 /* One assigned partition's buffer (a ring of records not handed out). */
@@ -84,6 +85,9 @@ struct nd_kio_s {
         int task_cap;
         int take_from;             /* the task the next take() starts with */
         int64_t max_idle_ms;       /* processing.max_task_idle */
+        int64_t grace_ms;          /* processing.cross_topic_grace */
+        int64_t now_ms;            /* mono ms of the current drain or fill */
+        int64_t wake_at;           /* mono ms a grace ends (0: none) */
         uint64_t enforced;         /* records handed out without waiting */
         rd_kafka_queue_t *cq;      /* the consumer queue (wakes us too) */
         int wake[2];               /* the queues' wake-up pipe */
