@@ -5,6 +5,7 @@
  * or bad configuration (the message names the file, line and key), so that
  * an orchestrator can tell a crash loop from a deployment mistake.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,8 +73,8 @@ static void usage(FILE *out) {
                 "[--customers 5000]\n"
                 "  replay -c FILE --input EVENTS [--input EVENTS...] "
                 "[--catalog PRODUCTS]\n"
-                "         [--end-time T] [--output FILE|-] [--dead-letter "
-                "FILE]\n"
+                "         [--end-time T] [--partitions N] [--output FILE|-] "
+                "[--dead-letter FILE]\n"
                 "                        run the triggers over files of "
                 "events (JSON lines or\n"
                 "                        Avro container files) on event "
@@ -82,6 +83,24 @@ static void usage(FILE *out) {
                 "in --input order;\n"
                 "                        actions as JSON lines (T: ms or "
                 "ISO 8601 UTC)\n"
+                "    --partitions N      replay as live runs N tasks (N = "
+                "the event topics'\n"
+                "                        partition count, 1..%d): each "
+                "event goes to the task\n"
+                "                        of its customer key (murmur2, as "
+                "the producers); a\n"
+                "                        task merges its lanes, one per "
+                "input and topic, each\n"
+                "                        in file order, by the event's "
+                "timestamp field; ties\n"
+                "                        as live breaks them: lower topic "
+                "index, i.e.\n"
+                "                        clickstream, then cart, then "
+                "purchase; then input\n"
+                "                        order. Actions of task 0 first, "
+                "then 1, ...; not\n"
+                "                        with --input - (inputs are read "
+                "once per task)\n"
                 "  config-doc            print the configuration reference "
                 "(Markdown)\n"
                 "\n"
@@ -99,7 +118,8 @@ static void usage(FILE *out) {
                 "address.\n"
                 "\n"
                 "Exit status: 0 ok, 1 runtime failure, 2 bad usage or "
-                "configuration.\n");
+                "configuration.\n",
+                ND_REPLAY_MAX_PARTITIONS);
 }
 
 static int load(const char *path, nd_config_t **cfgp) {
@@ -260,7 +280,7 @@ static int parse_ms(const char *s, int64_t *out) {
 }
 
 static int cmd_replay(const char *path, nd_replay_opts_t *opts,
-                      const char *end_time) {
+                      const char *end_time, const char *partitions) {
         nd_config_t *cfg = NULL;
         int rc;
         if (!path || opts->input_cnt == 0) {
@@ -279,6 +299,22 @@ static int cmd_replay(const char *path, nd_replay_opts_t *opts,
                         return EXIT_CONFIG;
                 }
                 opts->has_end = true;
+        }
+        if (partitions) {
+                char *end;
+                long n;
+                errno = 0;
+                n = strtol(partitions, &end, 10);
+                if (end == partitions || *end || errno || n < 1 ||
+                    n > ND_REPLAY_MAX_PARTITIONS) {
+                        fprintf(stderr,
+                                "nudge replay: --partitions: expected the "
+                                "event topics' partition count, 1 to %d, "
+                                "got '%s'\n",
+                                ND_REPLAY_MAX_PARTITIONS, partitions);
+                        return EXIT_CONFIG;
+                }
+                opts->partitions = (int)n;
         }
         if (!opts->output)
                 opts->output = "-";
@@ -356,9 +392,10 @@ int main(int argc, char **argv) {
             {"catalog", required_argument, NULL, 'k'},
             {"end-time", required_argument, NULL, 'e'},
             {"dead-letter", required_argument, NULL, 'D'},
+            {"partitions", required_argument, NULL, 'P'},
             {NULL, 0, NULL, 0}};
         const char *cmd = NULL, *path = NULL, *duration = NULL;
-        const char *end_time = NULL;
+        const char *end_time = NULL, *partitions = NULL;
         nd_replay_opts_t ropts = {0};
         /* --input may be repeated (replay merges the files) */
         static const char *inputs[ND_REPLAY_MAX_INPUTS];
@@ -418,6 +455,9 @@ int main(int argc, char **argv) {
                 case 'D':
                         ropts.dead_letter = optarg;
                         break;
+                case 'P':
+                        partitions = optarg;
+                        break;
                 default:
                         usage(stderr);
                         return EXIT_CONFIG;
@@ -439,7 +479,7 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, "demo"))
                 return cmd_demo(path, duration, rate, customers);
         if (!strcmp(cmd, "replay"))
-                return cmd_replay(path, &ropts, end_time);
+                return cmd_replay(path, &ropts, end_time, partitions);
         if (!strcmp(cmd, "config-doc")) {
                 nd_config_write_doc(stdout, nd_processors);
                 return 0;

@@ -1,9 +1,11 @@
 /*
  * replay — `nudge replay -c CONFIG --input FILE [--input FILE...]
- * [--catalog FILE] [--end-time T] --output FILE|-`: the triggers over files
- * of events, on event time only, with byte-identical output for the same
- * inputs. Several inputs are merged by timestamp, ties in the order given,
- * each input keeping its own order. See replay.c.
+ * [--catalog FILE] [--end-time T] [--partitions N] --output FILE|-`: the
+ * triggers over files of events, on event time only, with byte-identical
+ * output for the same inputs. Several inputs are merged by timestamp, ties
+ * in the order given, each input keeping its own order. With --partitions
+ * N, one task per partition number as live runs them, each merging its
+ * topic lanes by timestamp. See replay.c.
  */
 #ifndef ND_REPLAY_H
 #define ND_REPLAY_H
@@ -16,6 +18,9 @@
 /** The most --input files of one replay. */
 #define ND_REPLAY_MAX_INPUTS 64
 
+/** The largest --partitions. */
+#define ND_REPLAY_MAX_PARTITIONS 1024
+
 typedef struct nd_replay_opts_s {
         /* input_cnt (1..ND_REPLAY_MAX_INPUTS) files, each JSON lines or an
          * Avro object container file; "-" (once) for stdin */
@@ -26,14 +31,22 @@ typedef struct nd_replay_opts_s {
         const char *dead_letter; /* where bad lines are listed, or NULL */
         bool has_end;
         int64_t end_time; /* ms since epoch, UTC */
+        /* --partitions: 0 runs one task over every event, each input in
+         * file order; 1..ND_REPLAY_MAX_PARTITIONS runs that many tasks, one
+         * after another, each over the events whose key hashes to it, in
+         * topic lanes (replay.c). Then no input may be stdin or a pipe:
+         * each is read once per task and topic. */
+        int partitions;
 } nd_replay_opts_t;
 
 /**
  * Runs the triggers over the merged inputs (replay.c says in which order).
- * Returns the exit code: 0 ok, 1 an input damaged or unreadable past its
- * start, or an output failure, 2 bad setup (an input that cannot be
- * opened, a bad catalog path, too many inputs). Messages go to stderr and
- * name the file.
+ * With opts->partitions, the actions of task 0 come first, then those of
+ * task 1, and so on. Returns the exit code: 0 ok, 1 an input damaged or
+ * unreadable past its start, or an output failure, 2 bad setup (an input
+ * that cannot be opened, a bad catalog path, too many inputs, a partition
+ * count out of range, stdin or a pipe with --partitions). Messages go to
+ * stderr and name the file.
  */
 int nd_replay_run(const nd_config_t *cfg, const nd_replay_opts_t *opts);
 
