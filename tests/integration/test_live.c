@@ -841,9 +841,11 @@ static long engine_drain(nd_proc_t *p, int port, rd_kafka_t *c,
                                      wm_ok ? "ok" : "behind");
                 }
         }
-        fprintf(stderr, "live: %zu records applied in %.1f s, %zu actions\n",
+        fprintf(stderr,
+                "live: %zu records applied in %.1f s, %zu actions (engine "
+                "log %s)\n",
                 records, (double)(nd_clock_mono_ms() - start) / 1000.0,
-                recs->cnt);
+                recs->cnt, p->log);
         {
                 double enforced =
                     nd_http_metric(&body, "nudge_records_enforced_total");
