@@ -8,7 +8,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "nd_test.h"
 #include "nd_test_driver.h"
 #include "nudge/processor.h"
@@ -40,6 +42,11 @@ static void remind_process(nd_ctx_t *ctx, void *state, const nd_rec_t *rec) {
         bool created;
         nd_entry_t *e = nd_ctx_upsert(ctx, rec->ev->key, &created);
         struct remind_val *v = nd_entry_value(e);
+        /* a processor's log level is a plain int (nd_ctx_log) */
+        if (rec->ev->key.len == 4 && !memcmp(rec->ev->key.p, "loud", 4)) {
+                nd_ctx_log(ctx, 9, "loud %d", 9);
+                nd_ctx_log(ctx, -3, "quiet %d", -3);
+        }
         v->events++;
         v->armed_by_ts = rec->ev->timestamp;
         nd_ctx_changed(ctx, e);
@@ -99,6 +106,32 @@ static void view(nd_test_driver_t *drv, const char *cust, int64_t ts) {
                              "\"session_id\":null}",
                              cust, (long long)ts, cust, (long long)ts);
 }
+
+/* nd_ctx_log() clamps a level outside the table (it read past the level
+ * names before: AddressSanitizer) to the nearest one. */
+START_TEST(a_processor_log_level_out_of_range_is_clamped) {
+        nd_test_driver_t *drv =
+            nd_test_driver_new_lookup(two_triggers, T0, lookup);
+        char buf[4096];
+        ssize_t n;
+        int fds[2];
+        ck_assert_int_eq(pipe(fds), 0);
+        nd_log_setup(ND_LOG_DEBUG, false);
+        nd_log_set_fd(fds[1]);
+        view(drv, "loud", T0);
+        nd_log_set_fd(2);
+        nd_log_setup(ND_LOG_INFO, false);
+        close(fds[1]);
+        n = read(fds[0], buf, sizeof(buf) - 1);
+        close(fds[0]);
+        ck_assert_int_gt(n, 0);
+        buf[n] = '\0';
+        ck_assert_msg(strstr(buf, "ERROR") && strstr(buf, "loud 9"), "%s", buf);
+        ck_assert_msg(strstr(buf, "DEBUG") && strstr(buf, "quiet -3"), "%s",
+                      buf);
+        nd_test_driver_destroy(drv);
+}
+END_TEST
 
 START_TEST(timer_fires_only_when_watermark_passes_due) {
         nd_test_driver_t *drv =
@@ -466,6 +499,7 @@ static Suite *task_suite(void) {
         Suite *s = suite_create("task");
         TCase *tc = tcase_create("order");
         tcase_add_test(tc, timer_fires_only_when_watermark_passes_due);
+        tcase_add_test(tc, a_processor_log_level_out_of_range_is_clamped);
         tcase_add_test(tc, an_event_at_the_due_time_still_cancels);
         tcase_add_test(tc, simultaneous_timers_fire_by_key_then_trigger_name);
         suite_add_tcase(s, tc);
