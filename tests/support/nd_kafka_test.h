@@ -7,7 +7,9 @@
  * share its bugs. Every wait has a deadline; nothing sleeps a fixed time.
  *
  * Tests take the broker address from ND_TEST_BOOTSTRAP, which
- * scripts/test.sh sets from .cache/kafka/run/broker.env. Each test makes its
+ * scripts/test.sh sets from .cache/kafka/run/broker.env (or, for the fault
+ * tests that need no real broker, nd_kt_mock_new() from an in-process
+ * mock cluster). Each test makes its
  * own topics and consumer groups with nd_kt_unique_name(), so tests never see
  * each other's records, whatever order they run in and however often.
  *
@@ -224,5 +226,38 @@ const nd_kt_rec_t *nd_kt_recs_find(const nd_kt_recs_t *recs, const char *key);
 nd_err_t nd_kt_committed(const char *group_id, const char *topic,
                          int32_t partition, int64_t *offset, int timeout_ms,
                          char *errstr, size_t errstr_size);
+
+/**
+ * The end (high watermark) of topic and partition into *end, asked of the
+ * partition's leader. Returns ND_OK, ND_ERR_TIMEOUT or ND_ERR_KAFKA with
+ * the reason in errstr.
+ */
+nd_err_t nd_kt_end_offset(const char *topic, int32_t partition, int64_t *end,
+                          int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * librdkafka's in-process mock cluster, for the fault tests (tests/faults):
+ * no real broker. It has no CreateTopics, so topics are made with
+ * nd_kt_mock_topic(). Its Fetch reports every offset as stable and no
+ * aborted transaction, so read_committed cannot be checked against it.
+ */
+typedef struct nd_kt_mock_s nd_kt_mock_t;
+
+/**
+ * Starts a mock cluster with brokers brokers and points ND_TEST_BOOTSTRAP
+ * (this process's environment) at it, so that every helper above talks to
+ * it. Returns NULL with the reason in errstr.
+ */
+nd_kt_mock_t *nd_kt_mock_new(int brokers, char *errstr, size_t errstr_size);
+
+/** The mock's bootstrap address ("127.0.0.1:port,..."). */
+const char *nd_kt_mock_bootstraps(const nd_kt_mock_t *mock);
+
+/** Creates topic with partitions partitions on the mock. */
+nd_err_t nd_kt_mock_topic(nd_kt_mock_t *mock, const char *topic,
+                          int partitions);
+
+/** Stops the mock; NULL is a no-op. */
+void nd_kt_mock_destroy(nd_kt_mock_t *mock);
 
 #endif
