@@ -914,6 +914,22 @@ static nd_err_t validate(struct loader *ld) {
                                          ta, other->name);
                 }
         }
+        /* A transactional producer under at-least-once would never be
+         * initialised: every produce fails and nothing is ever emitted. */
+        if (cfg->guarantee != ND_GUARANTEE_EXACTLY_ONCE) {
+                static const char *const tid[] = {"transactional.id",
+                                                  "producer.transactional.id"};
+                for (int i = 0; i < 2; i++)
+                        if (nd_config_kafka_get(cfg, tid[i])) {
+                                char key[64];
+                                snprintf(key, sizeof(key), "kafka.%s", tid[i]);
+                                return fail(ld, 0, key,
+                                            "only under "
+                                            "processing.guarantee "
+                                            "exactly_once (at_least_once "
+                                            "uses no transactions)");
+                        }
+        }
         if (*listen) {
                 const char *colon = strrchr(listen, ':');
                 int64_t port;

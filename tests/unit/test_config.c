@@ -306,6 +306,14 @@ static const struct cfg_case cases[] = {
     KAFKA("kafka: {bootstrap: {servers: k:9092}}", "bootstrap.servers",
           "k:9092"),
     KAFKA("kafka.linger.ms: 5", "linger.ms", "5"),
+    KAFKA("kafka.producer.transactional.id: t", "producer.transactional.id",
+          "t"),
+    ERR("processing.guarantee: at_least_once\nkafka.transactional.id: t",
+        "key 'kafka.transactional.id': only under processing.guarantee "
+        "exactly_once"),
+    ERR("processing.guarantee: at_least_once\n"
+        "kafka.producer.transactional.id: t",
+        "key 'kafka.producer.transactional.id': only under"),
     KAFKA("kafka: {enable.idempotence: true}", "enable.idempotence", "true"),
     KAFKA("kafka: {enable.idempotence: yes}", "enable.idempotence", "yes"),
     KAFKA("kafka: {x: 0x10}", "x", "0x10"),
