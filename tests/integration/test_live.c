@@ -444,10 +444,15 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 static void sb_add(struct sbuf *b, const char *fmt, ...) {
         va_list ap;
         int n;
+        if (!b->p) {
+                b->cap = 256;
+                b->p = nd_malloc(b->cap);
+                b->len = 0;
+        }
         for (;;) {
                 size_t room = b->cap - b->len;
                 va_start(ap, fmt);
-                n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+                n = vsnprintf(b->p + b->len, room, fmt, ap);
                 va_end(ap);
                 if ((size_t)n < room)
                         break;

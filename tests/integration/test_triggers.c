@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "nd_action_test.h"
 #include "nd_http_test.h"
 #include "nudge/event.h"
 #include "nd_kafka_test.h"
@@ -31,7 +32,7 @@
 struct act {
         char id[64];
         char trigger[40];
-        char who[40];
+        char who[128];
         int stage;
         long long created_at;
 };
@@ -40,92 +41,31 @@ static int act_cmp(const void *a, const void *b) {
         return strcmp(((const struct act *)a)->id, ((const struct act *)b)->id);
 }
 
-static const char *str_field(avro_value_t *rec, const char *name) {
-        avro_value_t f, br;
-        const char *s = NULL;
-        size_t n;
-        int disc;
-        if (avro_value_get_by_name(rec, name, &f, NULL))
-                return "";
-        if (avro_value_get_type(&f) == AVRO_UNION) {
-                avro_value_get_discriminant(&f, &disc);
-                avro_value_get_current_branch(&f, &br);
-                if (avro_value_get_type(&br) == AVRO_NULL)
-                        return "";
-                f = br;
-        }
-        if (avro_value_get_type(&f) == AVRO_ENUM) {
-                int sym;
-                avro_schema_t es = avro_value_get_schema(&f);
-                avro_value_get_enum(&f, &sym);
-                return avro_schema_enum_get(es, sym);
-        }
-        avro_value_get_string(&f, &s, &n);
-        return s ? s : "";
-}
-
-static long long long_field(avro_value_t *rec, const char *name) {
-        avro_value_t f;
-        int64_t v = 0;
-        int32_t i = 0;
-        if (avro_value_get_by_name(rec, name, &f, NULL))
-                return -1;
-        if (avro_value_get_type(&f) == AVRO_INT32) {
-                avro_value_get_int(&f, &i);
-                return i;
-        }
-        avro_value_get_long(&f, &v);
-        return v;
-}
-
-/* Decodes Confluent-framed actions with avro-c's generic reader. */
+/* Decodes Confluent-framed actions with avro-c's generic reader
+ * (nd_at_decode, as any downstream sender would). */
 static int decode_actions(const nd_kt_recs_t *recs, struct act *out,
                           int *chan) {
-        FILE *f = fopen(ND_SOURCE_DIR "/schemas/action.avsc", "r");
-        char json[65536];
-        size_t n = fread(json, 1, sizeof(json) - 1, f);
-        avro_schema_t schema;
-        avro_value_iface_t *iface;
-        avro_value_t val;
         int cnt = 0;
-        fclose(f);
-        json[n] = '\0';
-        ck_assert_int_eq(avro_schema_from_json_length(json, n, &schema), 0);
-        iface = avro_generic_class_from_schema(schema);
-        avro_generic_value_new(iface, &val);
         for (size_t i = 0; i < recs->cnt && cnt < MAX_ACT; i++) {
                 const nd_kt_rec_t *r = &recs->v[i];
-                avro_reader_t rd;
-                ck_assert_uint_gt(r->value_len, 5);
-                ck_assert_int_eq((unsigned char)r->value[0], 0); /* magic */
-                rd =
-                    avro_reader_memory(r->value + 5, (int64_t)r->value_len - 5);
-                ck_assert_msg(avro_value_read(rd, &val) == 0,
-                              "a standard Avro reader cannot decode an "
-                              "action: %s",
-                              avro_strerror());
-                snprintf(out[cnt].id, sizeof(out[cnt].id), "%s",
-                         str_field(&val, "action_id"));
+                nd_at_action_t a;
+                nd_at_decode(r->value, r->value_len, &a);
+                snprintf(out[cnt].id, sizeof(out[cnt].id), "%s", a.id);
                 snprintf(out[cnt].trigger, sizeof(out[cnt].trigger), "%s",
-                         str_field(&val, "trigger"));
-                snprintf(out[cnt].who, sizeof(out[cnt].who), "%s%s",
-                         str_field(&val, "customer_id"),
-                         str_field(&val, "anonymous_id"));
-                out[cnt].stage = (int)long_field(&val, "stage");
-                out[cnt].created_at = long_field(&val, "created_at");
+                         a.trigger);
+                snprintf(out[cnt].who, sizeof(out[cnt].who), "%s",
+                         a.customer);
+                out[cnt].stage = a.stage;
+                out[cnt].created_at = (long long)a.created_at;
                 chan[cnt] = -1;
                 for (int ch = 0; ch < ND_CHANNEL__CNT; ch++)
-                        if (!strcasecmp(str_field(&val, "channel"),
+                        if (!strcasecmp(a.channel,
                                         nd_channel_name((nd_channel_t)ch)))
                                 chan[cnt] = ch;
                 /* the Kafka key is the customer key */
                 ck_assert_str_eq(r->key, out[cnt].who);
                 cnt++;
-                avro_reader_free(rd);
         }
-        avro_value_decref(&val);
-        avro_value_iface_decref(iface);
-        avro_schema_decref(schema);
         return cnt;
 }
 
