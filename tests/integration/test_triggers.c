@@ -53,8 +53,7 @@ static int decode_actions(const nd_kt_recs_t *recs, struct act *out,
                 snprintf(out[cnt].id, sizeof(out[cnt].id), "%s", a.id);
                 snprintf(out[cnt].trigger, sizeof(out[cnt].trigger), "%s",
                          a.trigger);
-                snprintf(out[cnt].who, sizeof(out[cnt].who), "%s",
-                         a.customer);
+                snprintf(out[cnt].who, sizeof(out[cnt].who), "%s", a.customer);
                 out[cnt].stage = a.stage;
                 out[cnt].created_at = (long long)a.created_at;
                 chan[cnt] = -1;
