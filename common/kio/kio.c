@@ -33,6 +33,7 @@
 #include "kio_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -435,6 +436,17 @@ nd_err_t nd_kio_subscribe(nd_kio_t *kio, const char *const *topics, int cnt) {
 /* ------------------------------------------------------------------ */
 /* Poll and produce                                                    */
 
+size_t nd_kio_max_message(const nd_kio_t *kio) {
+        char v[32];
+        size_t n = sizeof(v);
+        long long m;
+        if (rd_kafka_conf_get(rd_kafka_conf(kio->producer), "message.max.bytes",
+                              v, &n) != RD_KAFKA_CONF_OK ||
+            (m = atoll(v)) <= 0)
+                return 1000000;
+        return (size_t)m;
+}
+
 nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
                         const void *key, size_t key_len, const void *value,
                         size_t value_len, const nd_kio_header_t *hdrs,
@@ -491,6 +503,8 @@ nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
         nd_log_error("kio", "produce to %s: %s", topic, rd_kafka_err2str(err));
         if (err == RD_KAFKA_RESP_ERR__FATAL)
                 return ND_ERR_KAFKA_FATAL;
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                return ND_ERR_BAD_LENGTH; /* the same every time */
         return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ND_ERR_TIMEOUT
                                                     : ND_ERR_KAFKA;
 }

@@ -172,12 +172,21 @@ void nd_kio_release(nd_kio_t *kio);
 /**
  * Produces one record (key and value are copied). partition -1 lets the
  * producer's partitioner choose by key, as the Java client does (murmur2).
- * Under exactly-once it joins the open transaction.
+ * Under exactly-once it joins the open transaction. ND_ERR_BAD_LENGTH: over
+ * nd_kio_max_message(); ND_ERR_TIMEOUT, ND_ERR_KAFKA: could not be queued
+ * (the caller must not commit past what it was for).
  */
 nd_err_t nd_kio_produce(nd_kio_t *kio, const char *topic, int32_t partition,
                         const void *key, size_t key_len, const void *value,
                         size_t value_len, const nd_kio_header_t *hdrs,
                         int hdr_cnt);
+
+/**
+ * The largest record the worker's producer sends (its message.max.bytes,
+ * key, value, headers and framing included); a bigger one fails with
+ * ND_ERR_BAD_LENGTH from nd_kio_produce(), every time.
+ */
+size_t nd_kio_max_message(const nd_kio_t *kio);
 
 /**
  * Commits: see the top of this file. ND_OK, ND_ERR_ABORTABLE (rewound; drop

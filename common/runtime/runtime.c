@@ -52,6 +52,17 @@
 /* ------------------------------------------------------------------ */
 /* Outputs                                                             */
 
+/*
+ * An output (action, forwarded record, dead letter) could not be queued:
+ * the next commit is abandoned (exactly-once aborts, at-least-once does
+ * not commit) and the input is read again from the last commit, so no
+ * offset is committed past a record whose output was lost.
+ */
+static void output_failed(struct nd_worker *w, nd_err_t err) {
+        if (w->out_failed == ND_OK)
+                w->out_failed = err;
+}
+
 static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
                           const nd_action_t *act) {
         struct nd_worker *w = arg;
@@ -78,6 +89,8 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
         }
         err = nd_kio_produce(w->kio, t, -1, key.p, key.len, w->abuf, len, NULL,
                              0);
+        if (err != ND_OK)
+                output_failed(w, err);
         if (err == ND_OK) {
                 atomic_fetch_add_explicit(&w->records_out, 1,
                                           memory_order_relaxed);
@@ -95,6 +108,8 @@ static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
         nd_err_t err = nd_kio_produce(w->kio, w->rt->cfg->topic_actions, -1,
                                       key, key_len, value, value_len, NULL, 0);
         (void)task;
+        if (err != ND_OK)
+                output_failed(w, err);
         if (err == ND_OK) {
                 atomic_fetch_add_explicit(&w->records_out, 1,
                                           memory_order_relaxed);
@@ -103,28 +118,49 @@ static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
         return err;
 }
 
+/* Room left for key, headers and framing when a dead letter's value is
+ * cut to the producer's limit. */
+#define DLQ_OVERHEAD 65536
+
 static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
                         const char *text) {
-        char part[16], off[24];
+        char part[16], off[24], size[24];
         const char *code = nd_err_name(err);
         int64_t now = nd_clock_mono_ms();
-        nd_kio_header_t hdrs[5] = {
+        size_t max = nd_kio_max_message(w->kio), vlen = rec->value_len;
+        nd_kio_header_t hdrs[6] = {
             {"nudge.error.code", code, strlen(code)},
             {"nudge.error.text", text, strlen(text)},
             {"nudge.source.topic", rec->topic, strlen(rec->topic)},
             {"nudge.source.partition", part, 0},
             {"nudge.source.offset", off, 0},
+            {"nudge.source.size", size, 0},
         };
+        nd_err_t perr;
         hdrs[3].size =
             (size_t)snprintf(part, sizeof(part), "%d", (int)rec->partition);
         hdrs[4].size =
             (size_t)snprintf(off, sizeof(off), "%" PRId64, rec->offset);
-        if (nd_kio_produce(w->kio, w->rt->cfg->topic_dead_letter,
-                           rec->partition, rec->key, rec->key_len, rec->value,
-                           rec->value_len, hdrs, 5) != ND_OK)
+        hdrs[5].size = (size_t)snprintf(size, sizeof(size), "%zu", vlen);
+        /* WHY cut, not drop: a record the broker took can be larger than
+         * the producer may send (message.max.bytes); the dead letter then
+         * keeps the head of the value, and its size and coordinates say
+         * where the whole one is. */
+        max = max > 2 * DLQ_OVERHEAD ? max - DLQ_OVERHEAD : max / 2;
+        if (vlen > max)
+                vlen = max;
+        perr = nd_kio_produce(w->kio, w->rt->cfg->topic_dead_letter,
+                              rec->partition, rec->key, rec->key_len,
+                              rec->value, vlen, hdrs, 6);
+        if (perr != ND_OK) {
                 nd_log_error("runtime",
-                             "could not dead-letter %s [%d] @%" PRId64,
-                             rec->topic, (int)rec->partition, rec->offset);
+                             "could not dead-letter %s [%d] @%" PRId64
+                             ": %s; the commit is abandoned and the record "
+                             "read again",
+                             rec->topic, (int)rec->partition, rec->offset,
+                             nd_err_str(perr));
+                output_failed(w, perr);
+        }
         atomic_fetch_add_explicit(&w->dead_letter, 1, memory_order_relaxed);
         nd__rt_metrics_dlq(w, err);
         /* WHY a rate limit: a poisoned topic must not drown the log. */
@@ -161,6 +197,16 @@ static nd_err_t log_one(void *arg, const void *key, size_t klen,
 
 static nd_err_t before_commit(void *arg) {
         struct nd_worker *w = arg;
+        if (w->out_failed != ND_OK) {
+                nd_err_t err = w->out_failed;
+                nd_log_warn("runtime",
+                            "worker %d: an output could not be produced "
+                            "(%s): abandoning this commit, the input is read "
+                            "again from the last one",
+                            w->idx, nd_err_str(err));
+                w->out_failed = ND_OK;
+                return err;
+        }
         for (int p = 0; p < w->task_cap; p++) {
                 struct log_arg la = {w, w->tasks[p]};
                 nd_err_t err;

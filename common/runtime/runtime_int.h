@@ -63,6 +63,7 @@ struct nd_worker {
         uint8_t *abuf;                        /* action encoding buffer */
         const char *topic_ptr[ND_TOPIC__CNT]; /* librdkafka's name pointers */
         nd_err_t err;                         /* why the worker ended */
+        nd_err_t out_failed; /* an output failed since the last commit */
         atomic_bool done;
         bool restoring;
         int64_t dlq_log_window; /* rate limit of DLQ log lines */

@@ -223,6 +223,65 @@ START_TEST(bad_records_are_dead_lettered_with_reasons_and_good_ones_flow) {
 }
 END_TEST
 
+/* A record the broker took but the engine's producer may not send whole
+ * (issue 14: 1,040,000 bytes against message.max.bytes 1,000,000) is
+ * dead-lettered cut to the limit, with its size and coordinates, and the
+ * good records around it flow; before, the dead letter failed and the
+ * offset was committed anyway. */
+START_TEST(an_oversized_record_is_dead_lettered_cut_with_its_size) {
+        struct topics t;
+        nd_proc_t p;
+        char good[2][512], errstr[512];
+        size_t big_len = 1040000;
+        char *big = malloc(big_len + 1);
+        nd_kt_msg_t msgs[3];
+        nd_kt_recs_t dlq = {0}, out = {0};
+        rd_kafka_t *cd, *ca;
+        const nd_kt_header_t *h;
+        const nd_kt_rec_t *r;
+
+        memset(big, 'x', big_len);
+        big[big_len] = '\0';
+        make_topics(&t, 1, 1, 1);
+        start_engine(&p, config(&t, NULL));
+        event_json(good[0], sizeof(good[0]), 0, "good-cust");
+        event_json(good[1], sizeof(good[1]), 1, "good-cust");
+        msgs[0] = nd_kt_msg("good-cust", good[0]);
+        msgs[1] = nd_kt_msg("huge", big);
+        msgs[2] = nd_kt_msg("good-cust", good[1]);
+        ck_assert_int_eq(
+            nd_kt_produce(t.click, 0, msgs, 3, WAIT_MS, errstr, sizeof(errstr)),
+            ND_OK);
+        cd = nd_kt_consumer_new(t.dlq, NULL, ND_KT_READ_COMMITTED, errstr,
+                                sizeof(errstr));
+        ca = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
+                                sizeof(errstr));
+        nd_kt_consume(cd, 1, WAIT_MS, &dlq);
+        nd_kt_consume(ca, 2, WAIT_MS, &out);
+        if (dlq.cnt != 1 || out.cnt != 2)
+                nd_proc_dump(&p);
+        ck_assert_uint_eq(dlq.cnt, 1);
+        ck_assert_uint_eq(out.cnt, 2);
+        r = nd_kt_recs_find(&dlq, "huge");
+        ck_assert_ptr_nonnull(r);
+        ck_assert_uint_gt(r->value_len, 0);
+        ck_assert_uint_lt(r->value_len, big_len);
+        ck_assert_int_eq(memcmp(r->value, big, r->value_len), 0);
+        h = nd_kt_rec_header(r, "nudge.source.size");
+        ck_assert_ptr_nonnull(h);
+        ck_assert_str_eq(h->value, "1040000");
+        h = nd_kt_rec_header(r, "nudge.source.offset");
+        ck_assert_ptr_nonnull(h);
+        ck_assert_str_eq(h->value, "1");
+        ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
+        nd_kt_consumer_destroy(cd);
+        nd_kt_consumer_destroy(ca);
+        nd_kt_recs_fini(&dlq);
+        nd_kt_recs_fini(&out);
+        free(big);
+}
+END_TEST
+
 START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
         struct topics t;
         nd_proc_t p;
@@ -322,6 +381,8 @@ static Suite *engine_suite(void) {
                        records_go_through_once_to_a_read_committed_consumer);
         tcase_add_test(
             tc, bad_records_are_dead_lettered_with_reasons_and_good_ones_flow);
+        tcase_add_test(tc,
+                       an_oversized_record_is_dead_lettered_cut_with_its_size);
         tcase_add_test(
             tc, at_least_once_with_two_worker_threads_delivers_everything);
         tcase_add_test(tc,

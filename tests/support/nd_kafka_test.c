@@ -246,6 +246,9 @@ static rd_kafka_t *producer_new(const char *transactional_id,
         if (conf_set(conf, "acks", "all", errstr, errstr_size) ||
             conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
             conf_set(conf, "linger.ms", "5", errstr, errstr_size) ||
+            /* records up to the broker's limit (~1 MiB), not the client's */
+            conf_set(conf, "message.max.bytes", "2000000", errstr,
+                     errstr_size) ||
             (transactional_id &&
              conf_set(conf, "transactional.id", transactional_id, errstr,
                       errstr_size))) {
