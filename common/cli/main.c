@@ -3,7 +3,8 @@
  *
  * Exit status: 0 success; 1 the engine failed while running; 2 bad usage
  * or bad configuration (the message names the file, line and key), so that
- * an orchestrator can tell a crash loop from a deployment mistake.
+ * an orchestrator can tell a crash loop from a deployment mistake; 3 run
+ * stopped at an input record that cannot be used (errors.tolerance: stop).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +26,7 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_CONFIG  2
+#define EXIT_INPUT   3 /* errors.tolerance: stop, at a record */
 
 static volatile sig_atomic_t stop_requested;
 static nd_runtime_t *volatile running;
@@ -118,7 +120,9 @@ static void usage(FILE *out) {
                 "address.\n"
                 "\n"
                 "Exit status: 0 ok, 1 runtime failure, 2 bad usage or "
-                "configuration.\n",
+                "configuration, 3 stopped\n"
+                "at an input record that cannot be used (errors.tolerance: "
+                "stop).\n",
                 ND_REPLAY_MAX_PARTITIONS);
 }
 
@@ -138,6 +142,14 @@ static bool http_ready(void *arg, char *reason, size_t size) {
         nd_runtime_t *rt = arg;
         if (nd_runtime_ready(rt))
                 return true;
+        if (nd_runtime_paused(rt) > 0 && !nd_runtime_stopping(rt)) {
+                snprintf(reason, size,
+                         "input paused: %d partition(s) wait for a "
+                         "transient error to clear (schema registry; see "
+                         "the log)",
+                         nd_runtime_paused(rt));
+                return false;
+        }
         snprintf(reason, size, "%s",
                  nd_runtime_stopping(rt)
                      ? "stopping"
@@ -213,7 +225,9 @@ static int cmd_run(const char *path) {
                              (long long)cfg->shutdown_timeout_ms);
                 _exit(EXIT_RUNTIME);
         }
-        rc = err == ND_OK ? 0 : EXIT_RUNTIME;
+        rc = err == ND_OK ? 0
+             : err == ND_ERR_INPUT_STOP ? EXIT_INPUT
+                                        : EXIT_RUNTIME;
         if (rc == 0) {
                 nd_runtime_stats_t st;
                 nd_runtime_stats(rt, &st);

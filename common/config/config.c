@@ -54,6 +54,7 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error",
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const input_formats[] = {"avro", "json", NULL};
 static const char *const guarantees[] = {"exactly_once", "at_least_once", NULL};
+static const char *const tolerances[] = {"dead_letter", "stop", NULL};
 
 /* WHY: ENUM fields store the index into names[], so the orders must agree. */
 _Static_assert(ND_LOG_DEBUG == 0 && ND_LOG_INFO == 1 && ND_LOG_WARN == 2 &&
@@ -64,6 +65,8 @@ _Static_assert(ND_FORMAT_AVRO == 0 && ND_FORMAT_JSON == 1,
 _Static_assert(ND_GUARANTEE_EXACTLY_ONCE == 0 &&
                    ND_GUARANTEE_AT_LEAST_ONCE == 1,
                "guarantees[] follows nd_guarantee_t");
+_Static_assert(ND_TOLERANCE_DEAD_LETTER == 0 && ND_TOLERANCE_STOP == 1,
+               "tolerances[] follows nd_tolerance_t");
 
 #define F(field) offsetof(nd_config_t, field)
 
@@ -169,6 +172,28 @@ static const nd_cfg_prop_t props[] = {
     ND_CFG_DURATION("state.ttl", "30d", F(state_ttl_ms), ND_SEC(1),
                     ND_DAY(3650),
                     "Per-customer state untouched this long is dropped."),
+    ND_CFG_ENUM("errors.tolerance", "dead_letter", F(errors_tolerance),
+                tolerances,
+                "What an input record that can never be used does (bad "
+                "bytes, a schema id the registry does not know, a missing "
+                "field, a wrong key or topic: the codes in "
+                "docs/action-contract.md). `dead_letter`: it goes to the "
+                "dead-letter topic with the reason and processing goes on. "
+                "`stop`: nudge commits what came before it, logs the reason "
+                "and exits with status 3; it is read again after a restart. "
+                "Transient errors never dead-letter (see "
+                "`errors.retry_timeout`)."),
+    ND_CFG_DURATION(
+        "errors.retry_timeout", "0ms", F(errors_retry_timeout_ms), 0,
+        ND_DAY(365),
+        "How long a transient error (the schema registry unreachable, "
+        "answering HTTP 5xx, 429 or another non-404 error, timing out) may "
+        "hold a task back. Meanwhile the task's partitions are paused "
+        "(`nudge_partitions_paused`, `/readyz` not ready) and the record "
+        "is retried with backoff (0.25 s doubling to 10 s); nothing past "
+        "it commits. Past this bound the record is treated as one that "
+        "can never be used (`errors.tolerance`). 0: no bound, wait for the "
+        "registry for ever."),
     ND_CFG_INT("embedded.brokers", "1", F(embedded_brokers), 1, 5,
                "Brokers of the embedded cluster (used when "
                "`kafka.bootstrap.servers` is not set)."),

@@ -45,6 +45,12 @@ typedef enum {
         ND_FORMAT_JSON,
 } nd_format_t;
 
+/* errors.tolerance: what a record that cannot be used does. */
+typedef enum {
+        ND_TOLERANCE_DEAD_LETTER = 0, /* to the dead-letter topic, go on */
+        ND_TOLERANCE_STOP,            /* stop before it, exit status 3 */
+} nd_tolerance_t;
+
 typedef struct nd_kv_s {
         char *key;
         char *value;
@@ -109,6 +115,10 @@ typedef struct nd_config_s {
 
         /* state */
         int64_t state_ttl_ms; /* state.ttl */
+
+        /* errors */
+        int errors_tolerance;            /* errors.tolerance: nd_tolerance_t */
+        int64_t errors_retry_timeout_ms; /* errors.retry_timeout (0: none) */
 
         /* embedded broker (used when kafka.bootstrap.servers is unset) */
         int64_t embedded_brokers;    /* embedded.brokers */

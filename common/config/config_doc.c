@@ -39,6 +39,11 @@ static const struct section {
     {"processing", "Threads, commits and the processing guarantee."},
     {"time", "Event time and the watermark (TRIGGERS.md §2)."},
     {"state", "Per-customer state."},
+    {"errors", "What input that cannot be used does: transient errors "
+               "(the schema registry cannot be reached) hold the task "
+               "back and are retried; records that can never be used go "
+               "to the dead-letter topic or stop the engine. "
+               "docs/operations.md, \"When input cannot be used\"."},
     {"embedded", "The embedded broker (librdkafka's mock cluster), started "
                  "when `kafka.bootstrap.servers` is absent or empty, so a "
                  "first run needs no Kafka."},

@@ -363,6 +363,8 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
         kio->max_idle_ms = cfg->max_task_idle_ms;
         kio->grace_ms = cfg->cross_topic_grace_ms;
         kio->batch = nd_calloc((size_t)kio->batch_cap, sizeof(*kio->batch));
+        kio->batch_ts =
+            nd_calloc((size_t)kio->batch_cap, sizeof(*kio->batch_ts));
         log_latency_conf(kio);
         *kiop = kio;
         return ND_OK;
@@ -378,6 +380,7 @@ void nd_kio_destroy(nd_kio_t *kio) {
                 nd_kio_release(kio);
                 nd_free(kio->batch);
         }
+        nd_free(kio->batch_ts);
         nd__kio_topics_release(kio->topics, kio->topic_cnt);
         nd__kio_group_free(kio);
         for (int i = 0; i < kio->sub_cnt; i++)

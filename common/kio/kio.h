@@ -170,6 +170,22 @@ int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms);
 void nd_kio_release(nd_kio_t *kio);
 
 /**
+ * Holds task p = recs[k].partition back: recs[k] and every later record of
+ * recs[0..n) with that partition number go back to the head of their
+ * partitions' buffers, in their order, and are handed out again by a poll
+ * at or after until_ms (monotonic; INT64_MAX: never). Their topic is set to
+ * NULL in recs[] (the caller skips them), and the positions to commit go
+ * back to them: no commit passes a held record. The caller uses it for a
+ * transient error (the schema registry cannot be reached) and to stop on a
+ * permanent one without committing past it. The task's other partitions
+ * wait too, so the order across its topics holds.
+ */
+void nd_kio_hold(nd_kio_t *kio, nd_rec_t *recs, int n, int k, int64_t until_ms);
+
+/** Topic-partitions of task p that are assigned (0: none). */
+int nd_kio_task_partitions(const nd_kio_t *kio, int32_t p);
+
+/**
  * Produces one record (key and value are copied). partition -1 lets the
  * producer's partitioner choose by key, as the Java client does (murmur2).
  * Under exactly-once it joins the open transaction. ND_ERR_BAD_LENGTH: over
@@ -257,6 +273,14 @@ nd_err_t nd_kio_client_flush(nd_kio_client_t *cl, int timeout_ms);
 int nd_kio_client_read(nd_kio_client_t *cl, int max, int timeout_ms,
                        void (*cb)(void *arg, const nd_rec_t *rec), void *arg);
 void nd_kio_client_destroy(nd_kio_client_t *cl);
+
+/**
+ * From a read callback: rec was not used. It and the rest of its partition
+ * are skipped for the rest of this nd_kio_client_read() (and do not count
+ * towards a table's end), and the partition is read again from rec when
+ * the read returns (a seek). The catalog's answer to a transient error.
+ */
+void nd_kio_client_unread(nd_kio_client_t *cl, const nd_rec_t *rec);
 
 /**
  * A group-less reader of whole partitions, for restoring changelogs and for

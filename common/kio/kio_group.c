@@ -104,20 +104,33 @@ static struct kio_part *part_get(nd_kio_t *kio, int topic, int32_t partition) {
 /* ------------------------------------------------------------------ */
 /* Buffers                                                             */
 
+static void ring_grow(struct kio_part *q) {
+        int cap = q->cap ? q->cap * 2 : RING_MIN;
+        struct kio_slot *r = nd_malloc((size_t)cap * sizeof(*r));
+        for (int i = 0; i < q->cnt; i++)
+                r[i] = q->ring[(q->head + i) % q->cap];
+        nd_free(q->ring);
+        q->ring = r;
+        q->cap = cap;
+        q->head = 0;
+}
+
 static void ring_push(struct kio_part *q, rd_kafka_message_t *rkm, int64_t ts,
                       int64_t arrived) {
-        if (q->cnt == q->cap) {
-                int cap = q->cap ? q->cap * 2 : RING_MIN;
-                struct kio_slot *r = nd_malloc((size_t)cap * sizeof(*r));
-                for (int i = 0; i < q->cnt; i++)
-                        r[i] = q->ring[(q->head + i) % q->cap];
-                nd_free(q->ring);
-                q->ring = r;
-                q->cap = cap;
-                q->head = 0;
-        }
+        if (q->cnt == q->cap)
+                ring_grow(q);
         q->ring[(q->head + q->cnt) % q->cap] =
             (struct kio_slot){rkm, ts, arrived};
+        q->cnt++;
+}
+
+/* Puts a record handed out back in front (nd_kio_hold). */
+static void ring_unshift(struct kio_part *q, rd_kafka_message_t *rkm,
+                         int64_t ts) {
+        if (q->cnt == q->cap)
+                ring_grow(q);
+        q->head = (q->head + q->cap - 1) % q->cap;
+        q->ring[q->head] = (struct kio_slot){rkm, ts, 0};
         q->cnt++;
 }
 
@@ -204,8 +217,10 @@ void nd__kio_group_assign(nd_kio_t *kio,
                         rd_kafka_queue_io_event_enable(q->rkq, kio->wake[1],
                                                        "p", 1);
                 }
-                if (kio->tasks[p].assigned++ == 0)
+                if (kio->tasks[p].assigned++ == 0) {
                         kio->tasks[p].hold_since = 0;
+                        kio->tasks[p].held_until = 0;
+                }
         }
 }
 
@@ -449,6 +464,7 @@ static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
                 }
                 {
                         rd_kafka_message_t *rkm = ring_head(best)->rkm;
+                        kio->batch_ts[kio->batch_cnt] = ring_head(best)->ts;
                         ring_pop(best);
                         kio->batch[kio->batch_cnt++] = rkm;
                         nd__kio_fill_rec(&recs[n++], rkm);
@@ -458,6 +474,29 @@ static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
                 }
         }
         return n;
+}
+
+/*
+ * The end of a hold: records whose event time could not be read when they
+ * were consumed (INT64_MIN, perhaps for the very transient error that held
+ * the task) are asked again, so that they merge by their real time.
+ */
+static void unhold(nd_kio_t *kio, int32_t p) {
+        struct kio_task *t = &kio->tasks[p];
+        t->held_until = 0;
+        if (!kio->conf.timestamp)
+                return;
+        for (int i = 0; i < kio->sub_cnt; i++) {
+                struct kio_part *q = &t->part[i];
+                for (int j = 0; j < q->cnt; j++) {
+                        struct kio_slot *sl = &q->ring[(q->head + j) % q->cap];
+                        nd_rec_t rec;
+                        if (sl->ts != INT64_MIN)
+                                continue;
+                        nd__kio_fill_rec(&rec, sl->rkm);
+                        sl->ts = kio->conf.timestamp(kio->conf.arg, &rec);
+                }
+        }
 }
 
 /* Hands out what every task may take now, up to max, starting with the
@@ -471,6 +510,15 @@ static int take(nd_kio_t *kio, nd_rec_t *recs, int max) {
                 int32_t p = (kio->take_from + k) % kio->task_cap;
                 if (kio->tasks[p].assigned == 0)
                         continue;
+                if (kio->tasks[p].held_until) {
+                        int64_t until = kio->tasks[p].held_until;
+                        if (now < until) {
+                                if (!kio->wake_at || until < kio->wake_at)
+                                        kio->wake_at = until;
+                                continue;
+                        }
+                        unhold(kio, p);
+                }
                 n = take_task(kio, p, recs, n, max, now);
                 if (n == max)
                         kio->take_from = (p + 1) % kio->task_cap;
@@ -510,8 +558,38 @@ int nd_kio_poll(nd_kio_t *kio, nd_rec_t *recs, int max, int timeout_ms) {
 
 void nd_kio_release(nd_kio_t *kio) {
         for (int i = 0; i < kio->batch_cnt; i++)
-                rd_kafka_message_destroy(kio->batch[i]);
+                if (kio->batch[i]) /* NULL: held (nd_kio_hold) */
+                        rd_kafka_message_destroy(kio->batch[i]);
         kio->batch_cnt = 0;
+}
+
+void nd_kio_hold(nd_kio_t *kio, nd_rec_t *recs, int n, int k,
+                 int64_t until_ms) {
+        int32_t p = recs[k].partition;
+        if (n > kio->batch_cnt)
+                n = kio->batch_cnt; /* recs[i] is batch[i] */
+        /* backwards, so that each goes in front of the ones after it */
+        for (int j = n - 1; j >= k; j--) {
+                rd_kafka_message_t *rkm = kio->batch[j];
+                struct kio_part *q;
+                if (!rkm || rkm->partition != p)
+                        continue;
+                q = part_get(kio, topic_of(kio, rkm->rkt), p);
+                if (!q) {
+                        rd_kafka_message_destroy(rkm);
+                } else {
+                        ring_unshift(q, rkm, kio->batch_ts[j]);
+                        q->next = rkm->offset;
+                }
+                kio->batch[j] = NULL;
+                recs[j].topic = NULL;
+        }
+        if (p >= 0 && p < kio->task_cap)
+                kio->tasks[p].held_until = until_ms > 0 ? until_ms : 1;
+}
+
+int nd_kio_task_partitions(const nd_kio_t *kio, int32_t p) {
+        return p >= 0 && p < kio->task_cap ? kio->tasks[p].assigned : 0;
 }
 
 /* ------------------------------------------------------------------ */

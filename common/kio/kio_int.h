@@ -53,6 +53,7 @@ struct kio_part {
 struct kio_task {
         int assigned;       /* how many of part[] are */
         int64_t hold_since; /* mono ms it began to wait; 0 = not waiting */
+        int64_t held_until; /* nd_kio_hold(): mono ms; 0 = not held */
         bool told;          /* the enforced processing of this wait logged */
         struct kio_part part[KIO_MAX_TOPICS];
 };
@@ -73,6 +74,7 @@ struct nd_kio_s {
         long dr_failed; /* failed deliveries since commit */
         rd_kafka_topic_partition_list_t *assignment; /* our own copy */
         rd_kafka_message_t **batch; /* handed out by the last poll */
+        int64_t *batch_ts;          /* their event times (nd_kio_hold) */
         int batch_cnt;
         int batch_cap;
         /* The partition group (kio_group.c): the subscribed topics in
@@ -117,6 +119,8 @@ struct nd_kio_client_s {
         int64_t read;
         rd_kafka_queue_t *queue;    /* table readers: the consumer queue */
         rd_kafka_message_t **batch; /* and what one read takes from it */
+        /* nd_kio_client_unread(): partitions to read again from offset */
+        rd_kafka_topic_partition_list_t *unread;
 };
 
 /* ------------------------------------------------------------------ */

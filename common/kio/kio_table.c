@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "log.h"
 #include "mem.h"
 
 #define KIO_TABLE_BATCH 1024 /* records per dequeue of a table reader */
@@ -256,10 +257,49 @@ void nd_kio_table_progress(const nd_kio_client_t *cl, int64_t *read,
 /* ------------------------------------------------------------------ */
 /* Reading and destroying (every nd_kio_client_t)                      */
 
+/* The element of cl->unread for a message's partition, or NULL. */
+static rd_kafka_topic_partition_t *unread_find(nd_kio_client_t *cl,
+                                               const char *topic,
+                                               int32_t partition) {
+        if (!cl->unread)
+                return NULL;
+        return rd_kafka_topic_partition_list_find(cl->unread, topic, partition);
+}
+
+void nd_kio_client_unread(nd_kio_client_t *cl, const nd_rec_t *rec) {
+        if (unread_find(cl, rec->topic, rec->partition))
+                return;
+        if (!cl->unread)
+                cl->unread = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(cl->unread, rec->topic,
+                                          rec->partition)
+            ->offset = rec->offset;
+}
+
+/* Seeks the partitions given back to where they were given back. */
+static void unread_apply(nd_kio_client_t *cl) {
+        rd_kafka_error_t *error;
+        if (!cl->unread)
+                return;
+        error = rd_kafka_seek_partitions(cl->rk, cl->unread, 10000);
+        if (error) {
+                nd_log_warn("kio", "seek back: %s",
+                            rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(cl->unread);
+        cl->unread = NULL;
+}
+
 /* One consumed message: EOF bookkeeping for tables, else the callback. */
 static bool client_msg(nd_kio_client_t *cl, rd_kafka_message_t *rkm,
                        void (*cb)(void *arg, const nd_rec_t *rec), void *arg) {
         nd_rec_t rec;
+        if (cl->unread && unread_find(cl, rd_kafka_topic_name(rkm->rkt),
+                                      rkm->partition)) {
+                rd_kafka_message_destroy(rkm); /* read again after the seek */
+                return false;
+        }
         if (rkm->err) {
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && cl->table)
                         table_mark_end(cl, rkm, rkm->offset);
@@ -268,6 +308,10 @@ static bool client_msg(nd_kio_client_t *cl, rd_kafka_message_t *rkm,
         }
         nd__kio_fill_rec(&rec, rkm);
         cb(arg, &rec);
+        if (cl->unread && unread_find(cl, rec.topic, rec.partition)) {
+                rd_kafka_message_destroy(rkm);
+                return false;
+        }
         if (cl->table) {
                 cl->read++;
                 table_mark_end(cl, rkm, -1);
@@ -276,7 +320,7 @@ static bool client_msg(nd_kio_client_t *cl, rd_kafka_message_t *rkm,
         return true;
 }
 
-int nd_kio_client_read(nd_kio_client_t *cl, int max, int timeout_ms,
+static int client_read(nd_kio_client_t *cl, int max, int timeout_ms,
                        void (*cb)(void *arg, const nd_rec_t *rec), void *arg) {
         int n = 0;
         /* WHY in batches for table readers: a restore reads millions of
@@ -313,6 +357,13 @@ int nd_kio_client_read(nd_kio_client_t *cl, int max, int timeout_ms,
         return n;
 }
 
+int nd_kio_client_read(nd_kio_client_t *cl, int max, int timeout_ms,
+                       void (*cb)(void *arg, const nd_rec_t *rec), void *arg) {
+        int n = client_read(cl, max, timeout_ms, cb, arg);
+        unread_apply(cl);
+        return n;
+}
+
 void nd_kio_client_destroy(nd_kio_client_t *cl) {
         if (!cl)
                 return;
@@ -326,6 +377,8 @@ void nd_kio_client_destroy(nd_kio_client_t *cl) {
                 rd_kafka_destroy(cl->rk);
         if (cl->table)
                 rd_kafka_topic_partition_list_destroy(cl->table);
+        if (cl->unread)
+                rd_kafka_topic_partition_list_destroy(cl->unread);
         nd_free(cl->end);
         nd_free(cl);
 }

@@ -23,9 +23,14 @@
  * be aborted, kio rewinds the input to the committed offsets and the worker
  * rebuilds every task from its changelog, so state and input agree again.
  *
- * A record's writer schema may need the schema registry; while the registry
- * cannot be reached the record is retried a few times, then dead-lettered
- * with the reason (it is kept, not lost, and can be replayed from there).
+ * A record's writer schema may need the schema registry. While the registry
+ * cannot be reached (a transient error), the record's task is held back:
+ * kio puts the record and the task's later ones back in their buffers and
+ * hands them out again after a backoff, nothing past them commits, and the
+ * worker goes on with its other tasks (it never sleeps). A record that can
+ * never be used is dead-lettered, or stops the worker before it
+ * (errors.tolerance: stop); a transient error that lasts longer than
+ * errors.retry_timeout counts as such.
  */
 #include "runtime.h"
 
@@ -47,7 +52,14 @@
 #define IDLE_CHECK_MS    50
 #define EVICT_SLOTS      256
 #define DLQ_LOG_PER_SEC  10
-#define RETRIABLE_TRIES  3
+#define RETRY_FIRST_MS   250
+#define RETRY_MAX_MS     10000
+
+static void paused_update(struct nd_worker *w);
+static bool pause_next(struct nd_worker *w, struct nd_pause *ps, int64_t now,
+                       const char *what, const char *text);
+static void pause_end(struct nd_worker *w, struct nd_pause *ps,
+                      const char *what);
 
 /* ------------------------------------------------------------------ */
 /* Outputs                                                             */
@@ -122,8 +134,11 @@ static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
  * cut to the producer's limit. */
 #define DLQ_OVERHEAD 65536
 
-static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
-                        const char *text) {
+/* Returns what the produce returned: not ND_OK means the record was not
+ * dead-lettered (for an event, the commit is abandoned; the catalog holds
+ * the record back and retries it). */
+static nd_err_t dead_letter(struct nd_worker *w, const nd_rec_t *rec,
+                            nd_err_t err, const char *text) {
         char part[16], off[24], size[24];
         const char *code = nd_err_name(err);
         int64_t now = nd_clock_mono_ms();
@@ -155,11 +170,11 @@ static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
         if (perr != ND_OK) {
                 nd_log_error("runtime",
                              "could not dead-letter %s [%d] @%" PRId64
-                             ": %s; the commit is abandoned and the record "
-                             "read again",
+                             ": %s; the record is read again",
                              rec->topic, (int)rec->partition, rec->offset,
                              nd_err_str(perr));
                 output_failed(w, perr);
+                return perr;
         }
         atomic_fetch_add_explicit(&w->dead_letter, 1, memory_order_relaxed);
         nd__rt_metrics_dlq(w, err);
@@ -177,6 +192,7 @@ static void dead_letter(struct nd_worker *w, const nd_rec_t *rec, nd_err_t err,
                 nd_log_warn(
                     "runtime", "dead-lettered %s [%d] @%" PRId64 ": %s: %s",
                     rec->topic, (int)rec->partition, rec->offset, code, text);
+        return ND_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -362,8 +378,12 @@ static void task_create(struct nd_worker *w, int32_t p) {
                     nd_realloc(w->tasks, (size_t)cap * sizeof(*w->tasks));
                 w->last_rec_ms =
                     nd_realloc(w->last_rec_ms, (size_t)cap * sizeof(int64_t));
+                w->pause =
+                    nd_realloc(w->pause, (size_t)cap * sizeof(*w->pause));
                 memset(w->tasks + w->task_cap, 0,
                        (size_t)(cap - w->task_cap) * sizeof(*w->tasks));
+                memset(w->pause + w->task_cap, 0,
+                       (size_t)(cap - w->task_cap) * sizeof(*w->pause));
                 w->task_cap = cap;
         }
         if (w->tasks[p])
@@ -415,8 +435,12 @@ static void on_revoke(void *arg, const int32_t *parts, int cnt, bool lost) {
         nd_counter_add(w->rt->m_rebalance[lost ? ND_RT_REBALANCE_LOST
                                                : ND_RT_REBALANCE_REVOKE],
                        1);
-        for (int i = 0; i < cnt; i++)
+        for (int i = 0; i < cnt; i++) {
                 task_close(w, parts[i]);
+                if (parts[i] < w->task_cap)
+                        memset(&w->pause[parts[i]], 0, sizeof(*w->pause));
+        }
+        paused_update(w);
         nd_log_info("runtime", "worker %d: %d tasks after %s", w->idx,
                     w->task_cnt, lost ? "losing partitions" : "revocation");
 }
@@ -444,8 +468,10 @@ static void tasks_destroy_all(struct nd_worker *w) {
                 task_close(w, p);
         nd_free(w->tasks);
         nd_free(w->last_rec_ms);
+        nd_free(w->pause);
         w->tasks = NULL;
         w->last_rec_ms = NULL;
+        w->pause = NULL;
         w->task_cap = 0;
 }
 
@@ -454,9 +480,15 @@ static void tasks_destroy_all(struct nd_worker *w) {
 
 static void catalog_one(void *arg, const nd_rec_t *rec) {
         struct nd_worker *w = arg;
+        struct nd_pause *ps = &w->catalog_pause;
         nd_product_rec_t prod;
-        char errstr[256];
+        char errstr[256], what[300];
+        int64_t now = nd_clock_mono_ms();
         nd_err_t err;
+        if (ps->since && now < ps->until) {
+                nd_kio_client_unread(w->catalog_reader, rec);
+                return; /* held back with an earlier record */
+        }
         if (!rec->value) {
                 nd_catalog_delete(w->catalog,
                                   (nd_str_t){rec->key, (uint32_t)rec->key_len});
@@ -471,8 +503,49 @@ static void catalog_one(void *arg, const nd_rec_t *rec) {
                                           &prod, errstr, sizeof(errstr));
         if (err == ND_OK)
                 err = nd_catalog_put(w->catalog, &prod);
-        if (err != ND_OK)
-                dead_letter(w, rec, err, errstr);
+        snprintf(what, sizeof(what), "the catalog (at %s [%d] offset %lld)",
+                 rec->topic, (int)rec->partition, (long long)rec->offset);
+        if (err != ND_OK && nd_err_class(err) == ND_ERR_CLASS_RETRIABLE &&
+            pause_next(w, ps, now, what, errstr)) {
+                nd_kio_client_unread(w->catalog_reader, rec);
+                paused_update(w);
+                return;
+        }
+        if (err != ND_OK && w->rt->cfg->errors_tolerance == ND_TOLERANCE_STOP) {
+                nd_log_error("runtime",
+                             "worker %d: %s [%d] offset %lld cannot be used "
+                             "(%s: %s); errors.tolerance is stop: stopping",
+                             w->idx, rec->topic, (int)rec->partition,
+                             (long long)rec->offset, nd_err_name(err), errstr);
+                nd_kio_client_unread(w->catalog_reader, rec);
+                ps->until = INT64_MAX; /* nothing more from the catalog */
+                if (w->err == ND_OK)
+                        w->err = ND_ERR_INPUT_STOP;
+                return;
+        }
+        if (err != ND_OK && dead_letter(w, rec, err, errstr) != ND_OK &&
+            pause_next(w, ps, now, what, "the dead-letter topic")) {
+                nd_kio_client_unread(w->catalog_reader, rec);
+                paused_update(w);
+                return;
+        }
+        if (ps->since && (err == ND_OK || !ps->expired))
+                pause_end(w, ps, "the catalog");
+}
+
+/* Reads what the catalog topic has, unless a transient error holds it. */
+static void catalog_read(struct nd_worker *w, int max, int timeout_ms) {
+        int64_t now = nd_clock_mono_ms();
+        if (w->catalog_pause.since && now < w->catalog_pause.until) {
+                int64_t left = w->catalog_pause.until - now;
+                if (timeout_ms > 0) { /* catalog_load: nothing else to do */
+                        struct timespec ts = {
+                            0, (left < 100 ? left : 100) * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+                return;
+        }
+        nd_kio_client_read(w->catalog_reader, max, timeout_ms, catalog_one, w);
 }
 
 static nd_err_t catalog_load(struct nd_worker *w) {
@@ -488,10 +561,11 @@ static nd_err_t catalog_load(struct nd_worker *w) {
                 return ND_ERR_KAFKA;
         }
         while (!nd_kio_table_loaded(w->catalog_reader)) {
-                nd_kio_client_read(w->catalog_reader, 10000, 100, catalog_one,
-                                   w);
+                catalog_read(w, 10000, 100);
                 if (atomic_load(&w->rt->stop))
                         return ND_ERR_SHUTDOWN;
+                if (w->err != ND_OK)
+                        return w->err;
         }
         nd_log_info("runtime",
                     "worker %d: catalog loaded: %zu products in "
@@ -507,29 +581,127 @@ static nd_err_t catalog_load(struct nd_worker *w) {
 static nd_err_t decode(struct nd_worker *w, const nd_rec_t *rec, nd_event_t *ev,
                        char *errstr, size_t errstr_size) {
         nd_err_t err;
-        for (int attempt = 0;; attempt++) {
-                if (!rec->value)
-                        return snprintf(errstr, errstr_size,
-                                        "null value (tombstone) on an event "
-                                        "topic"),
-                               ND_ERR_BAD_RECORD;
-                err =
-                    w->rt->cfg->input_format == ND_FORMAT_JSON
-                        ? nd_serde_decode_json(w->serde, rec->value,
-                                               rec->value_len, ev, errstr,
-                                               errstr_size)
-                        : nd_serde_decode(w->serde, rec->value, rec->value_len,
-                                          ev, errstr, errstr_size);
-                if (err == ND_OK)
-                        return nd_serde_check_key(ev, rec->key, rec->key_len,
-                                                  errstr, errstr_size);
-                if (nd_err_class(err) != ND_ERR_CLASS_RETRIABLE ||
-                    attempt + 1 >= RETRIABLE_TRIES)
-                        return err;
-                /* The registry could not be asked: the record is good. */
-                struct timespec ts = {0, (100L << attempt) * 1000000L};
-                nanosleep(&ts, NULL);
+        if (!rec->value)
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_BAD_RECORD,
+                                  "null value (tombstone) on an event topic");
+        err = w->rt->cfg->input_format == ND_FORMAT_JSON
+                  ? nd_serde_decode_json(w->serde, rec->value, rec->value_len,
+                                         ev, errstr, errstr_size)
+                  : nd_serde_decode(w->serde, rec->value, rec->value_len, ev,
+                                    errstr, errstr_size);
+        if (err != ND_OK)
+                return err;
+        return nd_serde_check_key(ev, rec->key, rec->key_len, errstr,
+                                  errstr_size);
+}
+
+/* ------------------------------------------------------------------ */
+/* Input that cannot be used: transient (hold) or not (dead letter)    */
+
+/* Recounts the topic-partitions held back, for nudge_partitions_paused
+ * and /readyz (the catalog counts as one). */
+static void paused_update(struct nd_worker *w) {
+        int n = w->catalog_pause.since ? 1 : 0;
+        if (w->catalog_pause.expired)
+                n = 0;
+        for (int32_t p = 0; p < w->task_cap; p++)
+                if (w->pause[p].since && !w->pause[p].expired)
+                        n += nd_kio_task_partitions(w->kio, p);
+        atomic_store(&w->paused, n);
+}
+
+/* A transient error on what pause stands for: the next wait, or false
+ * when errors.retry_timeout ran out (the error is then permanent). */
+static bool pause_next(struct nd_worker *w, struct nd_pause *ps, int64_t now,
+                       const char *what, const char *text) {
+        int64_t bound = w->rt->cfg->errors_retry_timeout_ms;
+        if (!ps->since) {
+                ps->since = now;
+                ps->backoff = RETRY_FIRST_MS;
+                nd_log_warn("runtime",
+                            "worker %d: %s paused: %s; retrying with backoff "
+                            "(for at most errors.retry_timeout: %lld ms, 0: "
+                            "no bound), nothing after it is committed "
+                            "meanwhile",
+                            w->idx, what, text, (long long)bound);
+        } else if (bound && now - ps->since >= bound) {
+                /* spent: what fails the same way until something works is
+                 * permanent at once, not after another bound each */
+                if (!ps->expired) {
+                        nd_log_error("runtime",
+                                     "worker %d: %s: still failing after "
+                                     "%lld ms (errors.retry_timeout): %s; "
+                                     "records that fail so are now treated "
+                                     "per errors.tolerance until one "
+                                     "succeeds",
+                                     w->idx, what,
+                                     (long long)(now - ps->since), text);
+                        ps->expired = true;
+                        paused_update(w);
+                }
+                return false;
+        } else {
+                ps->backoff *= 2;
+                if (ps->backoff > RETRY_MAX_MS)
+                        ps->backoff = RETRY_MAX_MS;
         }
+        ps->until = now + ps->backoff;
+        atomic_fetch_add_explicit(&w->retries, 1, memory_order_relaxed);
+        return true;
+}
+
+static void pause_end(struct nd_worker *w, struct nd_pause *ps,
+                      const char *what) {
+        if (!ps->since)
+                return;
+        nd_log_info("runtime", "worker %d: %s resumed after %lld ms", w->idx,
+                    what, (long long)(nd_clock_mono_ms() - ps->since));
+        memset(ps, 0, sizeof(*ps));
+        paused_update(w);
+}
+
+/*
+ * recs[k] cannot be used. A transient error holds its task back (kio
+ * hands it out again after the backoff); a permanent one dead-letters it,
+ * or, under errors.tolerance: stop, holds every record from it on and ends
+ * the worker (w->err), which then commits what came before.
+ */
+static void bad_input(struct nd_worker *w, nd_rec_t *recs, int n, int k,
+                      nd_err_t err, const char *text) {
+        nd_rec_t *rec = &recs[k];
+        int32_t p = rec->partition;
+        int64_t now = nd_clock_mono_ms();
+        char what[320], why[640];
+
+        snprintf(what, sizeof(what), "task %d (at %s [%d] offset %lld)",
+                 (int)p, rec->topic, (int)p, (long long)rec->offset);
+        if (nd_err_class(err) == ND_ERR_CLASS_RETRIABLE) {
+                if (pause_next(w, &w->pause[p], now, what, text)) {
+                        nd_kio_hold(w->kio, recs, n, k, w->pause[p].until);
+                        paused_update(w);
+                        return;
+                }
+                snprintf(why, sizeof(why),
+                         "%s (still failing after errors.retry_timeout)",
+                         text);
+                text = why;
+        }
+        if (w->rt->cfg->errors_tolerance == ND_TOLERANCE_STOP) {
+                nd_log_error("runtime",
+                             "worker %d: %s [%d] offset %lld cannot be used "
+                             "(%s: %s); errors.tolerance is stop: committing "
+                             "what came before it and stopping",
+                             w->idx, rec->topic, (int)p,
+                             (long long)rec->offset, nd_err_name(err), text);
+                for (int j = k; j < n; j++)
+                        if (recs[j].topic)
+                                nd_kio_hold(w->kio, recs, n, j, INT64_MAX);
+                w->err = ND_ERR_INPUT_STOP;
+                return;
+        }
+        dead_letter(w, rec, err, text);
+        if (!w->pause[p].expired)
+                pause_end(w, &w->pause[p], what);
 }
 
 /*
@@ -576,13 +748,16 @@ static int topic_index(struct nd_worker *w, const nd_rec_t *rec) {
 static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
         int64_t now = nd_clock_wall_ms();
         char errstr[512];
-        for (int k = 0; k < n; k++) {
+        int done = 0;
+        for (int k = 0; k < n && w->err == ND_OK; k++) {
                 nd_rec_t *rec = &recs[k];
-                nd_task_t *task = rec->partition < w->task_cap
-                                      ? w->tasks[rec->partition]
-                                      : NULL;
+                nd_task_t *task;
                 nd_event_t ev;
                 nd_err_t err;
+                if (!rec->topic)
+                        continue; /* held back (nd_kio_hold) */
+                task = rec->partition < w->task_cap ? w->tasks[rec->partition]
+                                                    : NULL;
                 if (!task)
                         continue; /* kio hands out assigned partitions only */
                 errstr[0] = '\0';
@@ -596,17 +771,24 @@ static void process_batch(struct nd_worker *w, nd_rec_t *recs, int n) {
                             w->rt->event_topics[nd_event_type_topic_of(
                                 ev.type)]);
                 if (err != ND_OK) {
-                        dead_letter(w, rec, err,
-                                    errstr[0] ? errstr : nd_err_str(err));
+                        bad_input(w, recs, n, k, err,
+                                  errstr[0] ? errstr : nd_err_str(err));
                         continue;
+                }
+                if (w->pause[rec->partition].since) {
+                        char what[32];
+                        snprintf(what, sizeof(what), "task %d",
+                                 (int)rec->partition);
+                        pause_end(w, &w->pause[rec->partition], what);
                 }
                 rec->ev = &ev;
                 nd__rt_metrics_event(w, rec, &ev);
                 nd_task_process(task, rec);
                 rec->ev = NULL;
                 w->last_rec_ms[rec->partition] = now;
+                done++;
         }
-        atomic_fetch_add_explicit(&w->records_in, (unsigned long long)n,
+        atomic_fetch_add_explicit(&w->records_in, (unsigned long long)done,
                                   memory_order_relaxed);
 }
 
@@ -680,6 +862,8 @@ static void *worker_main(void *arg) {
         int n;
 
         if (catalog_load(w) != ND_OK) {
+                if (w->err != ND_OK)
+                        goto out; /* errors.tolerance: stop */
                 nd_log_warn("runtime", "worker %d: running without a catalog",
                             w->idx);
                 nd_kio_client_destroy(w->catalog_reader);
@@ -704,9 +888,10 @@ static void *worker_main(void *arg) {
                 }
                 process_batch(w, recs, n);
                 nd_kio_release(w->kio);
-                if (w->catalog_reader)
-                        nd_kio_client_read(w->catalog_reader, 1000, 0,
-                                           catalog_one, w);
+                if (w->catalog_reader && w->err == ND_OK)
+                        catalog_read(w, 1000, 0);
+                if (w->err != ND_OK)
+                        break; /* errors.tolerance: stop */
                 now = nd_clock_mono_ms();
                 if (now - last_idle >= IDLE_CHECK_MS) {
                         idle_tasks(w);
@@ -726,7 +911,8 @@ static void *worker_main(void *arg) {
                                 next_commit = now + cfg->commit_interval_ms;
                 }
         }
-        if (w->err == ND_OK || w->err == ND_ERR_SHUTDOWN) {
+        if (w->err == ND_OK || w->err == ND_ERR_SHUTDOWN ||
+            w->err == ND_ERR_INPUT_STOP) {
                 bool pending = nd_kio_has_pending(w->kio);
                 nd_err_t err =
                     nd_kio_close(w->kio, (int)cfg->shutdown_timeout_ms);
@@ -774,6 +960,13 @@ void nd_runtime_set_tap(nd_runtime_t *rt,
 
 nd_metrics_t *nd_runtime_metrics(const nd_runtime_t *rt) {
         return rt->reg;
+}
+
+int nd_runtime_paused(const nd_runtime_t *rt) {
+        int n = 0;
+        for (int i = 0; i < rt->worker_cnt; i++)
+                n += atomic_load(&rt->workers[i].paused);
+        return n;
 }
 
 bool nd_runtime_healthy(const nd_runtime_t *rt) {

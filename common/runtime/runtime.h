@@ -66,6 +66,10 @@ bool nd_runtime_ready(const nd_runtime_t *rt);
 /** False once a worker ended on a fatal error (/healthz). */
 bool nd_runtime_healthy(const nd_runtime_t *rt);
 
+/** Topic-partitions held back by a transient input error (the schema
+ * registry cannot be reached); while any is, nd_runtime_ready() is false. */
+int nd_runtime_paused(const nd_runtime_t *rt);
+
 /**
  * The runtime's metrics registry (docs/operations.md lists the metrics);
  * owned by the runtime. Stop the HTTP server before nd_runtime_destroy().

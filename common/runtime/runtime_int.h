@@ -47,6 +47,14 @@ struct nd_wm_snap {
         int64_t lag_ms; /* wall clock - watermark */
 };
 
+/* A task (or the catalog) held back by a transient input error. */
+struct nd_pause {
+        int64_t since;   /* mono ms of the first failure; 0: not paused */
+        int64_t backoff; /* the current wait before the next retry */
+        int64_t until;   /* mono ms of the next retry (the catalog's) */
+        bool expired;    /* errors.retry_timeout spent: failures permanent */
+};
+
 struct nd_worker {
         nd_runtime_t *rt;
         int idx;
@@ -58,6 +66,8 @@ struct nd_worker {
         nd_kio_client_t *catalog_reader; /* NULL: no catalog topic */
         nd_task_t **tasks;               /* indexed by partition number */
         int64_t *last_rec_ms;            /* wall time of a task's last record */
+        struct nd_pause *pause;          /* by partition number */
+        struct nd_pause catalog_pause;
         int task_cap;
         int task_cnt;
         uint8_t *abuf;                        /* action encoding buffer */
@@ -79,6 +89,8 @@ struct nd_worker {
         atomic_ullong timers_fired;
         atomic_int tasks_alive;
         atomic_bool ready;
+        atomic_int paused;      /* topic-partitions held by transient errors */
+        atomic_ullong retries;  /* records retried after a transient error */
         /* the partition group's (kio), published at every commit */
         atomic_ullong enforced;
         atomic_int waiting;
@@ -148,7 +160,8 @@ static inline bool nd__rt_ready(const nd_runtime_t *rt) {
         if (rt->worker_cnt == 0 || atomic_load(&rt->stop))
                 return false;
         for (int i = 0; i < rt->worker_cnt; i++)
-                if (!atomic_load(&rt->workers[i].ready))
+                if (!atomic_load(&rt->workers[i].ready) ||
+                    atomic_load(&rt->workers[i].paused) > 0)
                         return false;
         return true;
 }

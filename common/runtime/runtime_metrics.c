@@ -66,6 +66,22 @@ static double records_enforced(void *arg) {
         return (double)sum;
 }
 
+static double partitions_paused(void *arg) {
+        nd_runtime_t *rt = arg;
+        long long sum = 0;
+        for (int i = 0; i < rt->worker_cnt; i++)
+                sum += atomic_load(&rt->workers[i].paused);
+        return (double)sum;
+}
+
+static double input_retries(void *arg) {
+        nd_runtime_t *rt = arg;
+        unsigned long long sum = 0;
+        for (int i = 0; i < rt->worker_cnt; i++)
+                sum += atomic_load(&rt->workers[i].retries);
+        return (double)sum;
+}
+
 static double tasks_waiting(void *arg) {
         nd_runtime_t *rt = arg;
         long long sum = 0;
@@ -163,6 +179,18 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
                             "that has not reached its end delivers "
                             "(processing.max_task_idle).",
                             0, NULL, NULL, tasks_waiting, rt);
+        nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_partitions_paused",
+                            "Input topic-partitions held back by a transient "
+                            "error (the schema registry cannot be reached; "
+                            "the catalog counts as one): nothing after the "
+                            "failing record is processed or committed until "
+                            "it clears.",
+                            0, NULL, NULL, partitions_paused, rt);
+        nd_metrics_gauge_fn(reg, ND_METRIC_COUNTER,
+                            "nudge_input_retries_total",
+                            "Retries of an input record after a transient "
+                            "error (each one a backoff of its task).",
+                            0, NULL, NULL, input_retries, rt);
         nd_metrics_collector(reg, ND_METRIC_GAUGE, "nudge_consumer_lag",
                              "Records behind the high watermark, per event "
                              "topic partition.",

@@ -84,6 +84,10 @@
 /* Negative cache life of an id the registry does not know. */
 #define ND_SERDE_UNKNOWN_TTL_MS 30000
 #define ND_SERDE_MAX_FAILED     1024
+/* Life of "the registry cannot be reached" for an id: a record retried
+ * after its task's backoff asks again, the records consumed meanwhile do
+ * not each wait for a connection to fail. */
+#define ND_SERDE_DOWN_TTL_MS 200
 
 /* WHY a lock: avro-c's schema parser reports errors through one global
  * buffer (avro_strerror), so parses on several worker threads at once would
@@ -589,6 +593,9 @@ static nd_err_t find_plan(nd_serde_t *serde, int32_t id,
         } else if (err == ND_ERR_UNKNOWN_SCHEMA) {
                 entry_fail(serde, entry_slot(serde, id), err, msg,
                            ND_SERDE_UNKNOWN_TTL_MS);
+        } else if (err == ND_ERR_REGISTRY) {
+                entry_fail(serde, entry_slot(serde, id), err, msg,
+                           ND_SERDE_DOWN_TTL_MS);
         }
         if (err) {
                 snprintf(errstr, errstr_size, "%s", msg);

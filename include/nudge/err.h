@@ -49,7 +49,9 @@ typedef enum {
         XX(INCOMPATIBLE_SCHEMA, -25, RECORD,                            \
            "writer schema cannot be read with the reader schema")       \
         XX(REGISTRY, -26, RETRIABLE, "schema registry unavailable")     \
-        XX(WRONG_TOPIC, -27, RECORD, "event type does not belong on this topic")
+        XX(WRONG_TOPIC, -27, RECORD, "event type does not belong on this topic") \
+        XX(INPUT_STOP, -28, FATAL,                                      \
+           "stopped at a record that cannot be used (errors.tolerance)")
 
 typedef enum {
         ND_OK = 0,

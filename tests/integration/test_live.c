@@ -57,7 +57,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,45 +152,6 @@ static void env_config(struct env *e, const char *guarantee, const char *fmt,
         snprintf(e->cfg, sizeof(e->cfg), "%s",
                  nd_proc_write_file("nudge-live", yaml));
         nd_free(yaml);
-}
-
-/* Runs a tool (PATH lookup) to completion within timeout_ms; returns its
- * exit code, printing its output when it is not 0. */
-static int run_tool(const char *const *argv, int timeout_ms) {
-        char log[] = "/tmp/nd-live-tool-XXXXXX";
-        int fd = mkstemp(log), st = 0, rc = -1;
-        int64_t deadline = nd_clock_mono_ms() + timeout_ms;
-        pid_t pid;
-        ck_assert_int_ge(fd, 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                dup2(fd, 1);
-                dup2(fd, 2);
-                close(fd);
-                execvp(argv[0], (char *const *)argv);
-                _exit(127);
-        }
-        close(fd);
-        while (waitpid(pid, &st, WNOHANG) != pid) {
-                if (nd_clock_mono_ms() > deadline) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, &st, 0);
-                        st = -1;
-                        break;
-                }
-                nd_test_pause_ms(20);
-        }
-        if (st != -1 && WIFEXITED(st))
-                rc = WEXITSTATUS(st);
-        if (rc != 0) {
-                char *out = nd_test_slurp(log, NULL);
-                fprintf(stderr, "%s exited with %d:\n%s\n", argv[0], rc, out);
-                nd_free(out);
-        }
-        unlink(log);
-        return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1013,7 +973,7 @@ START_TEST(backlog_of_generated_traffic_gives_replays_actions) {
         for (size_t i = 0; i < nc; i++)
                 argv[n++] = common[i];
         argv[n] = NULL;
-        ck_assert_int_eq(run_tool(argv, WAIT_MS), 0);
+        ck_assert_int_eq(nd_proc_tool(argv, WAIT_MS), 0);
         n = 0;
         argv[n++] = nudge_gen_path();
         argv[n++] = "-c";
@@ -1025,7 +985,7 @@ START_TEST(backlog_of_generated_traffic_gives_replays_actions) {
         for (size_t i = 0; i < nc; i++)
                 argv[n++] = common[i];
         argv[n] = NULL;
-        ck_assert_int_eq(run_tool(argv, WAIT_MS), 0);
+        ck_assert_int_eq(nd_proc_tool(argv, WAIT_MS), 0);
 
         /* The file and the topics hold the same events, topic by topic. */
         trace_load(&t, events);
@@ -1069,7 +1029,7 @@ static void diff_trace(const char *seed, const char *events_n,
                               "--events", events_n,
                               "--out",    dir,
                               NULL};
-        ck_assert_int_eq(run_tool(argv, WAIT_MS), 0);
+        ck_assert_int_eq(nd_proc_tool(argv, WAIT_MS), 0);
 }
 
 static void rm_trace(const char *dir) {

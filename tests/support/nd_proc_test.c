@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "mem.h"
 #include "nd_test.h"
 
 const char *nd_proc_write_file(const char *prefix, const char *text) {
@@ -141,4 +142,43 @@ void nd_proc_dump(const nd_proc_t *p) {
 int nd_proc_run(nd_proc_t *p, const char *const *argv, int timeout_ms) {
         nd_proc_start(p, argv, NULL);
         return nd_proc_stop(p, 0, timeout_ms) < 0 ? -1 : nd_proc_wait(p, 0);
+}
+
+/* Runs a tool (PATH lookup) to completion within timeout_ms; returns its
+ * exit code, printing its output when it is not 0. */
+int nd_proc_tool(const char *const *argv, int timeout_ms) {
+        char log[] = "/tmp/nd-tool-log.XXXXXX";
+        int fd = mkstemp(log), st = 0, rc = -1;
+        int64_t deadline = nd_clock_mono_ms() + timeout_ms;
+        pid_t pid;
+        ck_assert_int_ge(fd, 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+                execvp(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        close(fd);
+        while (waitpid(pid, &st, WNOHANG) != pid) {
+                if (nd_clock_mono_ms() > deadline) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &st, 0);
+                        st = -1;
+                        break;
+                }
+                nd_test_pause_ms(20);
+        }
+        if (st != -1 && WIFEXITED(st))
+                rc = WEXITSTATUS(st);
+        if (rc != 0) {
+                char *out = nd_test_slurp(log, NULL);
+                fprintf(stderr, "%s exited with %d:\n%s\n", argv[0], rc, out);
+                nd_free(out);
+        }
+        unlink(log);
+        return rc;
 }

@@ -44,4 +44,9 @@ void nd_proc_dump(const nd_proc_t *p);
  * output in p->log. */
 int nd_proc_run(nd_proc_t *p, const char *const *argv, int timeout_ms);
 
+/** Runs another program (argv[0], looked up in PATH) to completion within
+ * timeout_ms; returns its exit code (-1: killed at the deadline), printing
+ * its output to stderr when it is not 0. */
+int nd_proc_tool(const char *const *argv, int timeout_ms);
+
 #endif

@@ -219,6 +219,12 @@ static const struct cfg_case cases[] = {
     ERR("log.level: DEBUG", "got 'DEBUG'"),
     ERR("processing.guarantee: exactly-once",
         "expected one of exactly_once, at_least_once, got 'exactly-once'"),
+    INT("errors.tolerance: stop", errors_tolerance, ND_TOLERANCE_STOP),
+    INT("errors.retry_timeout: 5m", errors_retry_timeout_ms, 300000),
+    ERR("errors.tolerance: ignore",
+        "nudge.yaml:1: key 'errors.tolerance': expected one of dead_letter, "
+        "stop, got 'ignore'"),
+    ERR("errors.retry_timeout: 400d", "key 'errors.retry_timeout'"),
     /* Strings. */
     STR("application.id: shop-eu.1", application_id, "shop-eu.1"),
     STR("topics.cart: carts", topic_cart, "carts"),

@@ -203,6 +203,51 @@ START_TEST(small_batches_keep_the_order) {
 }
 END_TEST
 
+/* nd_kio_hold(): a record and the task's later ones go back and come out
+ * again, in the same order, once the hold ends; not before. */
+START_TEST(held_records_come_back_in_order) {
+        struct fixture f;
+        char got[512], rest[512];
+        static const int64_t t0[] = {1, 5, 9};
+        static const int64_t t1[] = {2, 3, 10};
+        nd_rec_t recs[64], none[4];
+        int64_t deadline;
+        int n = 0, at = -1;
+        size_t len = 0;
+        setup(&f, "kg-hold", 30000);
+        produce(&f, 0, t0, 3);
+        produce(&f, 1, t1, 3);
+        ck_assert_int_eq(nd_kio_subscribe(f.kio, topics, 3), ND_OK);
+        /* the first batch that reaches ts 3 */
+        got[0] = '\0';
+        deadline = nd_clock_mono_ms() + WAIT_MS;
+        while (at < 0 && nd_clock_mono_ms() < deadline) {
+                n = nd_kio_poll(f.kio, recs, 64, 100);
+                ck_assert_int_ge(n, 0);
+                for (int i = 0; i < n && at < 0; i++) {
+                        int64_t ts = value_ts(NULL, &recs[i]);
+                        if (ts == 3)
+                                at = i;
+                        else
+                                len += (size_t)snprintf(got + len,
+                                                        sizeof(got) - len,
+                                                        "%lld,", (long long)ts);
+                }
+        }
+        ck_assert_int_ge(at, 0);
+        ck_assert_int_eq(nd_kio_task_partitions(f.kio, 0), 3);
+        nd_kio_hold(f.kio, recs, n, at, nd_clock_mono_ms() + 1500);
+        for (int i = at; i < n; i++)
+                ck_assert_ptr_null(recs[i].topic);
+        ck_assert_str_eq(got, "1,2,");
+        /* held: nothing now */
+        ck_assert_int_eq(nd_kio_poll(f.kio, none, 4, 0), 0);
+        take(&f, 4, rest, sizeof(rest));
+        ck_assert_str_eq(rest, "1:3,0:5,0:9,1:10");
+        teardown(&f);
+}
+END_TEST
+
 static Suite *kio_group_suite(void) {
         Suite *s = suite_create("kio_group");
         TCase *tc = tcase_create("group");
@@ -210,6 +255,7 @@ static Suite *kio_group_suite(void) {
         tcase_add_test(tc, backlog_merged_by_event_time);
         tcase_add_test(tc, empty_topics_reach_their_end);
         tcase_add_test(tc, small_batches_keep_the_order);
+        tcase_add_test(tc, held_records_come_back_in_order);
         suite_add_tcase(s, tc);
         return s;
 }
