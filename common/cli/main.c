@@ -225,7 +225,7 @@ static int cmd_run(const char *path) {
                              (long long)cfg->shutdown_timeout_ms);
                 _exit(EXIT_RUNTIME);
         }
-        rc = err == ND_OK ? 0
+        rc = err == ND_OK               ? 0
              : err == ND_ERR_INPUT_STOP ? EXIT_INPUT
                                         : EXIT_RUNTIME;
         if (rc == 0) {

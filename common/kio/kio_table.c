@@ -258,9 +258,8 @@ void nd_kio_table_progress(const nd_kio_client_t *cl, int64_t *read,
 /* Reading and destroying (every nd_kio_client_t)                      */
 
 /* The element of cl->unread for a message's partition, or NULL. */
-static rd_kafka_topic_partition_t *unread_find(nd_kio_client_t *cl,
-                                               const char *topic,
-                                               int32_t partition) {
+static rd_kafka_topic_partition_t *
+unread_find(nd_kio_client_t *cl, const char *topic, int32_t partition) {
         if (!cl->unread)
                 return NULL;
         return rd_kafka_topic_partition_list_find(cl->unread, topic, partition);
@@ -295,8 +294,8 @@ static void unread_apply(nd_kio_client_t *cl) {
 static bool client_msg(nd_kio_client_t *cl, rd_kafka_message_t *rkm,
                        void (*cb)(void *arg, const nd_rec_t *rec), void *arg) {
         nd_rec_t rec;
-        if (cl->unread && unread_find(cl, rd_kafka_topic_name(rkm->rkt),
-                                      rkm->partition)) {
+        if (cl->unread &&
+            unread_find(cl, rd_kafka_topic_name(rkm->rkt), rkm->partition)) {
                 rd_kafka_message_destroy(rkm); /* read again after the seek */
                 return false;
         }

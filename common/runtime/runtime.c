@@ -75,6 +75,55 @@ static void output_failed(struct nd_worker *w, nd_err_t err) {
                 w->out_failed = err;
 }
 
+/* Room left for key, headers and framing when a dead letter's value is
+ * cut to the producer's limit. */
+#define DLQ_OVERHEAD 65536
+
+/* The largest value the producer may send with room for key and headers. */
+static size_t output_max(struct nd_worker *w) {
+        size_t max = nd_kio_max_message(w->kio);
+        return max > 2 * DLQ_OVERHEAD ? max - DLQ_OVERHEAD : max / 2;
+}
+
+/*
+ * An output no producer can take (an action encoded larger than the
+ * producer's limit, a forwarded record over it): retrying cannot help, so
+ * instead of abandoning the commit for ever it goes to the dead-letter
+ * topic, header-only, saying what it was (OUTPUT_TOO_LARGE). kind is
+ * "action" or "forwarded record"; inst names the trigger.
+ */
+static void output_dead_letter(struct nd_worker *w, int inst, const char *kind,
+                               nd_str_t key, nd_str_t action_id, size_t size) {
+        const nd_trigger_conf_t *tc = &w->rt->cfg->triggers[inst];
+        const char *code = nd_err_name(ND_ERR_OUTPUT_TOO_LARGE);
+        char text[512], sz[24];
+        nd_kio_header_t hdrs[5] = {
+            {"nudge.error.code", code, strlen(code)},
+            {"nudge.error.text", text, 0},
+            {"nudge.trigger.name", tc->name, strlen(tc->name)},
+            {"nudge.source.size", sz, 0},
+            {"nudge.action.id", action_id.p, action_id.len},
+        };
+        nd_err_t err;
+        hdrs[1].size = (size_t)snprintf(
+            text, sizeof(text),
+            "%s of trigger %s (key %.*s) is %zu bytes, over the producer's "
+            "limit of %zu (message.max.bytes less room for key and headers)",
+            kind, tc->name, (int)(key.len > 64 ? 64 : key.len), key.p, size,
+            output_max(w));
+        hdrs[3].size = (size_t)snprintf(sz, sizeof(sz), "%zu", size);
+        err = nd_kio_produce(w->kio, w->rt->cfg->topic_dead_letter, -1, key.p,
+                             key.len, NULL, 0, hdrs,
+                             nd_str_is_null(action_id) ? 4 : 5);
+        if (err != ND_OK) {
+                output_failed(w, err);
+                return;
+        }
+        atomic_fetch_add_explicit(&w->dead_letter, 1, memory_order_relaxed);
+        nd__rt_metrics_dlq(w, ND_ERR_OUTPUT_TOO_LARGE);
+        nd_log_warn("runtime", "dead-lettered an output: %s", text);
+}
+
 static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
                           const nd_action_t *act) {
         struct nd_worker *w = arg;
@@ -82,13 +131,31 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
         nd_str_t key = nd_action_key(act);
         char topic[300];
         const char *t = cfg->topic_actions;
-        size_t len;
+        size_t len = 0;
         nd_err_t err;
         (void)task;
 
-        err =
-            nd_serde_encode_action(w->serde, act, w->abuf, ND_ACTION_BUF, &len);
+        err = nd_serde_encode_action(w->serde, act, w->abuf, w->abuf_cap, &len);
+        if (err == ND_ERR_INVAL && len > w->abuf_cap) {
+                /* WHY grow, not cut: the buffer follows the largest action
+                 * seen (processors bound an action: docs/action-contract.md
+                 * "Size"), so it is allocated a few times per life, never
+                 * per event */
+                if (len > output_max(w)) {
+                        output_dead_letter(w, inst, "action", key,
+                                           act->action_id, len);
+                        return ND_ERR_OUTPUT_TOO_LARGE;
+                }
+                while (w->abuf_cap < len)
+                        w->abuf_cap *= 2;
+                nd_free(w->abuf);
+                w->abuf = nd_malloc(w->abuf_cap);
+                err = nd_serde_encode_action(w->serde, act, w->abuf,
+                                             w->abuf_cap, &len);
+        }
         if (err != ND_OK) {
+                /* a required field missing: a processor's bug, the same
+                 * every time; retrying the input would not help */
                 nd_log_error("runtime", "encoding an action of %.*s: %s",
                              (int)act->trigger_name.len, act->trigger_name.p,
                              nd_err_str(err));
@@ -101,16 +168,19 @@ static nd_err_t sink_emit(void *arg, nd_task_t *task, int inst,
         }
         err = nd_kio_produce(w->kio, t, -1, key.p, key.len, w->abuf, len, NULL,
                              0);
-        if (err != ND_OK)
-                output_failed(w, err);
-        if (err == ND_OK) {
-                atomic_fetch_add_explicit(&w->records_out, 1,
-                                          memory_order_relaxed);
-                nd_counter_add(w->m_actions[inst], 1);
-                if (w->rt->tap)
-                        w->rt->tap(w->rt->tap_arg, act);
+        if (err == ND_ERR_BAD_LENGTH) {
+                output_dead_letter(w, inst, "action", key, act->action_id, len);
+                return err;
         }
-        return err;
+        if (err != ND_OK) {
+                output_failed(w, err);
+                return err;
+        }
+        atomic_fetch_add_explicit(&w->records_out, 1, memory_order_relaxed);
+        nd_counter_add(w->m_actions[inst], 1);
+        if (w->rt->tap)
+                w->rt->tap(w->rt->tap_arg, act);
+        return ND_OK;
 }
 
 static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
@@ -120,19 +190,20 @@ static nd_err_t sink_forward(void *arg, nd_task_t *task, int inst,
         nd_err_t err = nd_kio_produce(w->kio, w->rt->cfg->topic_actions, -1,
                                       key, key_len, value, value_len, NULL, 0);
         (void)task;
-        if (err != ND_OK)
-                output_failed(w, err);
-        if (err == ND_OK) {
-                atomic_fetch_add_explicit(&w->records_out, 1,
-                                          memory_order_relaxed);
-                nd_counter_add(w->m_actions[inst], 1);
+        if (err == ND_ERR_BAD_LENGTH) {
+                output_dead_letter(w, inst, "forwarded record",
+                                   (nd_str_t){key, (uint32_t)key_len},
+                                   (nd_str_t){NULL, 0}, value_len);
+                return err;
         }
-        return err;
+        if (err != ND_OK) {
+                output_failed(w, err);
+                return err;
+        }
+        atomic_fetch_add_explicit(&w->records_out, 1, memory_order_relaxed);
+        nd_counter_add(w->m_actions[inst], 1);
+        return ND_OK;
 }
-
-/* Room left for key, headers and framing when a dead letter's value is
- * cut to the producer's limit. */
-#define DLQ_OVERHEAD 65536
 
 /* Returns what the produce returned: not ND_OK means the record was not
  * dead-lettered (for an event, the commit is abandoned; the catalog holds
@@ -142,7 +213,7 @@ static nd_err_t dead_letter(struct nd_worker *w, const nd_rec_t *rec,
         char part[16], off[24], size[24];
         const char *code = nd_err_name(err);
         int64_t now = nd_clock_mono_ms();
-        size_t max = nd_kio_max_message(w->kio), vlen = rec->value_len;
+        size_t max, vlen = rec->value_len;
         nd_kio_header_t hdrs[6] = {
             {"nudge.error.code", code, strlen(code)},
             {"nudge.error.text", text, strlen(text)},
@@ -161,7 +232,7 @@ static nd_err_t dead_letter(struct nd_worker *w, const nd_rec_t *rec,
          * the producer may send (message.max.bytes); the dead letter then
          * keeps the head of the value, and its size and coordinates say
          * where the whole one is. */
-        max = max > 2 * DLQ_OVERHEAD ? max - DLQ_OVERHEAD : max / 2;
+        max = output_max(w);
         if (vlen > max)
                 vlen = max;
         perr = nd_kio_produce(w->kio, w->rt->cfg->topic_dead_letter,
@@ -203,12 +274,34 @@ struct log_arg {
         nd_task_t *task;
 };
 
+/*
+ * One changelog record. One the producer can never send (a customer whose
+ * state in all triggers together is larger than message.max.bytes) is
+ * skipped, loudly: failing the commit would fail every retry the same way,
+ * for ever. The customer's state stays in memory; a restore brings back the
+ * previous version of the record (docs/operations.md, "Sizing").
+ */
 static nd_err_t log_one(void *arg, const void *key, size_t klen,
                         const void *value, size_t vlen) {
         struct log_arg *la = arg;
-        return nd_kio_produce(la->w->kio, la->w->rt->changelog,
-                              nd_task_partition(la->task), key, klen, value,
-                              vlen, NULL, 0);
+        struct nd_worker *w = la->w;
+        nd_err_t err = nd_kio_produce(w->kio, w->rt->changelog,
+                                      nd_task_partition(la->task), key, klen,
+                                      value, vlen, NULL, 0);
+        if (err != ND_ERR_BAD_LENGTH)
+                return err;
+        atomic_fetch_add_explicit(&w->changelog_too_large, 1,
+                                  memory_order_relaxed);
+        nd_log_error("runtime",
+                     "worker %d: the state of customer %.*s is %zu bytes, "
+                     "more than the producer may send: not written to the "
+                     "changelog (it stays in memory; a restore brings back "
+                     "its previous version). Raise "
+                     "kafka.producer.message.max.bytes and the changelog "
+                     "topic's max.message.bytes",
+                     w->idx, (int)(klen > 64 ? 64 : klen), (const char *)key,
+                     vlen);
+        return ND_OK;
 }
 
 static nd_err_t before_commit(void *arg) {
@@ -539,8 +632,8 @@ static void catalog_read(struct nd_worker *w, int max, int timeout_ms) {
         if (w->catalog_pause.since && now < w->catalog_pause.until) {
                 int64_t left = w->catalog_pause.until - now;
                 if (timeout_ms > 0) { /* catalog_load: nothing else to do */
-                        struct timespec ts = {
-                            0, (left < 100 ? left : 100) * 1000000L};
+                        struct timespec ts = {0, (left < 100 ? left : 100) *
+                                                     1000000L};
                         nanosleep(&ts, NULL);
                 }
                 return;
@@ -634,8 +727,8 @@ static bool pause_next(struct nd_worker *w, struct nd_pause *ps, int64_t now,
                                      "records that fail so are now treated "
                                      "per errors.tolerance until one "
                                      "succeeds",
-                                     w->idx, what,
-                                     (long long)(now - ps->since), text);
+                                     w->idx, what, (long long)(now - ps->since),
+                                     text);
                         ps->expired = true;
                         paused_update(w);
                 }
@@ -673,8 +766,8 @@ static void bad_input(struct nd_worker *w, nd_rec_t *recs, int n, int k,
         int64_t now = nd_clock_mono_ms();
         char what[320], why[640];
 
-        snprintf(what, sizeof(what), "task %d (at %s [%d] offset %lld)",
-                 (int)p, rec->topic, (int)p, (long long)rec->offset);
+        snprintf(what, sizeof(what), "task %d (at %s [%d] offset %lld)", (int)p,
+                 rec->topic, (int)p, (long long)rec->offset);
         if (nd_err_class(err) == ND_ERR_CLASS_RETRIABLE) {
                 if (pause_next(w, &w->pause[p], now, what, text)) {
                         nd_kio_hold(w->kio, recs, n, k, w->pause[p].until);
@@ -682,8 +775,7 @@ static void bad_input(struct nd_worker *w, nd_rec_t *recs, int n, int k,
                         return;
                 }
                 snprintf(why, sizeof(why),
-                         "%s (still failing after errors.retry_timeout)",
-                         text);
+                         "%s (still failing after errors.retry_timeout)", text);
                 text = why;
         }
         if (w->rt->cfg->errors_tolerance == ND_TOLERANCE_STOP) {
@@ -691,8 +783,8 @@ static void bad_input(struct nd_worker *w, nd_rec_t *recs, int n, int k,
                              "worker %d: %s [%d] offset %lld cannot be used "
                              "(%s: %s); errors.tolerance is stop: committing "
                              "what came before it and stopping",
-                             w->idx, rec->topic, (int)p,
-                             (long long)rec->offset, nd_err_name(err), text);
+                             w->idx, rec->topic, (int)p, (long long)rec->offset,
+                             nd_err_name(err), text);
                 for (int j = k; j < n; j++)
                         if (recs[j].topic)
                                 nd_kio_hold(w->kio, recs, n, j, INT64_MAX);
@@ -1106,7 +1198,8 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                 w->rt = rt;
                 w->idx = i;
                 nd__rt_metrics_worker_init(w);
-                w->abuf = nd_malloc(ND_ACTION_BUF);
+                w->abuf_cap = ND_ACTION_BUF;
+                w->abuf = nd_malloc(w->abuf_cap);
                 w->catalog = nd_catalog_new();
                 if ((err = nd_serde_new(&sc, &w->serde, errstr, errstr_size)) !=
                     ND_OK) {

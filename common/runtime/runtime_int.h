@@ -71,6 +71,7 @@ struct nd_worker {
         int task_cap;
         int task_cnt;
         uint8_t *abuf;                        /* action encoding buffer */
+        size_t abuf_cap;                      /* grows to the largest one */
         const char *topic_ptr[ND_TOPIC__CNT]; /* librdkafka's name pointers */
         nd_err_t err;                         /* why the worker ended */
         nd_err_t out_failed; /* an output failed since the last commit */
@@ -89,8 +90,9 @@ struct nd_worker {
         atomic_ullong timers_fired;
         atomic_int tasks_alive;
         atomic_bool ready;
-        atomic_int paused;      /* topic-partitions held by transient errors */
-        atomic_ullong retries;  /* records retried after a transient error */
+        atomic_int paused;     /* topic-partitions held by transient errors */
+        atomic_ullong retries; /* records retried after a transient error */
+        atomic_ullong changelog_too_large; /* changelog records skipped */
         /* the partition group's (kio), published at every commit */
         atomic_ullong enforced;
         atomic_int waiting;

@@ -82,6 +82,14 @@ static double input_retries(void *arg) {
         return (double)sum;
 }
 
+static double changelog_too_large(void *arg) {
+        nd_runtime_t *rt = arg;
+        unsigned long long sum = 0;
+        for (int i = 0; i < rt->worker_cnt; i++)
+                sum += atomic_load(&rt->workers[i].changelog_too_large);
+        return (double)sum;
+}
+
 static double tasks_waiting(void *arg) {
         nd_runtime_t *rt = arg;
         long long sum = 0;
@@ -186,11 +194,17 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
                             "failing record is processed or committed until "
                             "it clears.",
                             0, NULL, NULL, partitions_paused, rt);
-        nd_metrics_gauge_fn(reg, ND_METRIC_COUNTER,
-                            "nudge_input_retries_total",
+        nd_metrics_gauge_fn(reg, ND_METRIC_COUNTER, "nudge_input_retries_total",
                             "Retries of an input record after a transient "
                             "error (each one a backoff of its task).",
                             0, NULL, NULL, input_retries, rt);
+        nd_metrics_gauge_fn(reg, ND_METRIC_COUNTER,
+                            "nudge_changelog_too_large_total",
+                            "Changelog records not written because they are "
+                            "larger than the producer may send (a customer's "
+                            "state over kafka.producer.message.max.bytes); "
+                            "should stay 0.",
+                            0, NULL, NULL, changelog_too_large, rt);
         nd_metrics_collector(reg, ND_METRIC_GAUGE, "nudge_consumer_lag",
                              "Records behind the high watermark, per event "
                              "topic partition.",

@@ -21,37 +21,40 @@ typedef enum {
 } nd_err_class_t;
 
 /* XX(NAME, value, class, text) */
-#define ND_ERR_MAP(XX)                                                  \
-        XX(NOMEM, -1, FATAL, "out of memory")                           \
-        XX(INVAL, -2, FATAL, "invalid argument")                        \
-        XX(TIMEOUT, -3, RETRIABLE, "timed out")                         \
-        XX(BAD_RECORD, -4, RECORD, "malformed record")                  \
-        XX(CONFIG, -5, FATAL, "bad configuration")                      \
-        XX(IO, -6, FATAL, "I/O error")                                  \
-        XX(KAFKA, -7, RETRIABLE, "Kafka error")                         \
-        XX(KAFKA_FATAL, -8, FATAL, "fatal Kafka error")                 \
-        XX(NOENT, -9, FATAL, "not found")                               \
-        XX(TRUNCATED, -10, RECORD, "record truncated")                  \
-        XX(BAD_MAGIC, -11, RECORD, "bad magic byte")                    \
-        XX(UNKNOWN_SCHEMA, -12, RECORD, "unknown schema id")            \
-        XX(BAD_VARINT, -13, RECORD, "varint overflow")                  \
-        XX(BAD_LENGTH, -14, RECORD, "negative or oversized length")     \
-        XX(BAD_ENUM, -15, RECORD, "invalid enum index")                 \
-        XX(BAD_UNION, -16, RECORD, "invalid union branch")              \
-        XX(MISSING_FIELD, -17, RECORD, "missing required field")        \
-        XX(WRONG_KEY, -18, RECORD, "Kafka key is not the customer key") \
-        XX(BAD_JSON, -19, RECORD, "malformed JSON")                     \
-        XX(BAD_TYPE, -20, RECORD, "field has the wrong type")           \
-        XX(FENCED, -21, FATAL, "producer fenced by a newer instance")   \
-        XX(ABORTABLE, -22, RETRIABLE, "transaction must be aborted")    \
-        XX(STATE, -23, FATAL, "invalid state")                          \
-        XX(SHUTDOWN, -24, NONE, "shutting down")                        \
-        XX(INCOMPATIBLE_SCHEMA, -25, RECORD,                            \
-           "writer schema cannot be read with the reader schema")       \
-        XX(REGISTRY, -26, RETRIABLE, "schema registry unavailable")     \
-        XX(WRONG_TOPIC, -27, RECORD, "event type does not belong on this topic") \
-        XX(INPUT_STOP, -28, FATAL,                                      \
-           "stopped at a record that cannot be used (errors.tolerance)")
+#define ND_ERR_MAP(XX)                                                   \
+        XX(NOMEM, -1, FATAL, "out of memory")                            \
+        XX(INVAL, -2, FATAL, "invalid argument")                         \
+        XX(TIMEOUT, -3, RETRIABLE, "timed out")                          \
+        XX(BAD_RECORD, -4, RECORD, "malformed record")                   \
+        XX(CONFIG, -5, FATAL, "bad configuration")                       \
+        XX(IO, -6, FATAL, "I/O error")                                   \
+        XX(KAFKA, -7, RETRIABLE, "Kafka error")                          \
+        XX(KAFKA_FATAL, -8, FATAL, "fatal Kafka error")                  \
+        XX(NOENT, -9, FATAL, "not found")                                \
+        XX(TRUNCATED, -10, RECORD, "record truncated")                   \
+        XX(BAD_MAGIC, -11, RECORD, "bad magic byte")                     \
+        XX(UNKNOWN_SCHEMA, -12, RECORD, "unknown schema id")             \
+        XX(BAD_VARINT, -13, RECORD, "varint overflow")                   \
+        XX(BAD_LENGTH, -14, RECORD, "negative or oversized length")      \
+        XX(BAD_ENUM, -15, RECORD, "invalid enum index")                  \
+        XX(BAD_UNION, -16, RECORD, "invalid union branch")               \
+        XX(MISSING_FIELD, -17, RECORD, "missing required field")         \
+        XX(WRONG_KEY, -18, RECORD, "Kafka key is not the customer key")  \
+        XX(BAD_JSON, -19, RECORD, "malformed JSON")                      \
+        XX(BAD_TYPE, -20, RECORD, "field has the wrong type")            \
+        XX(FENCED, -21, FATAL, "producer fenced by a newer instance")    \
+        XX(ABORTABLE, -22, RETRIABLE, "transaction must be aborted")     \
+        XX(STATE, -23, FATAL, "invalid state")                           \
+        XX(SHUTDOWN, -24, NONE, "shutting down")                         \
+        XX(INCOMPATIBLE_SCHEMA, -25, RECORD,                             \
+           "writer schema cannot be read with the reader schema")        \
+        XX(REGISTRY, -26, RETRIABLE, "schema registry unavailable")      \
+        XX(WRONG_TOPIC, -27, RECORD,                                     \
+           "event type does not belong on this topic")                   \
+        XX(INPUT_STOP, -28, FATAL,                                       \
+           "stopped at a record that cannot be used (errors.tolerance)") \
+        XX(OUTPUT_TOO_LARGE, -29, RECORD,                                \
+           "output larger than the producer may send")
 
 typedef enum {
         ND_OK = 0,

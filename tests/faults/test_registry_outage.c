@@ -76,8 +76,8 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn,
                 doc = json_pack("{s:i,s:s}", "error_code", 50003, "message",
                                 "backend unavailable");
                 status = 503;
-        } else if (sscanf(url, "/schemas/ids/%d", &id) == 1 &&
-                   id > ID_BASE && id <= ID_BASE + 4) {
+        } else if (sscanf(url, "/schemas/ids/%d", &id) == 1 && id > ID_BASE &&
+                   id <= ID_BASE + 4) {
                 doc = json_pack("{s:s}", "schema", reg_schema[id - ID_BASE]);
                 status = 200;
         } else {
@@ -103,8 +103,8 @@ static void reg_start(void) {
             serve, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
         ck_assert_msg(reg_daemon != NULL, "registry: cannot listen on %u",
                       reg_port);
-        reg_port = MHD_get_daemon_info(reg_daemon, MHD_DAEMON_INFO_BIND_PORT)
-                       ->port;
+        reg_port =
+            MHD_get_daemon_info(reg_daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
 }
 
 static void reg_stop(void) {
@@ -184,8 +184,8 @@ static int64_t committed(const char *app) {
         for (;;) {
                 int64_t sum = 0;
                 for (int k = 0; k < FT__CNT && sum >= 0; k++) {
-                        int64_t s = ft_committed_sum(app, E.topics[k], PARTS,
-                                                     WAIT_MS);
+                        int64_t s =
+                            ft_committed_sum(app, E.topics[k], PARTS, WAIT_MS);
                         sum = s < 0 ? -1 : sum + s;
                 }
                 if (sum >= 0 || nd_clock_mono_ms() >= deadline)
@@ -254,8 +254,7 @@ static void same_as_reference(const char *actions, const char *who) {
 
 static char *slurp_schema(const char *name) {
         char path[512];
-        snprintf(path, sizeof(path), "%s/schemas/%s.avsc", ND_SOURCE_DIR,
-                 name);
+        snprintf(path, sizeof(path), "%s/schemas/%s.avsc", ND_SOURCE_DIR, name);
         return nd_test_slurp(path, NULL);
 }
 
@@ -289,12 +288,24 @@ static void setup(void) {
                       "%s", errstr);
         snprintf(events, sizeof(events), "%d", EVENTS);
         {
-                const char *argv[] = {ND_BINARY_DIR "/tools/nudge-gen/nudge-gen",
-                                      "-c", gen_config(), "--events", events,
-                                      "--rate", "0", "--seed", "14",
-                                      "--customers", "300", "--products",
-                                      "50", "--start-time", "1717200000000",
-                                      "--quiet", NULL};
+                const char *argv[] = {ND_BINARY_DIR
+                                      "/tools/nudge-gen/nudge-gen",
+                                      "-c",
+                                      gen_config(),
+                                      "--events",
+                                      events,
+                                      "--rate",
+                                      "0",
+                                      "--seed",
+                                      "14",
+                                      "--customers",
+                                      "300",
+                                      "--products",
+                                      "50",
+                                      "--start-time",
+                                      "1717200000000",
+                                      "--quiet",
+                                      NULL};
                 ck_assert_int_eq(nd_proc_tool(argv, WAIT_MS), 0);
         }
         reg_start();
@@ -308,8 +319,7 @@ static void setup(void) {
         finish(&ref, app, port, "reference");
         ck_assert_int_eq(ft_log_count(&ref, "paused"), 0);
         ft_read_ids(E.ref_actions, 1, WAIT_MS, NULL, &E.ref);
-        ck_assert_msg(E.ref.cnt > 50, "only %zu reference actions",
-                      E.ref.cnt);
+        ck_assert_msg(E.ref.cnt > 50, "only %zu reference actions", E.ref.cnt);
         ck_assert_msg(ft_ids_dups(&E.ref) == 0, "reference duplicates");
         /* WHY stop it here: every test runs in a child process (Check's
          * fork mode), which has no thread of this daemon; each starts its
@@ -446,8 +456,8 @@ START_TEST(tolerance_stop_commits_up_to_the_bad_record) {
         snprintf(actions, sizeof(actions), "%s-bad-actions", E.prefix);
         start(&p, config(app, actions, "errors:\n  tolerance: stop\n"));
         ck_assert_int_eq(nd_proc_wait(&p, WAIT_MS), 3);
-        ck_assert_int_ge(ft_log_count(&p, "BAD_MAGIC.*errors.tolerance is stop"),
-                         1);
+        ck_assert_int_ge(
+            ft_log_count(&p, "BAD_MAGIC.*errors.tolerance is stop"), 1);
         ck_assert_int_eq(nd_kt_committed(app, E.topics[FT_CLICK], 0, &at,
                                          WAIT_MS, errstr, sizeof(errstr)),
                          ND_OK);

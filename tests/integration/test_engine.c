@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "nd_kafka_test.h"
 #include "nd_proc_test.h"
 #include "nd_test.h"
@@ -42,7 +43,10 @@ static void make_topics(struct topics *t, int parts_click, int parts_cart,
                          ND_OK);
 }
 
-static const char *config(const struct topics *t, const char *extra) {
+/* A configuration with extra top-level lines and triggers (NULL: the
+ * passthrough trigger mirror alone). */
+static const char *config_with(const struct topics *t, const char *extra,
+                               const char *triggers) {
         static char yaml[4096];
         snprintf(yaml, sizeof(yaml),
                  "application.id: %s\n"
@@ -52,10 +56,15 @@ static const char *config(const struct topics *t, const char *extra) {
                  "input.format: json\n"
                  "http.listen: \"\"\n"
                  "%s"
-                 "triggers:\n  - name: mirror\n    type: passthrough\n",
+                 "triggers:\n  - name: mirror\n    type: passthrough\n%s",
                  t->app, nd_kt_bootstrap(), t->click, t->cart, t->purchase,
-                 t->app, t->actions, t->dlq, extra ? extra : "");
+                 t->app, t->actions, t->dlq, extra ? extra : "",
+                 triggers ? triggers : "");
         return nd_proc_write_file("nudge-config", yaml);
+}
+
+static const char *config(const struct topics *t, const char *extra) {
+        return config_with(t, extra, NULL);
 }
 
 static void event_json(char *buf, size_t size, int i, const char *cust) {
@@ -282,6 +291,139 @@ START_TEST(an_oversized_record_is_dead_lettered_cut_with_its_size) {
 }
 END_TEST
 
+/* Adds one product_added of a sku and category of len bytes each (the
+ * longest a cart keeps) to cust's cart, at event time T + i. */
+static void add_long_line(char *buf, size_t size, const char *cust, int i,
+                          size_t len) {
+        char *s = malloc(len + 1);
+        memset(s, 'a' + i % 26, len);
+        snprintf(s, len + 1, "%04d", i); /* distinct skus */
+        s[4] = 'a';
+        snprintf(buf, size,
+                 "{\"event_id\":\"%s-%d\",\"type\":\"product_added\","
+                 "\"customer_id\":\"%s\",\"anonymous_id\":null,"
+                 "\"timestamp\":%lld,\"channel\":\"web\","
+                 "\"device_id\":null,\"device_type\":\"desktop\","
+                 "\"session_id\":null,\"cart_id\":\"k-%s\",\"quantity\":1,"
+                 "\"product\":{\"sku\":\"%s\",\"category\":\"%s\","
+                 "\"price_cents\":100,\"currency\":\"EUR\"}}",
+                 cust, i, cust, 1700000000000LL + i, cust, s, s);
+        free(s);
+}
+
+/*
+ * Outputs no producer can take are dead-lettered, header-only, as
+ * OUTPUT_TOO_LARGE, and the engine goes on (issue 14, item 5): before, an
+ * action over the fixed 64 KiB encoding buffer was logged and lost while
+ * its state and offsets committed, and a forwarded record over the
+ * producer's limit abandoned every commit for ever. With the producer's
+ * message.max.bytes at 300,000: a reminder of 60 long lines (~120 KB, over
+ * the old buffer) is sent; one of 256 long lines (~520 KB) and a 310 KB
+ * forwarded record are dead-lettered.
+ */
+START_TEST(outputs_over_the_producer_limit_are_dead_lettered) {
+        struct topics t;
+        nd_proc_t p;
+        char errstr[512], *line = malloc(4096), *huge;
+        size_t huge_len = 310000;
+        nd_kt_recs_t dlq = {0}, out = {0};
+        rd_kafka_t *cd, *ca, *rk;
+        const nd_kt_rec_t *r;
+        const nd_kt_header_t *h;
+        int mid_reminders = 0, forwarded = 0;
+        char *log;
+
+        make_topics(&t, 1, 1, 1);
+        start_engine(&p, config_with(&t,
+                                     "kafka.producer.message.max.bytes: "
+                                     "300000\n",
+                                     "  - {name: reminder, type: "
+                                     "cart_abandonment, delays: [1s], "
+                                     "min_inactivity: 0s}\n"));
+        rk = nd_kt_producer_new(NULL, WAIT_MS, errstr, sizeof(errstr));
+        ck_assert_msg(rk != NULL, "%s", errstr);
+        for (int i = 0; i < 60 + 256; i++) {
+                const char *cust = i < 60 ? "mid" : "big";
+                nd_kt_msg_t m;
+                add_long_line(line, 4096, cust, i, 1000);
+                m = nd_kt_msg(cust, line);
+                ck_assert_int_eq(
+                    nd_kt_send(rk, t.cart, 0, &m, 1, errstr, sizeof(errstr)),
+                    ND_OK);
+        }
+        huge = malloc(huge_len + 512);
+        {
+                int n = snprintf(huge, huge_len + 512,
+                                 "{\"event_id\":\"huge-1\",\"type\":"
+                                 "\"page_viewed\",\"customer_id\":"
+                                 "\"huge-view\",\"anonymous_id\":null,"
+                                 "\"timestamp\":1700000000000,\"channel\":"
+                                 "\"web\",\"device_id\":null,"
+                                 "\"device_type\":\"desktop\",\"session_id\":"
+                                 "\"");
+                memset(huge + n, 's', huge_len);
+                snprintf(huge + n + huge_len, 512, "\"}");
+                nd_kt_msg_t m = nd_kt_msg("huge-view", huge);
+                ck_assert_int_eq(
+                    nd_kt_send(rk, t.click, 0, &m, 1, errstr, sizeof(errstr)),
+                    ND_OK);
+        }
+        ck_assert_int_eq(nd_kt_flush(rk, WAIT_MS), ND_OK);
+        rd_kafka_destroy(rk);
+
+        cd = nd_kt_consumer_new(t.dlq, NULL, ND_KT_READ_COMMITTED, errstr,
+                                sizeof(errstr));
+        ca = nd_kt_consumer_new(t.actions, NULL, ND_KT_READ_COMMITTED, errstr,
+                                sizeof(errstr));
+        nd_kt_consume(cd, 2, WAIT_MS, &dlq);
+        nd_kt_consume(ca, 60 + 256 + 1, WAIT_MS, &out);
+        if (dlq.cnt != 2 || out.cnt != 60 + 256 + 1)
+                nd_proc_dump(&p);
+        ck_assert_uint_eq(dlq.cnt, 2);
+        for (size_t i = 0; i < dlq.cnt; i++) {
+                r = &dlq.v[i];
+                ck_assert_uint_eq(r->value_len, 0);
+                h = nd_kt_rec_header(r, "nudge.error.code");
+                ck_assert_ptr_nonnull(h);
+                ck_assert_str_eq(h->value, "OUTPUT_TOO_LARGE");
+                h = nd_kt_rec_header(r, "nudge.trigger.name");
+                ck_assert_ptr_nonnull(h);
+                ck_assert_str_eq(h->value,
+                                 strcmp(r->key, "big") ? "mirror" : "reminder");
+                ck_assert_ptr_nonnull(nd_kt_rec_header(r, "nudge.source.size"));
+        }
+        r = nd_kt_recs_find(&dlq, "big");
+        ck_assert_ptr_nonnull(r);
+        ck_assert_ptr_nonnull(nd_kt_rec_header(r, "nudge.action.id"));
+        ck_assert_ptr_nonnull(nd_kt_recs_find(&dlq, "huge-view"));
+        for (size_t i = 0; i < out.cnt; i++) {
+                r = &out.v[i];
+                if (r->value_len && ((const char *)r->value)[0] == '{')
+                        forwarded++;
+                else if (!strcmp(r->key, "mid"))
+                        mid_reminders++;
+                else
+                        ck_abort_msg("an action for %s", r->key);
+        }
+        ck_assert_int_eq(forwarded, 60 + 256);
+        ck_assert_int_eq(mid_reminders, 1);
+        ck_assert_int_eq(nd_proc_stop(&p, SIGTERM, 30000), 0);
+        log = nd_test_slurp(p.log, NULL);
+        /* "big"'s cart is over the limit in the changelog too: skipped,
+         * said, and no commit is abandoned for it */
+        ck_assert_ptr_nonnull(strstr(log, "the state of customer big is"));
+        ck_assert_ptr_null(strstr(log, "abandoning this commit"));
+        ck_assert_ptr_null(strstr(log, "after an aborted commit"));
+        nd_free(log);
+        nd_kt_consumer_destroy(cd);
+        nd_kt_consumer_destroy(ca);
+        nd_kt_recs_fini(&dlq);
+        nd_kt_recs_fini(&out);
+        free(line);
+        free(huge);
+}
+END_TEST
+
 START_TEST(at_least_once_with_two_worker_threads_delivers_everything) {
         struct topics t;
         nd_proc_t p;
@@ -383,6 +525,7 @@ static Suite *engine_suite(void) {
             tc, bad_records_are_dead_lettered_with_reasons_and_good_ones_flow);
         tcase_add_test(tc,
                        an_oversized_record_is_dead_lettered_cut_with_its_size);
+        tcase_add_test(tc, outputs_over_the_producer_limit_are_dead_lettered);
         tcase_add_test(
             tc, at_least_once_with_two_worker_threads_delivers_everything);
         tcase_add_test(tc,
