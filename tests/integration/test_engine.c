@@ -299,6 +299,7 @@ static void add_long_line(char *buf, size_t size, const char *cust, int i,
         memset(s, 'a' + i % 26, len);
         snprintf(s, len + 1, "%04d", i); /* distinct skus */
         s[4] = 'a';
+        s[len] = '\0';
         snprintf(buf, size,
                  "{\"event_id\":\"%s-%d\",\"type\":\"product_added\","
                  "\"customer_id\":\"%s\",\"anonymous_id\":null,"
