@@ -408,6 +408,22 @@ static void tell_enforced(nd_kio_t *kio, int32_t p, int64_t waited_ms) {
 }
 
 /*
+ * A record whose event time could not be read when it was consumed
+ * (INT64_MIN: it goes first) is asked again when it reaches the head: the
+ * schema registry may have answered meanwhile (its first sight of a schema
+ * id is answered by another thread; an outage ends), and then it merges by
+ * its real time. A record that stays unreadable goes first, to be
+ * dead-lettered or held.
+ */
+static void restamp(nd_kio_t *kio, struct kio_slot *sl) {
+        nd_rec_t rec;
+        if (!kio->conf.timestamp)
+                return;
+        nd__kio_fill_rec(&rec, sl->rkm);
+        sl->ts = kio->conf.timestamp(kio->conf.arg, &rec);
+}
+
+/*
  * Hands out task p's records in merge order into recs[n..max); returns the
  * new n. Stops where a partition of the task is empty and not at its end,
  * unless the task waited for it longer than max_task_idle.
@@ -427,6 +443,8 @@ static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
                                 empty = true;
                                 continue;
                         }
+                        if (ring_head(q)->ts == INT64_MIN)
+                                restamp(kio, ring_head(q));
                         /* strictly smaller: ties to the topic subscribed
                          * first */
                         if (!best || ring_head(q)->ts < ring_head(best)->ts)
@@ -476,29 +494,6 @@ static int take_task(nd_kio_t *kio, int32_t p, nd_rec_t *recs, int n, int max,
         return n;
 }
 
-/*
- * The end of a hold: records whose event time could not be read when they
- * were consumed (INT64_MIN, perhaps for the very transient error that held
- * the task) are asked again, so that they merge by their real time.
- */
-static void unhold(nd_kio_t *kio, int32_t p) {
-        struct kio_task *t = &kio->tasks[p];
-        t->held_until = 0;
-        if (!kio->conf.timestamp)
-                return;
-        for (int i = 0; i < kio->sub_cnt; i++) {
-                struct kio_part *q = &t->part[i];
-                for (int j = 0; j < q->cnt; j++) {
-                        struct kio_slot *sl = &q->ring[(q->head + j) % q->cap];
-                        nd_rec_t rec;
-                        if (sl->ts != INT64_MIN)
-                                continue;
-                        nd__kio_fill_rec(&rec, sl->rkm);
-                        sl->ts = kio->conf.timestamp(kio->conf.arg, &rec);
-                }
-        }
-}
-
 /* Hands out what every task may take now, up to max, starting with the
  * task after the one that filled the last batch (fair when max cuts). */
 static int take(nd_kio_t *kio, nd_rec_t *recs, int max) {
@@ -517,7 +512,7 @@ static int take(nd_kio_t *kio, nd_rec_t *recs, int max) {
                                         kio->wake_at = until;
                                 continue;
                         }
-                        unhold(kio, p);
+                        kio->tasks[p].held_until = 0;
                 }
                 n = take_task(kio, p, recs, n, max, now);
                 if (n == max)

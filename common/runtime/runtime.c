@@ -52,7 +52,7 @@
 #define IDLE_CHECK_MS    50
 #define EVICT_SLOTS      256
 #define DLQ_LOG_PER_SEC  10
-#define RETRY_FIRST_MS   250
+#define RETRY_FIRST_MS   25 /* a new schema id's fetch takes about this */
 #define RETRY_MAX_MS     10000
 
 static void paused_update(struct nd_worker *w);
@@ -704,19 +704,15 @@ static void paused_update(struct nd_worker *w) {
 }
 
 /* A transient error on what pause stands for: the next wait, or false
- * when errors.retry_timeout ran out (the error is then permanent). */
+ * when errors.retry_timeout ran out (the error is then permanent). The
+ * first failure is not logged: a schema id seen for the first time fails
+ * once, while the registry is asked (RETRY_FIRST_MS later it is there). */
 static bool pause_next(struct nd_worker *w, struct nd_pause *ps, int64_t now,
                        const char *what, const char *text) {
         int64_t bound = w->rt->cfg->errors_retry_timeout_ms;
         if (!ps->since) {
                 ps->since = now;
                 ps->backoff = RETRY_FIRST_MS;
-                nd_log_warn("runtime",
-                            "worker %d: %s paused: %s; retrying with backoff "
-                            "(for at most errors.retry_timeout: %lld ms, 0: "
-                            "no bound), nothing after it is committed "
-                            "meanwhile",
-                            w->idx, what, text, (long long)bound);
         } else if (bound && now - ps->since >= bound) {
                 /* spent: what fails the same way until something works is
                  * permanent at once, not after another bound each */
@@ -730,10 +726,20 @@ static bool pause_next(struct nd_worker *w, struct nd_pause *ps, int64_t now,
                                      w->idx, what, (long long)(now - ps->since),
                                      text);
                         ps->expired = true;
+                        ps->told = true;
                         paused_update(w);
                 }
                 return false;
         } else {
+                if (!ps->told)
+                        nd_log_warn("runtime",
+                                    "worker %d: %s paused: %s; retrying with "
+                                    "backoff (for at most "
+                                    "errors.retry_timeout: %lld ms, 0: no "
+                                    "bound), nothing after it is committed "
+                                    "meanwhile",
+                                    w->idx, what, text, (long long)bound);
+                ps->told = true;
                 ps->backoff *= 2;
                 if (ps->backoff > RETRY_MAX_MS)
                         ps->backoff = RETRY_MAX_MS;
@@ -747,8 +753,10 @@ static void pause_end(struct nd_worker *w, struct nd_pause *ps,
                       const char *what) {
         if (!ps->since)
                 return;
-        nd_log_info("runtime", "worker %d: %s resumed after %lld ms", w->idx,
-                    what, (long long)(nd_clock_mono_ms() - ps->since));
+        if (ps->told)
+                nd_log_info("runtime", "worker %d: %s resumed after %lld ms",
+                            w->idx, what,
+                            (long long)(nd_clock_mono_ms() - ps->since));
         memset(ps, 0, sizeof(*ps));
         paused_update(w);
 }
@@ -1183,6 +1191,7 @@ nd_err_t nd_runtime_start(nd_runtime_t *rt, char *errstr, size_t errstr_size) {
                     rt->event_topics[ND_TOPIC_PURCHASE], partitions);
 
         nd_serde_conf_from_config(&sc, cfg);
+        sc.registry_async = true; /* a worker never waits for HTTP */
         rt->worker_cnt = (int)cfg->threads;
         rt->workers = nd_calloc((size_t)rt->worker_cnt, sizeof(*rt->workers));
         for (int i = 0; i < rt->worker_cnt; i++) {

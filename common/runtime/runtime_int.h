@@ -53,6 +53,7 @@ struct nd_pause {
         int64_t backoff; /* the current wait before the next retry */
         int64_t until;   /* mono ms of the next retry (the catalog's) */
         bool expired;    /* errors.retry_timeout spent: failures permanent */
+        bool told;       /* the pause was logged (from its second failure) */
 };
 
 struct nd_worker {

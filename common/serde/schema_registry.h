@@ -16,7 +16,8 @@
  * cannot be reached, answers 5xx or something unreadable.
  *
  * Thread safety: one thread at a time per client (serde has one per
- * nd_serde_t). Creating clients is thread-safe.
+ * nd_serde_t), plus the client's own fetch thread in async mode. Creating
+ * clients is thread-safe.
  */
 #ifndef ND_SCHEMA_REGISTRY_H
 #define ND_SCHEMA_REGISTRY_H
@@ -42,6 +43,18 @@ void nd_schema_registry_destroy(nd_schema_registry_t *reg);
 nd_err_t nd_schema_registry_get(nd_schema_registry_t *reg, int32_t id,
                                 const char **schemap, size_t *lenp,
                                 char *errstr, size_t errstr_size);
+
+/**
+ * Async mode, for the engine's workers (from then on the client is used by
+ * the calling thread and its own fetch thread): get() never blocks; an id
+ * not cached is queued for the fetch thread and answered ND_ERR_REGISTRY
+ * ("waiting for the schema registry's answer") until the answer is in. A
+ * failure is remembered for 0.2 s (unreachable, 5xx, ...) or 30 s (404),
+ * then asked again. destroy() joins the thread (at most one request's
+ * timeout).
+ */
+nd_err_t nd_schema_registry_async(nd_schema_registry_t *reg, char *errstr,
+                                  size_t errstr_size);
 
 /** HTTP requests made so far (tests check the cache with it). */
 long nd_schema_registry_requests(const nd_schema_registry_t *reg);

@@ -518,6 +518,9 @@ nd_err_t nd_serde_new(const nd_serde_conf_t *conf, nd_serde_t **serdep,
                 err = nd_schema_registry_new(serde->registry_url,
                                              conf->registry_timeout_ms,
                                              &serde->reg, errstr, errstr_size);
+                if (!err && conf->registry_async)
+                        err = nd_schema_registry_async(serde->reg, errstr,
+                                                       errstr_size);
                 if (err)
                         goto fail;
         } else {
@@ -593,7 +596,9 @@ static nd_err_t find_plan(nd_serde_t *serde, int32_t id,
         } else if (err == ND_ERR_UNKNOWN_SCHEMA) {
                 entry_fail(serde, entry_slot(serde, id), err, msg,
                            ND_SERDE_UNKNOWN_TTL_MS);
-        } else if (err == ND_ERR_REGISTRY) {
+        } else if (err == ND_ERR_REGISTRY && !serde->conf.registry_async) {
+                /* (async: the client remembers failures itself, and an
+                 * answer on its way must be seen as soon as it is in) */
                 entry_fail(serde, entry_slot(serde, id), err, msg,
                            ND_SERDE_DOWN_TTL_MS);
         }

@@ -71,6 +71,10 @@ typedef struct nd_serde_conf_s {
         const char *schema_dir;   /* NULL or "": ND_SOURCE_DIR "/schemas" */
         const char *registry_url; /* NULL or "": local mode */
         long registry_timeout_ms; /* 0: 5000 */
+        /* the registry is asked on a thread of its own: decoding never
+         * blocks, a record of an id not fetched yet fails with
+         * ND_ERR_REGISTRY until the answer is in (the engine's workers) */
+        bool registry_async;
         /* Local mode: the id of each local schema file; 0 = none. In registry
          * mode only id_action is used (the frame of encoded actions). */
         int32_t id_clickstream;

@@ -84,15 +84,32 @@ static void teardown(void) {
         daemon_ = NULL;
 }
 
-static nd_serde_t *new_serde(const char *registry) {
+static nd_serde_t *new_serde_async(const char *registry, bool async) {
         nd_serde_conf_t conf = {0};
         nd_serde_t *serde = NULL;
         char err[512];
         conf.registry_url = registry;
         conf.registry_timeout_ms = 2000;
+        conf.registry_async = async;
         ck_assert_msg(nd_serde_new(&conf, &serde, err, sizeof(err)) == ND_OK,
                       "%s", err);
         return serde;
+}
+
+static nd_serde_t *new_serde(const char *registry) {
+        return new_serde_async(registry, false);
+}
+
+/* Decodes buf until the answer is not "waiting" (deadline); its result. */
+static nd_err_t decode_settled(nd_serde_t *serde, const uint8_t *buf, size_t n,
+                               nd_event_t *ev, char *err, size_t size) {
+        int64_t deadline = nd_clock_mono_ms() + 10000;
+        nd_err_t rc;
+        while ((rc = nd_serde_decode(serde, buf, n, ev, err, size)) ==
+                   ND_ERR_REGISTRY &&
+               strstr(err, "waiting for") && nd_clock_mono_ms() < deadline)
+                nd_test_pause_ms(5);
+        return rc;
 }
 
 static size_t record(uint8_t *b, uint32_t id) {
@@ -201,6 +218,36 @@ START_TEST(a_registry_failure_is_retriable_not_a_bad_record) {
 }
 END_TEST
 
+/* Async mode (the engine's workers): a decode never waits for HTTP; the
+ * first sight of an id says "waiting", the fetch thread asks once, and the
+ * answer (a schema, a 404, a 500) is there for the next try. */
+START_TEST(async_mode_never_blocks_and_asks_once) {
+        nd_serde_t *serde = new_serde_async(url, true);
+        uint8_t buf[64];
+        size_t n = record(buf, 10);
+        nd_event_t ev;
+        char err[256];
+        nd_err_t rc = nd_serde_decode(serde, buf, n, &ev, err, sizeof(err));
+        ck_assert_int_eq(rc, ND_ERR_REGISTRY);
+        ck_assert_ptr_nonnull(strstr(err, "waiting for the schema registry"));
+        ck_assert_int_eq(decode_settled(serde, buf, n, &ev, err, sizeof(err)),
+                         ND_OK);
+        ck_assert_int_eq(ev.timestamp, 42);
+        ck_assert_int_eq(nd_serde_decode(serde, buf, n, &ev, err, sizeof(err)),
+                         ND_OK);
+        /* a 404 is a bad record, a 500 stays retriable */
+        n = record(buf, 99);
+        ck_assert_int_eq(decode_settled(serde, buf, n, &ev, err, sizeof(err)),
+                         ND_ERR_UNKNOWN_SCHEMA);
+        n = record(buf, 500);
+        ck_assert_int_eq(decode_settled(serde, buf, n, &ev, err, sizeof(err)),
+                         ND_ERR_REGISTRY);
+        ck_assert_ptr_nonnull(strstr(err, "HTTP 500"));
+        ck_assert_int_eq(atomic_load(&requests), 3);
+        nd_serde_destroy(serde);
+}
+END_TEST
+
 START_TEST(the_client_caches_schema_texts) {
         nd_schema_registry_t *reg;
         const char *text, *again;
@@ -237,6 +284,7 @@ static Suite *serde_registry_suite(void) {
         tcase_add_test(tc, an_id_the_registry_lacks_is_unknown_and_asked_once);
         tcase_add_test(tc, a_registry_failure_is_retriable_not_a_bad_record);
         tcase_add_test(tc, the_client_caches_schema_texts);
+        tcase_add_test(tc, async_mode_never_blocks_and_asks_once);
         suite_add_tcase(s, tc);
         return s;
 }
