@@ -23,8 +23,10 @@
  * transaction must be aborted (or a delivery failed), kio aborts, rewinds
  * the consumer to the committed offsets and returns ND_ERR_ABORTABLE: the
  * caller drops what it derived from the records since the last commit and
- * goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean stop. The whole protocol,
- * with the runtime's side: docs/internals/COMMIT.md.
+ * goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean these clients cannot go
+ * on: the caller drops its tasks and calls nd_kio_rejoin() (new clients),
+ * or stops. The whole protocol, with the runtime's side:
+ * docs/internals/COMMIT.md.
  *
  * Rebalances are served inside nd_kio_poll(). Before partitions are taken
  * away, kio commits the open transaction (or the offsets), then calls the

@@ -5,34 +5,45 @@
  * stop --keep, restart).
  *
  * A static member (group.instance.id) whose broker stays away longer than
- * session.timeout.ms comes back to a group that timed it out, and
- * librdkafka 2.0.2 turns what the coordinator answers into a fatal
- * consumer error ("Static consumer fenced by other consumer with same
- * group.instance.id"); a transactional producer whose transaction outlived
- * transaction.timeout.ms is fenced likewise. The engine used to exit 1 on
- * either; now the worker recreates its clients and rejoins, within
+ * session.timeout.ms times its session out, and when the restarted
+ * coordinator answers a request still made with the old member id (a
+ * heartbeat, a JoinGroup, an offset commit) with FENCED_INSTANCE_ID,
+ * librdkafka 2.0.2 makes it a fatal consumer error ("Static consumer
+ * fenced by other consumer with same group.instance.id"); which request
+ * comes first is a race, so that fence happens in some bounces only. A
+ * transactional producer whose transaction outlived transaction.timeout.ms
+ * is fenced by the coordinator when it is back (the epoch bump of the
+ * timed-out abort), every time. The engine used to exit 1 on either; now
+ * the worker recreates its clients and rejoins, within
  * processing.rejoin_timeout (docs/internals/COMMIT.md, "Fatal client
  * errors").
  *
- * Once per guarantee, on a backlog of EVENTS events (as test_revocation.c:
- * passthrough forwards each event, cart_abandonment emits reminders from
- * state and timers):
+ * On a backlog of EVENTS events (as test_revocation.c: passthrough
+ * forwards each event, cart_abandonment emits reminders from state and
+ * timers), A is one instance, a static member with a 10 s session (and,
+ * under exactly-once, a 10 s transaction timeout), slowed down (a producer
+ * queue of a few messages) so that it is in the middle of the backlog
+ * when the fault comes:
  *
- *   A          one instance, static member, session.timeout.ms 6 s, slowed
- *              down (a producer queue of a few messages) so that it is in
- *              the middle of the backlog when the broker goes;
- *   the bounce the broker is stopped (exactly-once: kill -9; at-least-once:
- *              SIGTERM), stays away OUTAGE_MS (ND_BOUNCE_OUTAGE_S seconds
- *              when set), and is started again with the same data;
- *   then       A, without a restart, finishes the backlog;
- *   reference  a clean instance of another application.id over the same
- *              input, after the bounce.
+ *   the bounce  once per guarantee: the broker is stopped (exactly-once:
+ *               kill -9; at-least-once: SIGTERM), stays away OUTAGE_MS
+ *               (ND_BOUNCE_OUTAGE_S seconds when set) and is started again
+ *               with the same data and ports; under exactly-once A must
+ *               have recreated its clients;
+ *   the fence   at-least-once: a consumer with A's group.instance.id joins,
+ *               which fences A's consumer on cue (what a bounce does by
+ *               chance); A must have recreated them.
  *
- * A must not exit on its own, and its actions (read_committed) must be the
- * reference's: every passthrough event id and every reminder's action_id,
- * nothing more and, under exactly-once, each once. The broker is left
- * serving whatever happens (an unchecked fixture restarts it), since the
- * tests after this one use it.
+ * Then A, without a restart, finishes the backlog, and a clean instance of
+ * another application.id runs over the same input. A must not exit on its
+ * own, and its actions (read_committed) must be the reference's: every
+ * passthrough event id and every reminder's action_id, nothing more and,
+ * under exactly-once, each once. The broker is left serving whatever
+ * happens (an unchecked fixture restarts it), since the tests after this
+ * one use it.
+ *
+ * The one-minute bounce (not in the test command):
+ *   ND_BOUNCE_OUTAGE_S=60 build/tests/faults/test_faults_broker_bounce
  */
 #include <signal.h>
 #include <stdio.h>
