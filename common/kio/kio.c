@@ -467,6 +467,12 @@ const char *nd_kio_fatal_reason(nd_kio_t *kio, char *buf, size_t size) {
                 snprintf(buf, size, "producer: %s", why);
                 return buf;
         }
+        /* not fatal to librdkafka, but kio gave up on the transaction (an
+         * abort that timed out while the broker was away, say) */
+        if (kio->txn_error[0]) {
+                snprintf(buf, size, "producer: %s", kio->txn_error);
+                return buf;
+        }
         return NULL;
 }
 
@@ -516,6 +522,7 @@ static void clients_drop(nd_kio_t *kio) {
         nd__kio_snaps_clear(kio);
         memset(kio->outstanding, 0, sizeof(kio->outstanding));
         kio->dr_failed = 0;
+        kio->txn_error[0] = '\0';
         kio->in_txn = false;
         kio->pending = false;
         kio->sync_commit = false;

@@ -220,9 +220,9 @@ int nd_kio_waiting_tasks(const nd_kio_t *kio);
 /**
  * Why the clients cannot go on, after nd_kio_poll() or nd_kio_commit()
  * returned ND_ERR_KAFKA_FATAL or ND_ERR_FENCED: librdkafka's fatal error of
- * the consumer or the producer ("consumer: ..." / "producer: ..."), into
- * buf. Returns buf, or NULL when neither client has one (a fenced
- * transactional call that left no fatal error behind).
+ * the consumer or the producer, else the transactional call kio gave up on
+ * ("consumer: ..." / "producer: ..."), into buf. Returns buf, or NULL when
+ * there is none.
  */
 const char *nd_kio_fatal_reason(nd_kio_t *kio, char *buf, size_t size);
 

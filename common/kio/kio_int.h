@@ -69,8 +69,9 @@ struct nd_kio_s {
         rd_kafka_t *producer;
         bool eos;
         bool in_txn;
-        bool pending;   /* consumed or produced since commit */
-        long dr_failed; /* failed deliveries since commit */
+        bool pending;        /* consumed or produced since commit */
+        long dr_failed;      /* failed deliveries since commit */
+        char txn_error[256]; /* the transactional call that failed for good */
         rd_kafka_topic_partition_list_t *assignment; /* our own copy */
         rd_kafka_message_t **batch; /* handed out by the last poll */
         int batch_cnt;
