@@ -11,6 +11,14 @@
 #   scripts/kafka.sh start    fetch if needed, start, wait until it serves,
 #                             write .cache/kafka/run/broker.env
 #   scripts/kafka.sh stop     stop the recorded broker, delete its data
+#   scripts/kafka.sh stop --keep [--kill]
+#                             stop it (SIGTERM, or SIGKILL with --kill) and
+#                             keep its data and ports for a restart
+#   scripts/kafka.sh restart [--kill]
+#                             start the recorded broker again on the same
+#                             ports with the same data (stopping it first
+#                             if it runs): a broker outage for the fault
+#                             tests (tests/faults/test_broker_bounce.c)
 #   scripts/kafka.sh status   say whether the recorded broker is serving
 set -euo pipefail
 
@@ -25,13 +33,15 @@ state="$run/broker.env"
 start_timeout=${ND_KAFKA_START_TIMEOUT:-90}
 stop_timeout=${ND_KAFKA_STOP_TIMEOUT:-30}
 heap=${ND_KAFKA_HEAP:--Xmx512m -Xms256m}
+# The broker the caller uses, before load_state sets the recorded one.
+expected=${ND_TEST_BOOTSTRAP:-}
 
 say() { echo "kafka.sh: $*"; }
 die() { echo "kafka.sh: error: $*" >&2; exit 1; }
 
 usage() {
   cat <<EOF
-usage: scripts/kafka.sh fetch|start|stop|status|--help
+usage: scripts/kafka.sh fetch|start|stop [--keep [--kill]]|restart [--kill]|status|--help
 
   fetch   Download Apache Kafka $KAFKA_VERSION (org.apache.kafka:kafka_2.13)
           and its runtime jars with mvn into .cache/kafka/$KAFKA_VERSION/libs.
@@ -46,6 +56,16 @@ usage: scripts/kafka.sh fetch|start|stop|status|--help
   stop    Stop the broker recorded in broker.env (SIGTERM, then SIGKILL
           after ${stop_timeout}s), delete its data directory and broker.env.
           Exit 0 when there is none.
+          --keep: keep the data directory and broker.env, so that restart
+          brings the same broker back; --kill: SIGKILL at once (an
+          unclean stop, as a crashed machine) instead of SIGTERM.
+  restart Start the broker recorded in broker.env again, on the same
+          ports, with the same data directory and cluster id, and wait
+          until it serves (at most ${start_timeout}s). If it still runs,
+          it is stopped first as by stop --keep (--kill: with SIGKILL).
+          Fails (exit 1) when a port is taken meanwhile: it never moves.
+          stop --keep and restart refuse to act on a broker other than
+          ND_TEST_BOOTSTRAP when that is set.
   status  Print the recorded broker and whether it answers; exit 1 if not.
 
 Environment: ND_KAFKA_START_TIMEOUT (s), ND_KAFKA_STOP_TIMEOUT (s),
@@ -141,32 +161,63 @@ serves() {
 }
 
 cmd_stop() {
+  local keep=0 sig=TERM a
+  for a in "$@"; do
+    case "$a" in
+      --keep) keep=1 ;;
+      --kill) sig=KILL ;;
+      *) die "stop: unknown option '$a'" ;;
+    esac
+  done
+  [ $keep = 1 ] || [ $sig = TERM ] || die "stop: --kill only with --keep"
   exec 9>>"$run.lock"
   flock -w 120 9 || die "another kafka.sh holds $run.lock"
+  if [ $keep = 1 ]; then
+    load_state || die "no broker recorded"
+    check_expected
+    halt "$ND_KAFKA_PID" "$ND_KAFKA_DATA_DIR" $sig
+    say "stopped (SIG$sig), data kept in $ND_KAFKA_DATA_DIR for restart"
+    return 0
+  fi
   stop_locked
+}
+
+# stop --keep and restart bounce a broker other tests may be using: only
+# the one the caller means (ND_TEST_BOOTSTRAP, when set) may be bounced.
+check_expected() {
+  if [ -n "$expected" ] && [ "$expected" != "$ND_TEST_BOOTSTRAP" ]; then
+    die "the recorded broker is $ND_TEST_BOOTSTRAP, not $expected (ND_TEST_BOOTSTRAP): it is not this script's to bounce"
+  fi
+}
+
+# Stops broker pid (of data dir $2) with signal $3 (TERM: then KILL after
+# stop_timeout) and waits until it is gone.
+halt() {
+  local pid=$1 dir=$2 sig=$3 i
+  if ! is_our_broker "$pid" "$dir"; then
+    say "recorded broker (pid ${pid:-?}) is not running"
+    return 0
+  fi
+  say "stopping broker pid $pid ($ND_TEST_BOOTSTRAP) with SIG$sig"
+  kill -"$sig" "$pid" 2>/dev/null || true
+  for (( i = 0; i < stop_timeout * 10; i++ )); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "broker did not stop within ${stop_timeout}s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for (( i = 0; i < 50; i++ )); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
 }
 
 stop_locked() {
   load_state || { say "no broker recorded"; return 0; }
-  local pid=$ND_KAFKA_PID dir=$ND_KAFKA_DATA_DIR i
-  if is_our_broker "$pid" "$dir"; then
-    say "stopping broker pid $pid ($ND_TEST_BOOTSTRAP)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for (( i = 0; i < stop_timeout * 10; i++ )); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "broker did not stop within ${stop_timeout}s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for (( i = 0; i < 50; i++ )); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-    fi
-  else
-    say "recorded broker (pid ${pid:-?}) is not running"
-  fi
+  local dir=$ND_KAFKA_DATA_DIR
+  halt "$ND_KAFKA_PID" "$dir" TERM
   # Only ever delete a directory this script made.
   case "$dir" in
     */nd-kafka.*) rm -rf -- "$dir" ;;
@@ -191,6 +242,29 @@ show_log_tail() {
     tail -n 30 "$run/stdout.log" >&2
   fi
   echo "----" >&2
+}
+
+# Starts the broker of data dir $1 in the background (its stdout: ours),
+# waits for its pid file.
+launch() {
+  local dir=$1 i
+  rm -f "$dir/pid"
+  # 9>&-: the broker must not inherit the lock of this script, or every
+  # later start and stop would wait on it for as long as the broker lives.
+  # setsid: the broker outlives the caller's terminal and process group, so
+  # a Ctrl-C in the test runner reaches its trap, which then runs stop.
+  # Writing $$ before exec gives the JVM's own pid.
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" \
+    java $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+      -Djava.awt.headless=true \
+      -Dlog4j.configuration="file:$here/kafka/log4j.properties" \
+      -Dkafka.logs.dir="$run" \
+      -cp "$libs/*" kafka.Kafka "$dir/server.properties" \
+      </dev/null 2>&1 9>&- &
+  for (( i = 0; i < 50; i++ )); do
+    [ -s "$dir/pid" ] && break
+    sleep 0.1
+  done
 }
 
 # One attempt: 0 = serving, 1 = failed, 2 = failed on a port taken meanwhile.
@@ -219,22 +293,7 @@ try_start() {
     die "formatting the KRaft storage failed"
   fi
 
-  # 9>&-: the broker must not inherit the lock of this script, or every
-  # later start and stop would wait on it for as long as the broker lives.
-  # setsid: the broker outlives the caller's terminal and process group, so
-  # a Ctrl-C in the test runner reaches its trap, which then runs stop.
-  # Writing $$ before exec gives the JVM's own pid.
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" \
-    java $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -Djava.awt.headless=true \
-      -Dlog4j.configuration="file:$here/kafka/log4j.properties" \
-      -Dkafka.logs.dir="$run" \
-      -cp "$cp" kafka.Kafka "$dir/server.properties" \
-      </dev/null >"$run/stdout.log" 2>&1 9>&- &
-  for (( i = 0; i < 50; i++ )); do
-    [ -s "$dir/pid" ] && break
-    sleep 0.1
-  done
+  launch "$dir" >"$run/stdout.log"
   pid=$(cat "$dir/pid" 2>/dev/null || true)
   # Written before the wait: a start interrupted from here on can be stopped.
   {
@@ -301,6 +360,52 @@ cmd_start() {
   [ $rc -eq 0 ] || die "the broker did not start"
 }
 
+cmd_restart() {
+  local sig=TERM a pid port t0 start
+  for a in "$@"; do
+    case "$a" in
+      --kill) sig=KILL ;;
+      *) die "restart: unknown option '$a'" ;;
+    esac
+  done
+  need java
+  need kcat
+  exec 9>>"$run.lock"
+  flock -w 120 9 || die "another kafka.sh holds $run.lock"
+  load_state || die "no broker recorded: start one first"
+  check_expected
+  [ -f "$ND_KAFKA_DATA_DIR/server.properties" ] ||
+    die "no data directory $ND_KAFKA_DATA_DIR to restart from"
+  halt "$ND_KAFKA_PID" "$ND_KAFKA_DATA_DIR" $sig
+  # The same ports: clients keep their bootstrap address, as they keep a
+  # broker's host name when it comes back.
+  port=${ND_TEST_BOOTSTRAP##*:}
+  for a in $port $(sed -n 's/^controller.quorum.voters=.*:\([0-9]*\)$/\1/p' \
+                     "$ND_KAFKA_DATA_DIR/server.properties"); do
+    port_in_use "$a" && die "port $a on 127.0.0.1 is taken: cannot restart the broker on the same port"
+  done
+  [ -f "$ND_KAFKA_LOG" ] && mv -f "$ND_KAFKA_LOG" "$ND_KAFKA_LOG.before-restart"
+  start=$(date +%s)
+  launch "$ND_KAFKA_DATA_DIR" >>"$run/stdout.log"
+  pid=$(cat "$ND_KAFKA_DATA_DIR/pid" 2>/dev/null || true)
+  [ -n "$pid" ] || die "the broker did not start (no pid)"
+  sed -i "s/^ND_KAFKA_PID=.*/ND_KAFKA_PID=$pid/" "$state"
+  say "waiting for the broker (pid $pid) on $ND_TEST_BOOTSTRAP again"
+  t0=$(date +%s)
+  until serves "$ND_TEST_BOOTSTRAP"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      show_log_tail "$ND_KAFKA_LOG"
+      die "the broker exited while restarting (same ports, same data)"
+    fi
+    if (( $(date +%s) - t0 >= start_timeout )); then
+      show_log_tail "$ND_KAFKA_LOG"
+      die "the broker did not serve again within ${start_timeout}s"
+    fi
+    sleep 0.5
+  done
+  say "serving again on $ND_TEST_BOOTSTRAP in $(( $(date +%s) - start ))s"
+}
+
 cmd_status() {
   if ! load_state; then
     say "no broker recorded"
@@ -321,7 +426,8 @@ cmd_status() {
 case "${1:-}" in
   fetch) cmd_fetch ;;
   start) cmd_start ;;
-  stop) mkdir -p "$run"; cmd_stop ;;
+  stop) mkdir -p "$run"; shift; cmd_stop "$@" ;;
+  restart) mkdir -p "$run"; shift; cmd_restart "$@" ;;
   status) cmd_status ;;
   -h|--help|help) usage ;;
   "") usage >&2; exit 2 ;;

@@ -160,6 +160,19 @@ static const nd_cfg_prop_t props[] = {
         "replay does, at that much latency for such records. 0: no wait; "
         "events produced at the same moment on two topics may then be "
         "applied in either order."),
+    ND_CFG_DURATION(
+        "processing.rejoin_timeout", "5m", F(rejoin_timeout_ms), 0, ND_HOUR(1),
+        "How long a worker tries to start over after a fatal error of "
+        "its Kafka clients (a static member fenced after a broker outage "
+        "longer than `session.timeout.ms`, a transactional producer "
+        "fenced after one longer than `transaction.timeout.ms`): it drops "
+        "its tasks and uncommitted work, recreates its consumer and "
+        "producer, rejoins the group and restores from the changelogs, "
+        "retrying with backoff (each attempt logged with the reason, "
+        "counted in `nudge_consumer_recreations_total`). Counted from the "
+        "first error until the worker commits again; errors in between "
+        "count against the same bound. Past it the process exits 1. 0: "
+        "exit at the first fatal error."),
     ND_CFG_DURATION("time.max_out_of_orderness", "5s",
                     F(max_out_of_orderness_ms), 0, ND_DAY(1),
                     "The watermark lags the highest event time seen by this "

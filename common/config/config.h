@@ -108,6 +108,7 @@ typedef struct nd_config_s {
         int64_t batch_size;           /* processing.batch_size */
         int64_t max_task_idle_ms;     /* processing.max_task_idle */
         int64_t cross_topic_grace_ms; /* processing.cross_topic_grace */
+        int64_t rejoin_timeout_ms;    /* processing.rejoin_timeout */
 
         /* time (TRIGGERS.md §2) */
         int64_t max_out_of_orderness_ms; /* time.max_out_of_orderness */

@@ -298,6 +298,42 @@ static nd_err_t worker_client(nd_kio_t *kio, rd_kafka_type_t type,
         return *rkp ? ND_OK : ND_ERR_KAFKA;
 }
 
+/*
+ * Creates the worker's producer (under exactly-once: initialises its
+ * transactions and begins the first one), then its consumer. ND_ERR_CONFIG
+ * or ND_ERR_KAFKA with errstr; what was made is kept for the caller to
+ * destroy.
+ */
+static nd_err_t clients_new(nd_kio_t *kio, char *errstr, size_t errstr_size) {
+        nd_err_t err;
+        /* The producer first: when clients are made again after a fatal
+         * error (nd_kio_rejoin), init_transactions() aborts what the old
+         * producer left open before the new consumer asks for the
+         * committed offsets. */
+        if ((err = worker_client(kio, RD_KAFKA_PRODUCER, &kio->producer, errstr,
+                                 errstr_size)) != ND_OK)
+                return err;
+        if (kio->eos) {
+                rd_kafka_error_t *error = rd_kafka_init_transactions(
+                    kio->producer, KIO_TXN_TIMEOUT_MS);
+                if (error) {
+                        err = nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                         "initialising transactions: %s",
+                                         rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        return err;
+                }
+                if (nd__kio_begin_txn(kio) != ND_OK)
+                        return nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                          "cannot begin a transaction");
+        }
+        if ((err = worker_client(kio, RD_KAFKA_CONSUMER, &kio->consumer, errstr,
+                                 errstr_size)) != ND_OK)
+                return err;
+        rd_kafka_poll_set_consumer(kio->consumer);
+        return ND_OK;
+}
+
 nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
                     size_t errstr_size) {
         const nd_config_t *cfg = conf->cfg;
@@ -335,30 +371,8 @@ nd_err_t nd_kio_new(const nd_kio_conf_t *conf, nd_kio_t **kiop, char *errstr,
                 }
         }
 
-        if ((err = worker_client(kio, RD_KAFKA_CONSUMER, &kio->consumer, errstr,
-                                 errstr_size)) != ND_OK)
+        if ((err = clients_new(kio, errstr, errstr_size)) != ND_OK)
                 goto fail;
-        rd_kafka_poll_set_consumer(kio->consumer);
-        if ((err = worker_client(kio, RD_KAFKA_PRODUCER, &kio->producer, errstr,
-                                 errstr_size)) != ND_OK)
-                goto fail;
-
-        if (kio->eos) {
-                rd_kafka_error_t *error = rd_kafka_init_transactions(
-                    kio->producer, KIO_TXN_TIMEOUT_MS);
-                if (error) {
-                        err = nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
-                                         "initialising transactions: %s",
-                                         rd_kafka_error_string(error));
-                        rd_kafka_error_destroy(error);
-                        goto fail;
-                }
-                if (nd__kio_begin_txn(kio) != ND_OK) {
-                        err = nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
-                                         "cannot begin a transaction");
-                        goto fail;
-                }
-        }
         kio->batch_cap = (int)cfg->batch_size;
         kio->max_idle_ms = cfg->max_task_idle_ms;
         kio->grace_ms = cfg->cross_topic_grace_ms;
@@ -413,26 +427,122 @@ void nd_kio_warm(nd_kio_t *kio, const char *const *topics, int cnt,
                 rd_kafka_metadata_destroy(md);
 }
 
-nd_err_t nd_kio_subscribe(nd_kio_t *kio, const char *const *topics, int cnt) {
-        rd_kafka_topic_partition_list_t *sub;
+/* Subscribes the consumer to kio->sub[]. */
+static nd_err_t subscribe(nd_kio_t *kio) {
+        rd_kafka_topic_partition_list_t *sub =
+            rd_kafka_topic_partition_list_new(kio->sub_cnt);
         rd_kafka_resp_err_t err;
-        if (cnt > KIO_MAX_TOPICS || kio->sub_cnt) {
-                nd_log_error("kio", "subscribe: once, to at most %d topics",
-                             KIO_MAX_TOPICS);
-                return ND_ERR_INVAL;
-        }
-        sub = rd_kafka_topic_partition_list_new(cnt);
-        for (int i = 0; i < cnt; i++) {
-                rd_kafka_topic_partition_list_add(sub, topics[i],
+        for (int i = 0; i < kio->sub_cnt; i++)
+                rd_kafka_topic_partition_list_add(sub, kio->sub[i],
                                                   RD_KAFKA_PARTITION_UA);
-                kio->sub[kio->sub_cnt++] = nd_strdup(topics[i]);
-        }
         err = rd_kafka_subscribe(kio->consumer, sub);
         rd_kafka_topic_partition_list_destroy(sub);
         if (err) {
                 nd_log_error("kio", "subscribe: %s", rd_kafka_err2str(err));
                 return ND_ERR_KAFKA;
         }
+        return ND_OK;
+}
+
+nd_err_t nd_kio_subscribe(nd_kio_t *kio, const char *const *topics, int cnt) {
+        if (cnt > KIO_MAX_TOPICS || kio->sub_cnt) {
+                nd_log_error("kio", "subscribe: once, to at most %d topics",
+                             KIO_MAX_TOPICS);
+                return ND_ERR_INVAL;
+        }
+        for (int i = 0; i < cnt; i++)
+                kio->sub[kio->sub_cnt++] = nd_strdup(topics[i]);
+        return subscribe(kio);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fatal errors: new clients                                           */
+
+const char *nd_kio_fatal_reason(nd_kio_t *kio, char *buf, size_t size) {
+        char why[512];
+        if (kio->consumer &&
+            rd_kafka_fatal_error(kio->consumer, why, sizeof(why))) {
+                snprintf(buf, size, "consumer: %s", why);
+                return buf;
+        }
+        if (kio->producer &&
+            rd_kafka_fatal_error(kio->producer, why, sizeof(why))) {
+                snprintf(buf, size, "producer: %s", why);
+                return buf;
+        }
+        /* not fatal to librdkafka, but kio gave up on the transaction (an
+         * abort that timed out while the broker was away, say) */
+        if (kio->txn_error[0]) {
+                snprintf(buf, size, "producer: %s", kio->txn_error);
+                return buf;
+        }
+        return NULL;
+}
+
+/*
+ * Lets go of the worker's clients and of everything that came from them.
+ *
+ * WHY the producer goes too, not only the consumer that failed. Under
+ * exactly-once the open transaction holds the outputs and changelog
+ * records of records whose offsets were not committed; the new consumer
+ * reads those records again, so the transaction must be aborted whatever
+ * state the producer is in. After an outage longer than
+ * transaction.timeout.ms the coordinator has aborted it already and
+ * bumped the producer's epoch, so the old producer is fenced (a fatal
+ * error) and cannot abort anything; init_transactions() of a new producer
+ * with the same transactional.id aborts what is open and fences the old
+ * epoch in every case, as a restart does. Under at-least-once the
+ * idempotent producer may be fatal too (a sequence gap after records timed
+ * out), and its records in flight belong to epochs being dropped: their
+ * delivery reports would count down the tags of the new epochs. Purging
+ * them and starting afresh keeps the counts right without waiting for a
+ * flush; the records are produced again from the input read again (the
+ * duplicates at-least-once allows).
+ */
+static void clients_drop(nd_kio_t *kio) {
+        nd_kio_release(kio);
+        /* Buffered messages and queue references hold the consumer:
+         * first. */
+        nd__kio_group_reset(kio);
+        nd__kio_topics_release(kio->topics, kio->topic_cnt);
+        kio->topic_cnt = 0;
+        if (kio->consumer) {
+                /* WHY not rd_kafka_consumer_close(): its final revocation
+                 * would commit (nd__kio_rebalance_cb) what the new clients
+                 * read again, and a fenced member cannot leave anyway. */
+                rd_kafka_destroy_flags(kio->consumer,
+                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+                kio->consumer = NULL;
+        }
+        if (kio->producer) {
+                rd_kafka_purge(kio->producer, RD_KAFKA_PURGE_F_QUEUE |
+                                                  RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_destroy(kio->producer);
+                kio->producer = NULL;
+        }
+        rd_kafka_topic_partition_list_destroy(kio->assignment);
+        kio->assignment = rd_kafka_topic_partition_list_new(16);
+        nd__kio_snaps_clear(kio);
+        memset(kio->outstanding, 0, sizeof(kio->outstanding));
+        kio->dr_failed = 0;
+        kio->txn_error[0] = '\0';
+        kio->in_txn = false;
+        kio->pending = false;
+        kio->sync_commit = false;
+}
+
+nd_err_t nd_kio_rejoin(nd_kio_t *kio, char *errstr, size_t errstr_size) {
+        nd_err_t err;
+        clients_drop(kio);
+        if ((err = clients_new(kio, errstr, errstr_size)) != ND_OK)
+                return err;
+        if (subscribe(kio) != ND_OK)
+                return nd_err_fmt(errstr, errstr_size, ND_ERR_KAFKA,
+                                  "cannot subscribe the new consumer");
+        nd_log_info("kio",
+                    "worker %d: new consumer and producer, joining "
+                    "the group again",
+                    kio->conf.thread);
         return ND_OK;
 }
 

@@ -23,8 +23,10 @@
  * transaction must be aborted (or a delivery failed), kio aborts, rewinds
  * the consumer to the committed offsets and returns ND_ERR_ABORTABLE: the
  * caller drops what it derived from the records since the last commit and
- * goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean stop. The whole protocol,
- * with the runtime's side: docs/internals/COMMIT.md.
+ * goes on. ND_ERR_FENCED / ND_ERR_KAFKA_FATAL mean these clients cannot go
+ * on: the caller drops its tasks and calls nd_kio_rejoin() (new clients),
+ * or stops. The whole protocol, with the runtime's side:
+ * docs/internals/COMMIT.md.
  *
  * Rebalances are served inside nd_kio_poll(). Before partitions are taken
  * away, kio commits the open transaction (or the offsets), then calls the
@@ -230,6 +232,33 @@ uint64_t nd_kio_enforced(const nd_kio_t *kio);
 
 /** Tasks that hold records back, waiting for one of their partitions. */
 int nd_kio_waiting_tasks(const nd_kio_t *kio);
+
+/**
+ * Why the clients cannot go on, after nd_kio_poll() or nd_kio_commit()
+ * returned ND_ERR_KAFKA_FATAL or ND_ERR_FENCED: librdkafka's fatal error of
+ * the consumer or the producer, else the transactional call kio gave up on
+ * ("consumer: ..." / "producer: ..."), into buf. Returns buf, or NULL when
+ * there is none.
+ */
+const char *nd_kio_fatal_reason(nd_kio_t *kio, char *buf, size_t size);
+
+/**
+ * After a fatal client error: starts over as a restart of the worker would,
+ * without the process. Everything that came from the old clients is
+ * dropped (the batch, every buffered record, the assignment, under
+ * exactly-once the open transaction, under at-least-once the epochs not
+ * yet committed); the consumer is destroyed without leaving the group and
+ * the producer without flushing; new ones are created (exactly-once:
+ * init_transactions() with the same transactional.id, which aborts what
+ * the old producer left open, and the first transaction), and the new
+ * consumer subscribes to the same topics. The caller must have dropped
+ * its tasks: no revoke callback comes for the old assignment, and the new
+ * one comes through on_assign as at a start, from the committed offsets.
+ * ND_OK, or ND_ERR_CONFIG / ND_ERR_KAFKA with errstr (the broker still
+ * away, say); then kio has no working clients and the caller calls this
+ * again or destroys it. Worker thread only.
+ */
+nd_err_t nd_kio_rejoin(nd_kio_t *kio, char *errstr, size_t errstr_size);
 
 /**
  * Commits what is pending (synchronously), leaves the group and flushes the

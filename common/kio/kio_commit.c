@@ -19,6 +19,7 @@
  */
 #include "kio_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -42,11 +43,15 @@ static nd_err_t fatal_from(rd_kafka_error_t *error) {
         return ND_ERR_KAFKA_FATAL;
 }
 
-/* A transactional call failed for good: logs it, takes error and returns
- * ND_ERR_FENCED or ND_ERR_KAFKA_FATAL. */
-static nd_err_t txn_fail(const char *what, rd_kafka_error_t *error) {
+/* A transactional call failed for good: logs it, keeps it for
+ * nd_kio_fatal_reason(), takes error and returns ND_ERR_FENCED or
+ * ND_ERR_KAFKA_FATAL. */
+static nd_err_t txn_fail(nd_kio_t *kio, const char *what,
+                         rd_kafka_error_t *error) {
         nd_err_t err = fatal_from(error);
         log_txn_error(what, error);
+        snprintf(kio->txn_error, sizeof(kio->txn_error), "%s: %s", what,
+                 rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         return err;
 }
@@ -90,7 +95,7 @@ static void rewind_to_committed(nd_kio_t *kio) {
 nd_err_t nd__kio_begin_txn(nd_kio_t *kio) {
         rd_kafka_error_t *error = rd_kafka_begin_transaction(kio->producer);
         if (error)
-                return txn_fail("begin transaction", error);
+                return txn_fail(kio, "begin transaction", error);
         kio->in_txn = true;
         return ND_OK;
 }
@@ -105,7 +110,7 @@ static nd_err_t abort_and_rewind(nd_kio_t *kio) {
         rd_kafka_flush(kio->producer, KIO_TXN_TIMEOUT_MS);
         error = rd_kafka_abort_transaction(kio->producer, KIO_TXN_TIMEOUT_MS);
         if (error)
-                return txn_fail("abort transaction", error);
+                return txn_fail(kio, "abort transaction", error);
         kio->in_txn = false;
         rewind_to_committed(kio);
         kio->pending = false;
@@ -143,7 +148,7 @@ static nd_err_t commit_eos(nd_kio_t *kio) {
         if (error) {
                 if (!rd_kafka_error_txn_requires_abort(error) &&
                     !rd_kafka_error_is_retriable(error))
-                        return txn_fail("commit transaction", error);
+                        return txn_fail(kio, "commit transaction", error);
                 log_txn_error("commit transaction", error);
                 rd_kafka_error_destroy(error);
                 return abort_and_rewind(kio);

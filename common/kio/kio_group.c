@@ -651,3 +651,12 @@ void nd__kio_group_release_queues(nd_kio_t *kio) {
                 kio->cq = NULL;
         }
 }
+
+void nd__kio_group_reset(nd_kio_t *kio) {
+        nd__kio_group_free(kio);
+        /* the new consumer's topic handles have names of their own: a
+         * stale pointer could equal one of them for another topic */
+        memset(kio->sub_ptr, 0, sizeof(kio->sub_ptr));
+        kio->take_from = 0;
+        kio->wake_at = 0;
+}

@@ -70,8 +70,9 @@ struct nd_kio_s {
         rd_kafka_t *producer;
         bool eos;
         bool in_txn;
-        bool pending;   /* consumed or produced since commit */
-        long dr_failed; /* failed deliveries since commit */
+        bool pending;        /* consumed or produced since commit */
+        long dr_failed;      /* failed deliveries since commit */
+        char txn_error[256]; /* the transactional call that failed for good */
         rd_kafka_topic_partition_list_t *assignment; /* our own copy */
         rd_kafka_message_t **batch; /* handed out by the last poll */
         int64_t *batch_ts;          /* their event times (nd_kio_hold) */
@@ -187,6 +188,10 @@ rd_kafka_topic_partition_list_t *nd__kio_group_positions(nd_kio_t *kio);
 void nd__kio_group_free(nd_kio_t *kio);
 /** Lets go of every queue reference (before the consumer closes). */
 void nd__kio_group_release_queues(nd_kio_t *kio);
+/** Before the consumer is recreated: frees every buffer and queue, and
+ * forgets what referred to the old consumer (its topic name pointers),
+ * so that the new one starts with no partition. */
+void nd__kio_group_reset(nd_kio_t *kio);
 
 /* ------------------------------------------------------------------ */
 /* Inline: on the per-record paths of kio.c and kio_table.c             */

@@ -942,14 +942,98 @@ static bool commit(struct nd_worker *w) {
                 nd_counter_add(w->rt->m_txn_aborted, 1);
                 return false;
         default:
-                nd_log_error("runtime",
-                             "worker %d: %s: stopping (another instance with "
-                             "the same transactional.id took over, or the "
-                             "producer hit a fatal error)",
-                             w->idx, nd_err_str(err));
+                /* fenced or fatal: worker_main starts the worker over
+                 * (rejoin()) or, past processing.rejoin_timeout, ends it */
                 w->err = err;
                 return true;
         }
+}
+
+/* Waits up to ms, or less when a stop is requested. */
+static void backoff(struct nd_worker *w, int64_t ms) {
+        int64_t until = nd_clock_mono_ms() + ms;
+        struct timespec ts = {0, 50 * 1000000L};
+        while (nd_clock_mono_ms() < until && !atomic_load(&w->rt->stop))
+                nanosleep(&ts, NULL);
+}
+
+/*
+ * After a fatal client error (err: from nd_kio_poll() or commit()): the
+ * worker starts over as a restart would, within processing.rejoin_timeout
+ * counted from the first such error since it last committed. Its tasks
+ * are closed (their state holds the effects of records after the
+ * committed offsets; the new assignment restores them from the
+ * changelog), and kio recreates the consumer and the producer
+ * (nd_kio_rejoin(): under exactly-once that aborts the open transaction)
+ * until it succeeds, with backoff. Each attempt is logged with its reason
+ * and counted. Returns true when the worker has new clients and goes on;
+ * false with w->err set when the bound is spent (or 0), or a stop was
+ * requested.
+ */
+static bool rejoin(struct nd_worker *w, nd_err_t err) {
+        const nd_config_t *cfg = w->rt->cfg;
+        int64_t bound = cfg->rejoin_timeout_ms, delay = 500;
+        char why[600], buf[512], errstr[512];
+        const char *reason = nd_kio_fatal_reason(w->kio, buf, sizeof(buf));
+
+        snprintf(why, sizeof(why), "%s", reason ? reason : nd_err_str(err));
+        if (!w->rejoin_since) {
+                w->rejoin_since = nd_clock_mono_ms();
+                w->rejoin_attempts = 0;
+        }
+        atomic_store(&w->ready, false);
+        for (int32_t p = 0; p < w->task_cap; p++) {
+                task_close(w, p);
+                memset(&w->pause[p], 0, sizeof(w->pause[p])); /* kio's too */
+        }
+        paused_update(w);
+        w->out_failed = ND_OK;
+        /* the new consumer's topic names are other pointers */
+        memset(w->topic_ptr, 0, sizeof(w->topic_ptr));
+        for (;;) {
+                int64_t left = w->rejoin_since + bound - nd_clock_mono_ms();
+                if (left <= 0 || atomic_load(&w->rt->stop)) {
+                        nd_log_error(
+                            "runtime",
+                            "worker %d: %s: %s after %d attempts in %lld "
+                            "ms (processing.rejoin_timeout: %lld ms)",
+                            w->idx, why,
+                            atomic_load(&w->rt->stop) ? "stopping"
+                                                      : "giving up",
+                            w->rejoin_attempts,
+                            (long long)(nd_clock_mono_ms() - w->rejoin_since),
+                            (long long)bound);
+                        w->err = err;
+                        return false;
+                }
+                w->rejoin_attempts++;
+                nd_log_warn("runtime",
+                            "worker %d: %s: recreating its consumer and "
+                            "producer and rejoining the group (attempt %d; "
+                            "%lld ms left of processing.rejoin_timeout)",
+                            w->idx, why, w->rejoin_attempts, (long long)left);
+                nd_counter_add(w->rt->m_recreated, 1);
+                if (nd_kio_rejoin(w->kio, errstr, sizeof(errstr)) == ND_OK) {
+                        w->err = ND_OK;
+                        return true;
+                }
+                snprintf(why, sizeof(why), "new clients: %s", errstr);
+                backoff(w, delay < left ? delay : left);
+                if (delay < 8000)
+                        delay *= 2;
+        }
+}
+
+/* The worker committed (or had nothing to) with its partitions since it
+ * rejoined: the next fatal error gets the whole bound again. */
+static void rejoined(struct nd_worker *w) {
+        nd_log_info("runtime",
+                    "worker %d: rejoined and committing again, %lld ms "
+                    "after the first fatal error (%d attempts)",
+                    w->idx, (long long)(nd_clock_mono_ms() - w->rejoin_since),
+                    w->rejoin_attempts);
+        w->rejoin_since = 0;
+        w->rejoin_attempts = 0;
 }
 
 static void *worker_main(void *arg) {
@@ -983,7 +1067,8 @@ static void *worker_main(void *arg) {
                         wait = POLL_MAX_WAIT_MS;
                 n = nd_kio_poll(w->kio, recs, (int)cfg->batch_size, (int)wait);
                 if (n < 0) {
-                        w->err = (nd_err_t)n;
+                        if (rejoin(w, (nd_err_t)n))
+                                continue;
                         break;
                 }
                 process_batch(w, recs, n);
@@ -998,8 +1083,16 @@ static void *worker_main(void *arg) {
                         last_idle = now;
                 }
                 if (now >= next_commit) {
-                        if (commit(w))
+                        unsigned long long aborts = atomic_load(&w->aborts);
+                        if (commit(w)) {
+                                if (rejoin(w, w->err))
+                                        continue;
                                 break;
+                        }
+                        if (w->rejoin_since && atomic_load(&w->ready) &&
+                            !nd_kio_has_pending(w->kio) &&
+                            atomic_load(&w->aborts) == aborts)
+                                rejoined(w);
                         /* WHY start to start (as Kafka Streams): counting
                          * the interval from the end of a commit would add
                          * the commit's own duration to every record's

@@ -76,6 +76,10 @@ struct nd_worker {
         const char *topic_ptr[ND_TOPIC__CNT]; /* librdkafka's name pointers */
         nd_err_t err;                         /* why the worker ended */
         nd_err_t out_failed; /* an output failed since the last commit */
+        /* Fatal client errors (rejoin() in runtime.c): mono ms of the first
+         * error since the worker last committed (0: none), attempts since */
+        int64_t rejoin_since;
+        int rejoin_attempts;
         atomic_bool done;
         bool restoring;
         int64_t dlq_log_window; /* rate limit of DLQ log lines */
@@ -148,6 +152,7 @@ struct nd_runtime_s {
         nd_counter_t *m_txn_committed;
         nd_counter_t *m_txn_aborted;
         nd_counter_t *m_rebalance[ND_RT_REBALANCE__CNT];
+        nd_counter_t *m_recreated; /* nudge_consumer_recreations_total */
         struct nd_inst_gauge *inst_gauges;
         void (*tap)(void *arg, const nd_action_t *act);
         void *tap_arg;

@@ -168,6 +168,11 @@ void nd__rt_metrics_init(nd_runtime_t *rt) {
                     "Partition assignments, revocations and losses.", 1, L_KIND,
                     &kinds[k]);
         }
+        rt->m_recreated = nd_metrics_counter(
+            reg, "nudge_consumer_recreations_total",
+            "Times a worker recreated its consumer and producer after a "
+            "fatal client error (processing.rejoin_timeout).",
+            0, NULL, NULL);
         nd_metrics_gauge_fn(reg, ND_METRIC_GAUGE, "nudge_ready",
                             "1 when every assigned task is restored and "
                             "consuming.",
